@@ -1,0 +1,8 @@
+"""ketasim: a mechanistic simulator of ketamine and esketamine, dose to symptoms.
+
+A research and decision-support tool: it does not replace clinical judgement.
+"""
+
+__version__ = "0.1.0"
+
+DISCLAIMER = "ketasim is a research and decision-support tool; it does not replace clinical judgement."

@@ -1,0 +1,246 @@
+"""The `ketasim` command line.  Every command validates its input before computing:
+a bad value names the flag, the value and the allowed range, exits with code 2 and
+writes nothing."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from ketasim import DISCLAIMER, __version__
+from ketasim.population import AGE_RANGE_YEARS, WEIGHT_RANGE_KG
+
+app = typer.Typer(
+    name="ketasim",
+    help=f"Mechanistic simulator of ketamine and esketamine, dose to symptoms.\n\n{DISCLAIMER}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+class Drug(StrEnum):
+    racemic_ketamine = "racemic_ketamine"
+    esketamine = "esketamine"
+
+
+class RouteName(StrEnum):
+    iv = "iv"
+    im = "im"
+    sc = "sc"
+    intranasal = "intranasal"
+    oral = "oral"
+    sublingual = "sublingual"
+
+
+class SexName(StrEnum):
+    female = "female"
+    male = "male"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+_DOSE_FLAGS = {
+    "amount_mg": "--dose-mg",
+    "amount_mg_per_kg": "--dose-mg-per-kg",
+    "route": "--route",
+    "duration_h": "--duration-min",
+}
+
+
+def _bad(flag: str, message: str) -> NoReturn:
+    raise typer.BadParameter(message, param_hint=f"'{flag}'")
+
+
+def _check_range(flag: str, value: float | None, low: float, high: float, unit: str) -> None:
+    if value is not None and not (low <= value <= high):
+        _bad(flag, f"{value:g} is outside the allowed range {low:g}–{high:g} {unit}")
+
+
+def _parse_times(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        times = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        _bad("--at-h", f"{text!r} is not a comma-separated list of hours, e.g. 0,0.5,1,2")
+    if not times:
+        _bad("--at-h", "give at least one time in hours")
+    if any(not math.isfinite(t) or t < 0 or t > 24 * 365 for t in times):
+        _bad("--at-h", f"{text!r}: times must be between 0 and 8760 h")
+    if any(b <= a for a, b in itertools.pairwise(times)):
+        _bad("--at-h", f"{text!r}: times must be strictly increasing")
+    return times
+
+
+def _check_plot_path(plot: Path | None) -> None:
+    if plot is None:
+        return
+    if plot.suffix.lower() != ".png":
+        _bad("--plot", f"{str(plot)!r} must end in .png")
+    if plot.parent != Path("") and not plot.parent.is_dir():
+        _bad("--plot", f"the folder {str(plot.parent)!r} does not exist")
+
+
+def _fmt(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{x:.4g}"
+
+
+@app.command("pk")
+def pk_command(
+    drug: Annotated[Drug, typer.Option(help="Drug given.")],
+    route: Annotated[RouteName, typer.Option(help="Route of administration.")],
+    dose_mg: Annotated[float | None, typer.Option(help="Dose in mg.")] = None,
+    dose_mg_per_kg: Annotated[float | None, typer.Option(help="Dose in mg per kg body weight.")] = None,
+    duration_min: Annotated[
+        float | None, typer.Option(help="IV infusion duration in minutes (default 40).")
+    ] = None,
+    weight_kg: Annotated[float, typer.Option(help="Body weight, 30–250 kg.")] = 70.0,
+    age_years: Annotated[float, typer.Option(help="Age, 18–100 years.")] = 40.0,
+    sex: Annotated[SexName, typer.Option(help="Sex.")] = SexName.male,
+    at_h: Annotated[
+        str | None, typer.Option(help="Comma-separated output times in hours (default: grid to 24 h).")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.table,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG figure of the profile.")] = None,
+) -> None:
+    """Plasma concentrations of ketamine or esketamine and their metabolite after one dose.
+
+    Summary figures (Cmax, Tmax, AUC to infinity, terminal half-life) come from a dense
+    internal grid to 72 h.  Does not replace clinical judgement.
+    """
+    from ketasim.pk import DEFAULT_TIMES_H, DoseError, PKRequest, pk_profile
+
+    if (dose_mg is None) == (dose_mg_per_kg is None):
+        _bad("--dose-mg / --dose-mg-per-kg", "give exactly one of the two")
+    for flag, value in (("--dose-mg", dose_mg), ("--dose-mg-per-kg", dose_mg_per_kg)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            _bad(flag, f"{value:g} must be a positive dose")
+    _check_range("--weight-kg", weight_kg, *WEIGHT_RANGE_KG, "kg")
+    _check_range("--age-years", age_years, *AGE_RANGE_YEARS, "years")
+    if duration_min is not None:
+        if route is not RouteName.iv:
+            _bad("--duration-min", f"{duration_min:g}: an infusion duration applies to --route iv only")
+        if not (math.isfinite(duration_min) and 0 < duration_min <= 24 * 60):
+            _bad("--duration-min", f"{duration_min:g} must be > 0 and at most 1440 minutes")
+    times = _parse_times(at_h)
+    _check_plot_path(plot)
+    request = PKRequest(
+        drug=drug.value,
+        route=route.value,
+        dose_mg=dose_mg,
+        dose_mg_per_kg=dose_mg_per_kg,
+        duration_min=duration_min,
+        weight_kg=weight_kg,
+        age_years=age_years,
+        sex=sex.value,
+        at_h=times if times is not None else DEFAULT_TIMES_H,
+    )
+    try:
+        profile = pk_profile(request)
+    except DoseError as err:
+        _bad(_DOSE_FLAGS.get(err.field, f"--{err.field}"), f"{err.value!r} is not allowed: {err.allowed}")
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "dose"
+        _bad(_DOSE_FLAGS.get(field, f"--{field}"), str(first["msg"]))
+    if plot is not None:
+        from ketasim.io.figures import plot_pk_profiles
+
+        title = f"{drug.value} {route.value} " + (
+            f"{dose_mg:g} mg" if dose_mg is not None else f"{dose_mg_per_kg:g} mg/kg"
+        )
+        plot_pk_profiles([(title, profile["times_h"], profile["concentrations_ng_ml"])], plot)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(profile, allow_nan=False, default=_json_default))
+        return
+    _print_profile(profile)
+
+
+def _json_default(obj: Any) -> Any:
+    raise TypeError(f"not JSON serialisable: {obj!r}")
+
+
+def _print_profile(profile: dict[str, Any]) -> None:
+    analytes = list(profile["concentrations_ng_ml"])
+    table = Table(title="Plasma concentration (ng/mL)")
+    table.add_column("time (h)", justify="right")
+    for a in analytes:
+        table.add_column(a, justify="right")
+    for i, t in enumerate(profile["times_h"]):
+        table.add_row(f"{t:g}", *(_fmt(profile["concentrations_ng_ml"][a][i]) for a in analytes))
+    console.print(table)
+    _print_summary(profile["summary"])
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+
+
+def _print_summary(summary: dict[str, dict[str, float]], title: str = "Summary") -> None:
+    table = Table(title=title)
+    for col in ("analyte", "Cmax (ng/mL)", "Tmax (h)", "AUC0-inf (ng·h/mL)", "t1/2 (h)"):
+        table.add_column(col, justify="right")
+    for analyte, s in summary.items():
+        table.add_row(
+            analyte,
+            _fmt(s["cmax_ng_ml"]),
+            _fmt(s["tmax_h"]),
+            _fmt(s["auc_ng_h_ml"]),
+            _fmt(s["half_life_h"]),
+        )
+    console.print(table)
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Folder for the figure and JSON.")] = Path("out/demo"),
+) -> None:
+    """Run the built-in default scenario: PK of the standard regimens, with a figure."""
+    from ketasim.demo import run_demo
+
+    run_demo(out, console)
+
+
+@app.command("params")
+def params_command(
+    model: Annotated[
+        str, typer.Argument(help="clements_1981, domino_1982 or perez_ruixo_2021 (or a drug name).")
+    ] = "racemic_ketamine",
+) -> None:
+    """Print a PK model's parameters with units, variability, covariates and sources (Markdown)."""
+    from ketasim.io.parameters import parameter_table_markdown
+    from ketasim.pk._model import DRUG_MODELS
+
+    name = DRUG_MODELS.get(model, model)
+    known = ("clements_1981", "domino_1982", "perez_ruixo_2021")
+    if name not in known:
+        _bad("MODEL", f"{model!r} is not a model; choose from {', '.join(known + tuple(DRUG_MODELS))}")
+    typer.echo(parameter_table_markdown(name))
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

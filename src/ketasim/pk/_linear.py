@@ -1,0 +1,191 @@
+"""Exact solution of linear compartment systems with bolus and zero-order inputs.
+
+A linear compartment model with inputs is
+
+    dx/dt = M x + u(t),
+
+where ``M`` (n × n, per patient) holds the first-order transfer rate constants (1/h) and
+``u`` is a sum of boluses (Dirac inputs at dose times) and zero-order infusions (constant
+rates between start and stop).  Its solution is the superposition of each input's
+response (Gibaldi & Perrier, *Pharmacokinetics*, 2nd ed., 1982, ch. 1 and appendix B):
+
+    x(t) = Σ_bolus  A_d e^{M (t - τ_d)} e_c
+         + Σ_infusion R_d ∫_{τ_d}^{min(t, τ_d + T_d)} e^{M (t - s)} ds e_c.
+
+With the eigen-decomposition ``M = V diag(λ) V⁻¹`` each term is a sum of exponentials,
+evaluated here for every patient × time at once (no loop over patients or times; one
+loop over dose records, which are few).  Defective or nearly defective systems (for
+example an absorption rate equal to an elimination rate) are handled by a relative
+perturbation of about 1e-8 of each compartment's outflows, which keeps mass balance exact
+and changes the solution by less than 1e-6 (tested up to k·t = 30).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+_CONDITION_LIMIT = 1e7
+_JITTER = 1e-8
+
+
+def _phi1(z: FloatArray) -> FloatArray:
+    """(e^z − 1)/z, with its limit 1 at z = 0, evaluated without cancellation."""
+    small = np.abs(z) < 1e-8
+    safe = np.where(small, 1.0, z)
+    return np.where(small, 1.0 + 0.5 * z, np.expm1(safe) / safe)
+
+
+@dataclass(frozen=True)
+class EigenSystem:
+    """Eigen-decomposition of a batch of rate matrices ``M`` (patients × n × n)."""
+
+    eigenvalues_per_h: FloatArray  # (P, n)
+    vectors: FloatArray  # (P, n, n), columns are eigenvectors
+    inverse: FloatArray  # (P, n, n)
+
+
+def decompose(rate_matrix_per_h: FloatArray) -> EigenSystem:
+    """Diagonalise each patient's rate matrix, nudging ill-conditioned ones.
+
+    ``rate_matrix_per_h`` has shape (P, n, n); entry [p, i, j] is the rate (1/h) at which
+    compartment j feeds compartment i (diagonal: minus the total outflow rate).
+    """
+    m = np.array(rate_matrix_per_h, dtype=np.float64, copy=True)
+    lam_c, vec_c = np.linalg.eig(m)
+    lam = lam_c.astype(np.complex128)
+    vec = vec_c.astype(np.complex128)
+    cond = np.linalg.cond(vec)
+    bad = ~np.isfinite(cond) | (cond > _CONDITION_LIMIT)
+    if np.any(bad):
+        n = m.shape[-1]
+        # Scale each compartment's whole column (outflows and its diagonal) by a distinct
+        # factor: column sums, and therefore mass balance, are preserved.
+        scale = 1.0 + _JITTER * np.arange(1, n + 1, dtype=np.float64)
+        lam_b, vec_b = np.linalg.eig(m[bad] * scale[None, None, :])
+        lam[bad] = lam_b
+        vec[bad] = vec_b
+    scale_lam = max(1.0, float(np.max(np.abs(lam), initial=0.0)))
+    if np.max(np.abs(lam.imag), initial=0.0) > 1e-9 * scale_lam:
+        raise ValueError("rate matrix has complex eigenvalues: not a compartment model")
+    lam_real: FloatArray = np.ascontiguousarray(lam.real)
+    vec_real: FloatArray = np.ascontiguousarray(vec.real)
+    inv: FloatArray = np.asarray(np.linalg.inv(vec_real), dtype=np.float64)
+    return EigenSystem(eigenvalues_per_h=lam_real, vectors=vec_real, inverse=inv)
+
+
+def solve_inputs(
+    system: EigenSystem,
+    times_h: FloatArray,
+    input_compartment: NDArray[np.intp],
+    start_h: FloatArray,
+    duration_h: FloatArray,
+    amount: FloatArray,
+) -> FloatArray:
+    """Amounts in every compartment at ``times_h`` for a set of inputs.
+
+    Parameters
+    ----------
+    system
+        Eigen-decomposition of the patients' rate matrices (P patients, n compartments).
+    times_h
+        Output times (T,), hours.
+    input_compartment
+        Index of the receiving compartment for each input record (D,).
+    start_h, duration_h
+        Start time and duration (h) of each input, shape (P, D) or (D,).  Duration 0 is a
+        bolus; a positive duration is a zero-order input of ``amount / duration``.
+    amount
+        Amount delivered by each input (P, D) or (D,), in the model's mass unit.
+
+    Returns
+    -------
+    Array (P, T, n) of compartment amounts.
+
+    Notes
+    -----
+    In modal coordinates z = V⁻¹x every mode decays on its own, z_k(t) = e^{λ_k (t − a)} z_k(a).
+    Inputs that have finished by time a are therefore summarised by the modal state at
+    the end of each input, built by one pass over the inputs sorted by end time; an
+    output time only needs the latest such state, decayed to it (all exponents ≤ 0, so
+    nothing overflows).  Inputs still running at an output time add
+    ``R·(t − τ)·φ₁(λ(t − τ))``.  Patients are processed in chunks to bound memory.
+    """
+    lam = system.eigenvalues_per_h
+    n_pat, n_cmt = lam.shape
+    t = np.asarray(times_h, dtype=np.float64)
+    n_inputs = len(input_compartment)
+    shape = (n_pat, n_inputs)
+    start = np.broadcast_to(np.asarray(start_h, dtype=np.float64), shape)
+    dur = np.maximum(np.broadcast_to(np.asarray(duration_h, dtype=np.float64), shape), 0.0)
+    amt = np.broadcast_to(np.asarray(amount, dtype=np.float64), shape)
+    out = np.zeros((n_pat, t.size, n_cmt))
+    if n_inputs == 0 or t.size == 0:
+        return out
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, t.size * max(n_cmt, n_inputs)))
+    for lo in range(0, n_pat, chunk):
+        sl = slice(lo, min(n_pat, lo + chunk))
+        out[sl] = _solve_chunk(
+            lam[sl], system.vectors[sl], system.inverse[sl], t, input_compartment, start[sl], dur[sl], amt[sl]
+        )
+    return out
+
+
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def _solve_chunk(
+    lam: FloatArray,
+    vectors: FloatArray,
+    inverse: FloatArray,
+    t: FloatArray,
+    input_compartment: NDArray[np.intp],
+    start: FloatArray,
+    dur: FloatArray,
+    amt: FloatArray,
+) -> FloatArray:
+    n_pat, n_cmt = lam.shape
+    n_inputs = input_compartment.size
+    # modal weight of each input: V⁻¹ e_c · amount  → (P, D, n)
+    weights = np.transpose(inverse[:, :, input_compartment], (0, 2, 1)) * amt[:, :, None]
+    end = start + dur
+    # modal content of each input at its end: amount · φ₁(λT) (bolus: T = 0, φ₁ = 1)
+    at_end = weights * _phi1(lam[:, None, :] * dur[:, :, None])
+    order = np.argsort(end, axis=1, kind="stable")
+    end_sorted = np.take_along_axis(end, order, axis=1)
+    at_end_sorted = np.take_along_axis(at_end, order[:, :, None], axis=1)
+    # modal state just after each input ends, from all inputs ended so far (loop over inputs)
+    state = np.empty((n_pat, n_inputs, n_cmt))
+    running = np.zeros((n_pat, n_cmt))
+    previous_end = end_sorted[:, 0]
+    for j in range(n_inputs):
+        running = running * np.exp(lam * (end_sorted[:, j] - previous_end)[:, None]) + at_end_sorted[:, j]
+        state[:, j] = running
+        previous_end = end_sorted[:, j]
+    # every output time: the latest ended input's state, decayed to t
+    n_ended = np.sum(end_sorted[:, None, :] <= t[None, :, None], axis=2)  # (P, T)
+    anchor = np.clip(n_ended - 1, 0, n_inputs - 1)
+    since = np.where(n_ended > 0, t[None, :] - np.take_along_axis(end_sorted, anchor, axis=1), 0.0)
+    modal = np.take_along_axis(state, anchor[:, :, None], axis=1) * np.exp(
+        lam[:, None, :] * since[:, :, None]
+    )
+    modal[n_ended == 0] = 0.0
+    # inputs still running at an output time (zero-order, τ ≤ t < τ + T)
+    for d in np.flatnonzero(np.any(dur > 0, axis=0)):
+        lo = int(np.searchsorted(t, float(start[:, d].min()), side="left"))
+        hi = int(np.searchsorted(t, float(end[:, d].max()), side="left"))
+        if hi <= lo:
+            continue
+        elapsed = t[None, lo:hi] - start[:, d][:, None]  # (P, S)
+        running_now = (elapsed >= 0.0) & (elapsed < dur[:, d][:, None])
+        elapsed = np.where(running_now, elapsed, 0.0)
+        rate_weight = weights[:, d, :] / np.where(dur[:, d] > 0, dur[:, d], 1.0)[:, None]  # (P, n)
+        modal[:, lo:hi] += (
+            elapsed[:, :, None] * _phi1(lam[:, None, :] * elapsed[:, :, None]) * rate_weight[:, None, :]
+        )
+    amounts: FloatArray = np.matmul(modal, np.transpose(vectors, (0, 2, 1)))
+    return amounts

@@ -1,0 +1,73 @@
+"""Dose records with NONMEM/mrgsolve semantics (see docs/dosing.md).
+
+A :class:`Dose` is immutable and validated on construction: a bad field raises a
+pydantic ``ValidationError`` naming the field, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Route = Literal["iv", "im", "sc", "intranasal", "oral", "sublingual"]
+ROUTES: tuple[Route, ...] = ("iv", "im", "sc", "intranasal", "oral", "sublingual")
+
+
+class Dose(BaseModel):
+    """One dose record, optionally repeated.
+
+    Fields follow NONMEM: ``time_h`` (TIME), ``amount_mg`` or ``amount_mg_per_kg`` (AMT,
+    the latter × body weight), ``route``, an infusion given by ``duration_h`` (D1) or by
+    ``rate_mg_per_h`` (RATE), ``bioavailability`` (F1, overriding the route's), ``lag_h``
+    (ALAG1), and repeats ``interval_h`` (II) × ``additional`` (ADDL).
+
+    >>> Dose(time_h=0, amount_mg_per_kg=0.5, duration_h=40 / 60).amount_for(80.0)
+    40.0
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_h: float = Field(default=0.0, ge=0.0, le=24.0 * 365 * 5)
+    amount_mg: float | None = Field(default=None, gt=0.0, le=5000.0)
+    amount_mg_per_kg: float | None = Field(default=None, gt=0.0, le=20.0)
+    route: Route = "iv"
+    duration_h: float | None = Field(default=None, ge=0.0, le=24.0)
+    rate_mg_per_h: float | None = Field(default=None, gt=0.0)
+    bioavailability: float | None = Field(default=None, gt=0.0, le=1.0)
+    lag_h: float = Field(default=0.0, ge=0.0, le=24.0)
+    interval_h: float | None = Field(default=None, gt=0.0)
+    additional: int = Field(default=0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.amount_mg is None) == (self.amount_mg_per_kg is None):
+            raise ValueError("give exactly one of amount_mg or amount_mg_per_kg")
+        if self.duration_h is not None and self.rate_mg_per_h is not None:
+            raise ValueError("give an infusion's duration_h or its rate_mg_per_h, not both")
+        if self.additional > 0 and self.interval_h is None:
+            raise ValueError("additional > 0 needs interval_h (the dosing interval)")
+        return self
+
+    def amount_for(self, weight_kg: float) -> float:
+        """Nominal amount (mg) for a patient of ``weight_kg``."""
+        if self.amount_mg is not None:
+            return self.amount_mg
+        assert self.amount_mg_per_kg is not None
+        return self.amount_mg_per_kg * weight_kg
+
+    def occurrences(self) -> tuple[Dose, ...]:
+        """This record and its repeats as single doses (ADDL expanded, II applied)."""
+        if self.additional == 0:
+            return (self,)
+        assert self.interval_h is not None
+        return tuple(
+            self.model_copy(update={"time_h": self.time_h + k * self.interval_h, "additional": 0})
+            for k in range(self.additional + 1)
+        )
+
+
+def expand(doses: tuple[Dose, ...] | list[Dose]) -> tuple[Dose, ...]:
+    """All single doses of a regimen, repeats expanded, sorted by time."""
+    singles = [single for dose in doses for single in dose.occurrences()]
+    return tuple(sorted(singles, key=lambda d: d.time_h))

@@ -1,0 +1,31 @@
+"""Parameters as data: every value has a unit and a source, and docs/model.md lists it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ketasim.io.parameters import load_pk_file
+
+MODEL_FILES = ["clements_1981", "domino_1982", "perez_ruixo_2021"]
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "model.md"
+
+
+@pytest.mark.parametrize("name", MODEL_FILES)
+def test_every_parameter_has_unit_and_source(name: str) -> None:
+    spec = load_pk_file(name)
+    for pname, p in spec.parameters.items():
+        assert p.unit, pname
+        assert len(p.source) > 10, pname
+        if p.assumed:
+            assert "assumed" in p.source.lower() or p.note, pname
+        for cov in p.covariates:
+            assert cov.source, pname
+
+
+@pytest.mark.parametrize("name", MODEL_FILES)
+def test_docs_list_every_parameter(name: str) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for pname in load_pk_file(name).parameters:
+        assert f"`{pname}`" in text, f"docs/model.md does not list {pname} of {name}"
