@@ -92,7 +92,7 @@ class PKModel:
     >>> model = load_model("racemic_ketamine")
     >>> res = model.simulate([Dose(amount_mg_per_kg=0.5, duration_h=40 / 60)], [40 / 60])
     >>> round(float(res.concentrations_ng_ml["ketamine"][0, 0]))
-    178
+    177
     """
 
     spec: PKModelFile

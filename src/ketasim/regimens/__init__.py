@@ -1,8 +1,25 @@
-"""Dose records and regimens."""
+"""Dose records, treatment schedules and regimens."""
 
 from ketasim.regimens._dose import ROUTES as ROUTES
 from ketasim.regimens._dose import Dose as Dose
 from ketasim.regimens._dose import Route as Route
 from ketasim.regimens._dose import expand as expand
+from ketasim.regimens._schedule import DrugName as DrugName
+from ketasim.regimens._schedule import KetamineSessions as KetamineSessions
+from ketasim.regimens._schedule import OralAntidepressant as OralAntidepressant
+from ketasim.regimens._schedule import PlaceboSessions as PlaceboSessions
+from ketasim.regimens._schedule import TreatmentItem as TreatmentItem
+from ketasim.regimens._schedule import session_times_h as session_times_h
 
-__all__ = ["ROUTES", "Dose", "Route", "expand"]
+__all__ = [
+    "ROUTES",
+    "Dose",
+    "DrugName",
+    "KetamineSessions",
+    "OralAntidepressant",
+    "PlaceboSessions",
+    "Route",
+    "TreatmentItem",
+    "expand",
+    "session_times_h",
+]
