@@ -224,9 +224,12 @@ class PKModel:
         times_h: Sequence[float] | FloatArray,
         covariates: Covariates | None = None,
         etas: dict[str, FloatArray] | None = None,
+        *,
+        amounts: bool = True,
     ) -> PKResult:
         """Exposure at ``times_h`` (hours) for every patient in ``covariates`` (default: one
-        70 kg, 40-year-old man), with optional random effects ``etas`` (name → (P,))."""
+        70 kg, 40-year-old man), with optional random effects ``etas`` (name → (P,)).
+        ``amounts=False`` skips the compartment amounts (faster: only what is observed)."""
         cov = covariates or Covariates.one()
         times = np.asarray(times_h, dtype=np.float64)
         params = individual_parameters(self.spec, cov, etas)
@@ -245,17 +248,27 @@ class PKModel:
             m[:, e, index[analyte.central]] = ke0 / params[analyte.volume]
             m[:, e, e] = -ke0
         inputs = self._inputs(doses, params, cov, index)
-        x = solve_inputs(
-            decompose(m), times, inputs.compartment, inputs.start_h, inputs.duration_h, inputs.amount_mg
+        observed = [index[a.central] for a in self.spec.analytes] + [index[e] for e in effect]
+        rows = np.arange(len(mass_cmts)) if amounts else np.array([], dtype=np.intp)
+        select = np.concatenate([np.asarray(observed, dtype=np.intp), rows])
+        y = solve_inputs(
+            decompose(m),
+            times,
+            inputs.compartment,
+            inputs.start_h,
+            inputs.duration_h,
+            inputs.amount_mg,
+            select,
         )
-        # Round-off of the eigen-basis change (|x| ≤ 1e-12 of the patient's peak) is set to 0.
-        peak = np.max(np.abs(x), axis=(1, 2), keepdims=True)
-        x = np.where(np.abs(x) <= 1e-12 * peak, 0.0, x)
+        # Round-off of the eigen-basis change (|y| ≤ 1e-12 of the patient's peak) is set to 0.
+        peak = np.max(np.abs(y), axis=(1, 2), keepdims=True)
+        y[np.abs(y) <= 1e-12 * peak] = 0.0
+        n_an = len(self.spec.analytes)
         conc = {
-            a.name: x[:, :, index[a.central]] / params[a.volume][:, None] * NG_ML_PER_MG_L
-            for a in self.spec.analytes
+            a.name: y[:, :, k] / params[a.volume][:, None] * NG_ML_PER_MG_L
+            for k, a in enumerate(self.spec.analytes)
         }
-        ce = {a.name: x[:, :, index[f"effect_{a.name}"]] * NG_ML_PER_MG_L for a in self.spec.analytes}
+        ce = {a.name: y[:, :, n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(self.spec.analytes)}
         molar = {a.name: a.molar_mass_g_mol for a in self.spec.analytes}
         free = {
             s.name: ce[s.analyte] * s.fraction * params[s.unbound_fraction][:, None] / molar[s.analyte]
@@ -268,7 +281,7 @@ class PKModel:
             effect_site_ng_ml=ce,
             free_brain_um=free,
             compartments=mass_cmts,
-            amounts_mg=x[:, :, : len(mass_cmts)],
+            amounts_mg=y[:, :, len(observed) :] if amounts else np.zeros((cov.n, times.size, 0)),
         )
 
 

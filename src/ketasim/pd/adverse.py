@@ -1,0 +1,121 @@
+"""Side effects: dissociation, blood pressure and heart rate, per-session adverse events,
+and a cumulative-exposure tracker.
+
+    CADSS(t)  = c_max · O^n/(O50^n + O^n) / (1 + k_tol·T(t))     O: NMDA occupancy (effect site)
+    T(t)      = (1/AUC₁) ∫ O(s)·e^{−(t−s)/τ_tol} ds              exposure-weighted sessions, τ_tol 28 d
+    ΔSBP(t)   = e_SBP·O(t),  ΔDBP = e_DBP·O(t),  ΔHR = e_HR·O(t)   (peaks with occupancy, ~40 min)
+    p_AE,s    = 1 − (1 − p₀)·exp(−β·O_peak,s)                     per session, for nausea, vomiting,
+                                                                   dizziness and sedation
+
+AUC₁ is the occupancy AUC of one standard infusion, so T counts "standard sessions".
+Nothing here predicts abuse or bladder toxicity: :func:`exposure_flags` raises a flag,
+with its source, when dosing is frequent and long (thresholds **assumed**, none published).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.pd._filters import first_order
+from ketasim.pd._params import calibrated, fixed, fixed_parameters
+
+FloatArray = NDArray[np.float64]
+AE_NAMES = ("nausea", "vomiting", "dizziness", "sedation")
+
+
+@dataclass(frozen=True)
+class AdverseParameters:
+    """Calibrated side-effect parameters."""
+
+    cadss_max: float
+    cadss_o50: float
+    cadss_hill: float
+    tolerance_gain: float
+    tau_tolerance_h: float
+    sbp_per_occupancy: float
+    dbp_per_occupancy: float
+    hr_per_occupancy: float
+    ae_p0: dict[str, float]
+    ae_beta: dict[str, float]
+
+    @classmethod
+    def default(cls, overrides: dict[str, float] | None = None) -> AdverseParameters:
+        """Packaged calibrated values."""
+        v = {**calibrated().values, **(overrides or {})}
+        return cls(
+            cadss_max=v["cadss_max"],
+            cadss_o50=v["cadss_occupancy50"],
+            cadss_hill=fixed("adverse", "cadss_hill"),
+            tolerance_gain=v["dissociation_tolerance_gain"],
+            tau_tolerance_h=fixed("adverse", "tau_tolerance_days") * 24.0,
+            sbp_per_occupancy=v["sbp_rise_per_occupancy_mmhg"],
+            dbp_per_occupancy=v["dbp_rise_per_occupancy_mmhg"],
+            hr_per_occupancy=v["hr_rise_per_occupancy_bpm"],
+            ae_p0={a: v[f"ae_{a}_p0"] for a in AE_NAMES},
+            ae_beta={a: v[f"ae_{a}_beta"] for a in AE_NAMES},
+        )
+
+
+def tolerance_index(occupancy: FloatArray, step_h: float, tau_h: float, auc_one_session: float) -> FloatArray:
+    """T(t): exposure-weighted count of recent standard sessions (decays with τ_tol)."""
+    return first_order(occupancy, tau_h, step_h) * tau_h / auc_one_session
+
+
+def cadss(occupancy: FloatArray, tolerance: FloatArray, p: AdverseParameters) -> FloatArray:
+    """Dissociation (CADSS total, 0–92) from occupancy, lessened by tolerance."""
+    o = np.maximum(occupancy, 0.0) ** p.cadss_hill
+    value = p.cadss_max * o / (p.cadss_o50**p.cadss_hill + o) / (1.0 + p.tolerance_gain * tolerance)
+    return np.clip(value, 0.0, 92.0)
+
+
+def haemodynamics(occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:
+    """Rises above baseline: SBP and DBP (mmHg) and heart rate (bpm)."""
+    return {
+        "sbp_rise_mmhg": p.sbp_per_occupancy * occupancy,
+        "dbp_rise_mmhg": p.dbp_per_occupancy * occupancy,
+        "hr_rise_bpm": p.hr_per_occupancy * occupancy,
+    }
+
+
+def session_probabilities(peak_occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:
+    """Probability of each adverse event at a session, from the session's peak occupancy
+    (0 for a placebo session: then only the placebo rate p₀ remains)."""
+    return {a: 1.0 - (1.0 - p.ae_p0[a]) * np.exp(-p.ae_beta[a] * peak_occupancy) for a in AE_NAMES}
+
+
+def exposure_flags(ketamine_session_days: Sequence[float], drug: str) -> list[dict[str, Any]]:
+    """Flags for frequent, long-term dosing (abuse/misuse; bladder toxicity). Not predictions."""
+    days = np.sort(np.asarray(ketamine_session_days, dtype=np.float64))
+    flags: list[dict[str, Any]] = []
+    if days.size == 0:
+        return flags
+    per_28 = int(max(np.sum((days >= d) & (days < d + 28)) for d in days))
+    limit = fixed("adverse", "abuse_flag_sessions_per_28_days")
+    source_abuse = fixed_parameters()["adverse"]["abuse_flag_sessions_per_28_days"].source
+    if per_28 >= limit:
+        flags.append(
+            {
+                "flag": "abuse_misuse_risk",
+                "message": f"{per_28} {drug} sessions within 28 days (flag at {limit:g}): frequent dosing; "
+                "abuse and misuse is a boxed warning.",
+                "source": source_abuse,
+            }
+        )
+    months = fixed("adverse", "bladder_flag_months_of_regular_use")
+    gaps = np.diff(days)
+    span_days = float(days[-1] - days[0])
+    if days.size >= 2 and span_days >= months * 30.0 and float(np.max(gaps)) <= 7.0:
+        flags.append(
+            {
+                "flag": "bladder_toxicity_risk",
+                "message": f"at least weekly {drug} for {span_days / 30:.1f} months: monitor urinary symptoms "
+                "(ulcerative or interstitial cystitis warning).",
+                "source": fixed_parameters()["adverse"]["bladder_flag_months_of_regular_use"].source,
+            }
+        )
+    return flags

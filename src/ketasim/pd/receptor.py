@@ -1,0 +1,39 @@
+"""NMDA-receptor occupancy by ketamine and its metabolites.
+
+All species compete for the same channel (PCP) site, so with unbound brain
+concentrations C_i and inhibition constants K_i (Ebert et al. 1997, Eur J Pharmacol 333:99)
+the fractional occupancy is the competitive mass-action law (Hill coefficient 1):
+
+    occupancy = Σ_i (C_i / K_i) / (1 + Σ_i C_i / K_i).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.pd._params import fixed
+
+FloatArray = NDArray[np.float64]
+
+SPECIES_KI = {
+    "s_ketamine": "Ki_s_ketamine_um",
+    "r_ketamine": "Ki_r_ketamine_um",
+    "s_norketamine": "Ki_s_norketamine_um",
+    "r_norketamine": "Ki_r_norketamine_um",
+}
+
+
+def nmda_occupancy(free_brain_um: Mapping[str, FloatArray]) -> FloatArray:
+    """Fraction (0–1) of NMDA receptors blocked, from unbound brain concentrations in µM.
+
+    >>> float(nmda_occupancy({"s_ketamine": np.array(0.3)}))
+    0.5
+    """
+    load: FloatArray | float = 0.0
+    for species, conc in free_brain_um.items():
+        load = load + np.asarray(conc, dtype=np.float64) / fixed("receptor", SPECIES_KI[species])
+    load_arr = np.asarray(load, dtype=np.float64)
+    return load_arr / (1.0 + load_arr)

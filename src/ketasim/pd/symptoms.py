@@ -1,0 +1,154 @@
+"""From the cascade (and placebo, antidepressant) to symptom scores on clinicians' scales.
+
+Severity is tracked as the fraction of baseline that remains.  The three treatment
+mechanisms reduce log-severity additively (**assumed**: independent actions):
+
+    remaining(t) = exp(−[ g·(w_fast·A(t) + w_slow·S(t))      ketamine: AMPA path (hours) + synapse path (days)
+                        + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
+                        + k·s_max·Z(t) ])                         oral antidepressant onset
+    score(t)     = baseline × remaining(t), bounded by the scale's range
+
+A is the AMPA index and S the synapse index (:mod:`ketasim.pd.cascade`); X sums a
+decaying kick at each clinic session (× ``midazolam_factor`` for an active placebo,
+τ 12 h, SYNAPSE placebo); Y rises from the first session with τ 7 d (Posternak &
+Zimmerman 2005); Z rises from the antidepressant's start with τ 20 d (Taylor 2006).
+g, h, k are patient gains (log-normal between-subject variability) times the
+condition's multipliers. Scales share the latent severity of their domain: every scale
+moves by the same fraction (**assumed**; no published cross-walk was found).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.pd._params import Scale, calibrated, conditions, fixed, scales
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class EfficacyParameters:
+    """Calibrated weights and variability of the symptom layer, for one condition."""
+
+    fast_weight: float
+    slow_weight: float
+    drug_omega: float
+    placebo_session: float
+    placebo_sustained: float
+    midazolam_factor: float
+    placebo_omega: float
+    ssri_effect: float
+    ssri_omega: float
+    drug_gain: float
+    placebo_gain: float
+    ssri_gain: float
+
+    @classmethod
+    def for_condition(cls, condition: str, overrides: dict[str, float] | None = None) -> EfficacyParameters:
+        """Calibrated values for ``condition`` (multipliers default to 1 where not fitted)."""
+        if condition not in conditions():
+            raise KeyError(condition)
+        v = {**calibrated().values, **(overrides or {})}
+        return cls(
+            fast_weight=v["efficacy_fast_weight"],
+            slow_weight=v["efficacy_slow_weight"],
+            drug_omega=v["drug_gain_omega"],
+            placebo_session=v["placebo_session_effect"],
+            placebo_sustained=v["placebo_sustained_effect"],
+            midazolam_factor=v["midazolam_factor"],
+            placebo_omega=v["placebo_gain_omega"],
+            ssri_effect=v["ssri_effect"],
+            ssri_omega=v["ssri_gain_omega"],
+            drug_gain=v.get(f"condition_{condition}_drug_gain", 1.0),
+            placebo_gain=v.get(f"condition_{condition}_placebo_gain", 1.0),
+            ssri_gain=v.get(f"condition_{condition}_ssri_gain", 1.0),
+        )
+
+
+def session_expectancy(
+    times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float]
+) -> FloatArray:
+    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s (τ from cascade.yaml)."""
+    tau = fixed("placebo", "tau_session_expectancy_h")
+    x = np.zeros_like(times_h)
+    for t_s, w in zip(session_h, weights, strict=True):
+        after = times_h >= t_s
+        x[after] += w * np.exp(-(times_h[after] - t_s) / tau)
+    return x
+
+
+def rising(times_h: FloatArray, start_h: float | None, tau_h: float) -> FloatArray:
+    """1 − exp(−(t − start)/τ) after ``start_h`` (0 before, and everywhere if None)."""
+    if start_h is None:
+        return np.zeros_like(times_h)
+    return np.where(times_h >= start_h, -np.expm1(-(np.maximum(times_h - start_h, 0.0)) / tau_h), 0.0)
+
+
+@dataclass(frozen=True)
+class PatientGains:
+    """Between-subject random effects (log scale) of the symptom layer, one per patient."""
+
+    eta_drug: FloatArray
+    eta_placebo: FloatArray
+    eta_ssri: FloatArray
+
+    @classmethod
+    def typical(cls, n: int) -> PatientGains:
+        """The typical patient(s): all random effects 0."""
+        zeros = np.zeros(n)
+        return cls(zeros, zeros, zeros)
+
+    @classmethod
+    def sample(cls, n: int, params: EfficacyParameters, rng: np.random.Generator) -> PatientGains:
+        """Draw log-normal gains with the calibrated ω's."""
+        return cls(
+            eta_drug=rng.normal(0.0, params.drug_omega, n),
+            eta_placebo=rng.normal(0.0, params.placebo_omega, n),
+            eta_ssri=rng.normal(0.0, params.ssri_omega, n),
+        )
+
+
+def remaining_fraction(
+    ampa: FloatArray,
+    synapses: FloatArray,
+    expectancy_session: FloatArray,
+    expectancy_sustained: FloatArray,
+    ssri_onset: FloatArray,
+    params: EfficacyParameters,
+    gains: PatientGains,
+    plasticity_modifier: FloatArray | None = None,
+) -> FloatArray:
+    """Fraction of baseline severity remaining (patients × times), in (0, 1]."""
+    g = params.drug_gain * np.exp(gains.eta_drug)[:, None]
+    if plasticity_modifier is not None:
+        g = g * plasticity_modifier[:, None]
+    h = params.placebo_gain * np.exp(gains.eta_placebo)[:, None]
+    k = params.ssri_gain * np.exp(gains.eta_ssri)[:, None]
+    drug = g * (params.fast_weight * ampa + params.slow_weight * synapses)
+    placebo = h * (
+        params.placebo_session * expectancy_session + params.placebo_sustained * expectancy_sustained
+    )
+    ssri = k * params.ssri_effect * ssri_onset
+    result: FloatArray = np.exp(-(drug + placebo + ssri))
+    return result
+
+
+def score(remaining: FloatArray, baseline: FloatArray, scale: str) -> FloatArray:
+    """Scale score from remaining fraction and each patient's baseline, within the scale range."""
+    s: Scale = scales()[scale]
+    return np.clip(np.asarray(baseline)[:, None] * remaining, s.min, s.max)
+
+
+def responded(scores: FloatArray, baseline: FloatArray, scale: str) -> NDArray[np.bool_]:
+    """Response: a drop of at least the scale's response fraction from baseline."""
+    drop = scales()[scale].response_drop
+    return np.asarray(scores <= (1.0 - drop) * np.asarray(baseline)[:, None] + 1e-9)
+
+
+def remitted(scores: FloatArray, scale: str) -> NDArray[np.bool_]:
+    """Remission: score at or below the scale's remission threshold."""
+    return np.asarray(scores <= scales()[scale].remission_max + 1e-9)

@@ -1,0 +1,97 @@
+"""Calibration and validation targets (``data/targets.yaml``): published results as
+simulatable designs, each with its observed value, tolerance and source."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ketasim.io.parameters import read_yaml
+from ketasim.regimens import TreatmentItem
+
+Endpoint = Literal[
+    "mean_change",
+    "mean_score",
+    "response_rate",
+    "remission_rate",
+    "sustained_response_rate",
+    "odds_ratio",
+    "effect_size",
+    "difference",
+    "incidence",
+    "peak_time_h",
+    "resolution_time_h",
+    "fraction_of_effect",
+    "median_days_to_loss_of_response",
+    "not_significant",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetArm(_Strict):
+    """One arm of a target's design."""
+
+    label: str
+    n: int | None = Field(default=None, gt=0)
+    treatment: tuple[TreatmentItem, ...]
+
+
+class Target(_Strict):
+    """A published result the model is checked against."""
+
+    id: str
+    source: str
+    reliability: Literal["P", "S", "L"]
+    family: str
+    condition: str
+    scale: str
+    baseline: float | None = None
+    baseline_note: str | None = None
+    endpoint: Endpoint
+    description: str
+    time_h: float | None = None
+    time_note: str | None = None
+    arm: TargetArm
+    control: TargetArm | None = None
+    observed: float
+    sd: float | None = None
+    ci: tuple[float, float] | None = None
+    tolerance: float = Field(ge=0)
+    tolerance_rule: str
+    addressable: bool = True
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not self.addressable and not self.reason:
+            raise ValueError(f"target {self.id}: not addressable needs a reason")
+        if (
+            self.endpoint in ("odds_ratio", "difference", "not_significant")
+            and self.control is None
+        ):
+            if self.addressable:
+                raise ValueError(f"target {self.id}: endpoint {self.endpoint} needs a control arm")
+        return self
+
+    def passes(self, predicted: float) -> bool:
+        """Within tolerance (or within the reported 95% CI when tolerance is 0 and a CI is given)."""
+        if self.endpoint == "not_significant":
+            return abs(predicted) < self.tolerance
+        if self.tolerance == 0 and self.ci is not None:
+            return self.ci[0] <= predicted <= self.ci[1]
+        return abs(predicted - self.observed) <= self.tolerance + 1e-12
+
+
+@cache
+def load_targets() -> tuple[Target, ...]:
+    """Every packaged target, in file order (ids unique)."""
+    targets = tuple(Target.model_validate(t) for t in read_yaml("targets.yaml"))
+    ids = [t.id for t in targets]
+    if len(ids) != len(set(ids)):
+        raise ValueError("duplicate target ids in targets.yaml")
+    return targets
