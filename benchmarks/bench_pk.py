@@ -25,9 +25,7 @@ TIMES_H = np.linspace(0, 24 * 14, 14 * 24 * 4 + 1)  # 15-min grid over two weeks
 
 def _population(n: int, seed: int = 1) -> Covariates:
     rng = np.random.default_rng(seed)
-    return Covariates(
-        weight_kg=rng.uniform(50, 120, n), age_years=rng.uniform(18, 80, n), female=rng.random(n) < 0.5
-    )
+    return Covariates(weight_kg=rng.uniform(50, 120, n), age_years=rng.uniform(18, 80, n), female=rng.random(n) < 0.5)
 
 
 def _median_s(fn: object, repeats: int = 5) -> float:
@@ -87,14 +85,8 @@ def main() -> None:
         f"exact vectorised: {N_PATIENTS} patients x {TIMES_H.size} times in {exact_s * 1e3:.1f} ms "
         f"({N_PATIENTS / exact_s:,.0f} patients/s)"
     )
-    print(
-        f"scipy loop:       {N_SCIPY} patients in {scipy_s * 1e3:.1f} ms "
-        f"({N_SCIPY / scipy_s:,.0f} patients/s)"
-    )
-    print(
-        "ratio (scipy per-patient time / exact per-patient time): "
-        f"{scipy_per_patient / exact_per_patient:,.0f}x"
-    )
+    print(f"scipy loop:       {N_SCIPY} patients in {scipy_s * 1e3:.1f} ms ({N_SCIPY / scipy_s:,.0f} patients/s)")
+    print(f"ratio (scipy per-patient time / exact per-patient time): {scipy_per_patient / exact_per_patient:,.0f}x")
 
 
 if __name__ == "__main__":

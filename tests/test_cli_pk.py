@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ketasim.cli import app
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "300"})
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -45,9 +45,7 @@ def test_json_contract_iv() -> None:
 
 
 def test_json_contract_esketamine_parent_first() -> None:
-    code, out = _run(
-        "pk", "--drug", "esketamine", "--route", "intranasal", "--dose-mg", "56", "--format", "json"
-    )
+    code, out = _run("pk", "--drug", "esketamine", "--route", "intranasal", "--dose-mg", "56", "--format", "json")
     assert code == 0, out
     data = json.loads(out)
     assert list(data["concentrations_ng_ml"]) == ["esketamine", "noresketamine"]

@@ -27,9 +27,7 @@ def regimens(draw: st.DrawFn) -> tuple[PKModel, list[Dose]]:
             doses.append(Dose(time_h=time_h, amount_mg=draw(st.sampled_from([28, 56, 84])), route=route))
         elif route == "iv":
             doses.append(
-                Dose(
-                    time_h=time_h, amount_mg=draw(st.floats(1, 80)), duration_h=draw(st.integers(1, 120)) / 60
-                )
+                Dose(time_h=time_h, amount_mg=draw(st.floats(1, 80)), duration_h=draw(st.integers(1, 120)) / 60)
             )
         else:
             doses.append(Dose(time_h=time_h, amount_mg=draw(st.floats(1, 80)), route=route))
@@ -107,9 +105,7 @@ def test_non_negative(data: st.DataObject) -> None:
     floor = -1e-9 * max(1.0, float(np.max(res.amounts_mg)))
     assert np.all(res.amounts_mg >= floor)
     for a in model.analytes:
-        assert np.all(
-            res.concentrations_ng_ml[a] >= -1e-9 * max(1.0, float(res.concentrations_ng_ml[a].max()))
-        )
+        assert np.all(res.concentrations_ng_ml[a] >= -1e-9 * max(1.0, float(res.concentrations_ng_ml[a].max())))
     for s, v in res.free_brain_um.items():
         assert np.all(v >= -1e-9 * max(1.0, float(v.max()))), s
 

@@ -27,10 +27,7 @@ def _max_rel_err(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_esketamine_matches_hand_written_perez_ruixo_odes() -> None:
     """Nasal 84 mg session, a 40-min IV infusion overlapping it, and an oral dose."""
-    p = {
-        k: float(v[0])
-        for k, v in individual_parameters(load_pk_file("perez_ruixo_2021"), Covariates.one()).items()
-    }
+    p = {k: float(v[0]) for k, v in individual_parameters(load_pk_file("perez_ruixo_2021"), Covariates.one()).items()}
     ke0 = math.log(2) / (6.1 / 60)
 
     # states: 0 nasal, 1 swallowed, 2 oral, 3 central, 4 p1, 5 p2, 6 liver, 7 nesk c, 8 nesk p, 9 Ce, 10 Ce_n
@@ -56,9 +53,7 @@ def test_esketamine_matches_hand_written_perez_ruixo_odes() -> None:
             - (p["Qh_L_h"] / p["Vh_L"] + p["kel_per_h"] + p["kmet_per_h"]) * x[6]
         )
         d[7] = (
-            p["kmet_per_h"] * x[6]
-            + p["Q3_L_h"] / p["Vpn_L"] * x[8]
-            - (p["CLn_L_h"] + p["Q3_L_h"]) / p["Vcn_L"] * x[7]
+            p["kmet_per_h"] * x[6] + p["Q3_L_h"] / p["Vpn_L"] * x[8] - (p["CLn_L_h"] + p["Q3_L_h"]) / p["Vcn_L"] * x[7]
         )
         d[8] = p["Q3_L_h"] / p["Vcn_L"] * x[7] - p["Q3_L_h"] / p["Vpn_L"] * x[8]
         d[9] = ke0 * (x[3] / vc - x[9])
@@ -141,9 +136,7 @@ def test_repeat_with_lag_equals_explicit_doses() -> None:
     repeated = model.simulate(
         [Dose(time_h=1, amount_mg=50, route="oral", lag_h=0.5, interval_h=12, additional=2)], TIMES_H
     )
-    explicit = model.simulate(
-        [Dose(time_h=1.5 + 12 * k, amount_mg=50, route="oral") for k in range(3)], TIMES_H
-    )
+    explicit = model.simulate([Dose(time_h=1.5 + 12 * k, amount_mg=50, route="oral") for k in range(3)], TIMES_H)
     np.testing.assert_allclose(repeated.amounts_mg, explicit.amounts_mg, rtol=1e-12, atol=1e-15)
     # nothing before the lagged first dose
     assert np.all(repeated.amounts_mg[0, TIMES_H < 1.5] == 0.0)
@@ -185,9 +178,7 @@ def test_random_regimens_match_solve_ivp(doses: list[tuple[float, float, str, fl
     flows = STRUCTURES[spec.structure](p, ka)
     cmts = compartments_of(flows)
     m = rate_matrix(flows, cmts, 1)[0]
-    records = [
-        Dose(time_h=t, amount_mg=a, route=r, duration_h=d if r == "iv" else None) for t, a, r, d in doses
-    ]
+    records = [Dose(time_h=t, amount_mg=a, route=r, duration_h=d if r == "iv" else None) for t, a, r, d in doses]
     events = [
         (
             d.time_h,

@@ -94,9 +94,7 @@ def _absolute_f(drug: str, route: str, dose_mg: float) -> float:
         ("esketamine", "intranasal", 84, 0.51, 0.03),  # Perez-Ruixo 2021 abstract
     ],
 )
-def test_bioavailability_by_route(
-    drug: str, route: str, dose_mg: float, published_f: float, tolerance: float
-) -> None:
+def test_bioavailability_by_route(drug: str, route: str, dose_mg: float, published_f: float, tolerance: float) -> None:
     """Absolute bioavailability recovered from simulated AUCs (absolute tolerance stated)."""
     assert _absolute_f(drug, route, dose_mg) == pytest.approx(published_f, abs=tolerance)
 
@@ -118,9 +116,7 @@ def _terminal_half_life(drug: str, dose: Dose, analyte: str) -> float:
 def test_racemic_ketamine_terminal_half_life_in_published_range() -> None:
     """2.3-3 h (textbook, secondary) up to 5.2-6.1 h (enantiomer-resolved, long sampling,
     Anesthesiology 2021;135:326): the model must fall in 2.3-6.1 h."""
-    t_half = _terminal_half_life(
-        "racemic_ketamine", Dose(amount_mg_per_kg=0.5, duration_h=40 / 60), "ketamine"
-    )
+    t_half = _terminal_half_life("racemic_ketamine", Dose(amount_mg_per_kg=0.5, duration_h=40 / 60), "ketamine")
     assert 2.3 <= t_half <= 6.1
 
 
@@ -141,9 +137,7 @@ def test_esketamine_tmax_in_label_range() -> None:
 def test_women_have_lower_exposure_than_men_racemic() -> None:
     """Sigtermans 2009: 20% higher S-ketamine clearance in women (higher levels in men)."""
     model = load_model("racemic_ketamine")
-    cov = Covariates(
-        weight_kg=np.array([70.0, 70.0]), age_years=np.array([40.0, 40.0]), female=np.array([False, True])
-    )
+    cov = Covariates(weight_kg=np.array([70.0, 70.0]), age_years=np.array([40.0, 40.0]), female=np.array([False, True]))
     res = model.simulate([Dose(amount_mg=35, duration_h=40 / 60)], GRID_H, cov)
     auc = [compute_nca(GRID_H, res.concentrations_ng_ml["ketamine"][i]).auc_0_inf_ng_h_ml for i in range(2)]
     assert auc[0] / auc[1] == pytest.approx(1.2, rel=1e-3)

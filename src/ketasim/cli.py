@@ -105,18 +105,14 @@ def pk_command(
     route: Annotated[RouteName, typer.Option(help="Route of administration.")],
     dose_mg: Annotated[float | None, typer.Option(help="Dose in mg.")] = None,
     dose_mg_per_kg: Annotated[float | None, typer.Option(help="Dose in mg per kg body weight.")] = None,
-    duration_min: Annotated[
-        float | None, typer.Option(help="IV infusion duration in minutes (default 40).")
-    ] = None,
+    duration_min: Annotated[float | None, typer.Option(help="IV infusion duration in minutes (default 40).")] = None,
     weight_kg: Annotated[float, typer.Option(help="Body weight, 30–250 kg.")] = 70.0,
     age_years: Annotated[float, typer.Option(help="Age, 18–100 years.")] = 40.0,
     sex: Annotated[SexName, typer.Option(help="Sex.")] = SexName.male,
     at_h: Annotated[
         str | None, typer.Option(help="Comma-separated output times in hours (default: grid to 24 h).")
     ] = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
-    ] = OutputFormat.table,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG figure of the profile.")] = None,
 ) -> None:
     """Plasma concentrations of ketamine or esketamine and their metabolite after one dose.
@@ -202,6 +198,265 @@ def _print_summary(summary: dict[str, dict[str, float]], title: str = "Summary")
             _fmt(s["half_life_h"]),
         )
     console.print(table)
+
+
+def _scenario_or_exit(path: Path | None) -> Any:
+    from ketasim.io.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
+
+    if path is None:
+        return DEFAULT_SCENARIO
+    if not path.is_file():
+        _bad("SCENARIO", f"{str(path)!r} does not exist")
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        _scenario_problems(err)
+    except (ValueError, OSError) as err:  # YAML/JSON syntax
+        _bad("SCENARIO", f"{str(path)!r} cannot be read: {err}")
+
+
+def _scenario_problems(err: Any) -> NoReturn:
+    lines = [f"{field}: {message}" for field, message in err.problems]
+    raise typer.BadParameter("\n".join(lines), param_hint="'SCENARIO'")
+
+
+def _check_out_path(flag: str, path: Path | None, suffix: str) -> None:
+    if path is None:
+        return
+    if path.suffix.lower() != suffix:
+        _bad(flag, f"{str(path)!r} must end in {suffix}")
+    if path.parent != Path("") and not path.parent.is_dir():
+        _bad(flag, f"the folder {str(path.parent)!r} does not exist")
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario file (YAML/JSON); default: the built-in TRD scenario.")
+    ] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    plot: Annotated[Path | None, typer.Option(help="Write the cascade figure (PNG).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+) -> None:
+    """Simulate one patient from dose to symptoms and side effects.
+
+    With no file: a 70 kg adult with treatment-resistant depression, MADRS 32, six IV
+    infusions of 0.5 mg/kg over 40 min on days 0, 2, 4, 7, 9, 11, followed to day 42.
+    Does not replace clinical judgement.
+    """
+    from ketasim.io.scenario import ScenarioError
+    from ketasim.simulate import course_json, simulate_scenario
+
+    sc = _scenario_or_exit(scenario)
+    _check_out_path("--plot", plot, ".png")
+    _check_out_path("--report", report, ".html")
+    try:
+        result = simulate_scenario(sc)
+    except ScenarioError as err:
+        _scenario_problems(err)
+    doc = course_json(result)
+    if plot is not None or report is not None:
+        _write_course_outputs(sc, doc, plot, report)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    _print_course(sc, doc)
+
+
+def _write_course_outputs(sc: Any, doc: dict[str, Any], plot: Path | None, report: Path | None) -> None:
+    import tempfile
+
+    from ketasim.io.figures import plot_cascade
+    from ketasim.io.report import write_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        figure = plot_cascade([(sc.name, doc)], plot or Path(tmp) / "cascade.png")
+        if report is not None:
+            write_report(
+                report,
+                f"ketasim simulation: {sc.name}",
+                [
+                    ("Scenario", sc.model_dump_json(indent=1), [], []),
+                    ("The cascade", "Dose to plasma, receptor, cascade and symptoms.", [figure], []),
+                    ("Course summary", "", [], [_course_table(doc)]),
+                    (
+                        "Sessions",
+                        "Peak NMDA occupancy and adverse-event probabilities per session.",
+                        [],
+                        [
+                            (
+                                [
+                                    "time (h)",
+                                    "kind",
+                                    "peak occupancy",
+                                    "p nausea",
+                                    "p dizziness",
+                                    "p sedation",
+                                ],
+                                [
+                                    [
+                                        s["time_h"],
+                                        s["kind"],
+                                        f"{s['peak_occupancy']:.2f}",
+                                        f"{s['p_nausea']:.2f}",
+                                        f"{s['p_dizziness']:.2f}",
+                                        f"{s['p_sedation']:.2f}",
+                                    ]
+                                    for s in doc["sessions"]
+                                ],
+                            )
+                        ],
+                    ),
+                    (
+                        "Flags",
+                        "; ".join(f["message"] + " — " + f["source"] for f in doc["flags"]) or "none",
+                        [],
+                        [],
+                    ),
+                ],
+            )
+
+
+def _course_table(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    times = doc["times_h"]
+    scales_ = list(doc["scales"])
+    head = ["day", *scales_, "occupancy", "BDNF", "synapses", "CADSS", "SBP (mmHg)"]
+    rows = []
+    for day in (0, 1, 2, 3, 7, 14, 21, 28, 42, 56, 84):
+        t = 24.0 * day + 12.0 if day else 0.0
+        if t > times[-1]:
+            break
+        i = min(range(len(times)), key=lambda k: abs(times[k] - t))
+        rows.append(
+            [
+                f"{day}",
+                *(f"{doc['scales'][s][i]:.1f}" for s in scales_),
+                f"{doc['states']['nmda_occupancy'][i]:.2f}",
+                f"{doc['states']['bdnf'][i]:.2f}",
+                f"{doc['states']['synapses'][i]:.2f}",
+                f"{doc['adverse']['cadss'][i]:.1f}",
+                f"{doc['adverse']['sbp_mmhg'][i]:.0f}",
+            ]
+        )
+    return head, rows
+
+
+def _print_course(sc: Any, doc: dict[str, Any]) -> None:
+    head, rows = _course_table(doc)
+    table = Table(title=f"{sc.name} (values at midday)")
+    for h in head:
+        table.add_column(h, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    s0 = doc["sessions"][0] if doc["sessions"] else None
+    if s0 is not None:
+        console.print(
+            f"first session: peak NMDA occupancy {s0['peak_occupancy']:.2f} at "
+            f"{60 * s0['peak_time_after_start_h']:.0f} min; peak CADSS {max(doc['adverse']['cadss']):.1f}; "
+            f"peak SBP {max(doc['adverse']['sbp_mmhg']):.0f} mmHg"
+        )
+    for flag in doc["flags"]:
+        console.print(f"[yellow]flag[/yellow] {flag['message']} ({flag['source']})")
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+
+
+@app.command("validate")
+def validate_command(
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report with a plot per target family.")] = None,
+    n: Annotated[int, typer.Option(help="Virtual patients per arm (50–5000).")] = 400,
+) -> None:
+    """Re-run every published target's design: observed vs predicted, tolerance, pass/fail."""
+    from ketasim.trials.validation import validate, validation_json
+
+    _check_range("--n", n, 50, 5000, "patients")
+    _check_out_path("--report", report, ".html")
+    doc = validation_json(validate(n=n))
+    if report is not None:
+        import tempfile
+
+        from ketasim.io.figures import plot_validation
+        from ketasim.io.report import write_report
+
+        with tempfile.TemporaryDirectory() as tmp:
+            fig = plot_validation(doc["targets"], Path(tmp) / "validation.png")
+            write_report(
+                report,
+                f"ketasim validation: {doc['passed']}/{doc['total']} targets pass",
+                [
+                    ("Observed vs predicted", "Green: within tolerance; red: outside.", [fig], []),
+                    (
+                        "Every target",
+                        "",
+                        [],
+                        [
+                            (
+                                [
+                                    "id",
+                                    "source",
+                                    "endpoint",
+                                    "observed",
+                                    "predicted",
+                                    "tolerance",
+                                    "pass",
+                                    "reason",
+                                ],
+                                [
+                                    [
+                                        r["id"],
+                                        r["source"],
+                                        r["endpoint"],
+                                        r["observed"],
+                                        "—" if r["predicted"] is None else f"{r['predicted']:.3g}",
+                                        r["tolerance"],
+                                        "yes" if r["pass"] else "no",
+                                        r.get("reason", ""),
+                                    ]
+                                    for r in doc["targets"]
+                                ],
+                            )
+                        ],
+                    ),
+                ],
+            )
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    table = Table(title=f"Validation: {doc['passed']}/{doc['total']} targets pass")
+    for col in ("id", "endpoint", "observed", "predicted", "tol", "pass"):
+        table.add_column(col, overflow="fold")
+    for r in doc["targets"]:
+        pred = "—" if r["predicted"] is None else f"{r['predicted']:.3g}"
+        table.add_row(
+            r["id"],
+            r["endpoint"][:70],
+            f"{r['observed']:.3g}",
+            pred,
+            f"{r['tolerance']:g}",
+            "[green]yes[/green]" if r["pass"] else "[red]no[/red]",
+        )
+    console.print(table)
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+
+
+@app.command("calibrate")
+def calibrate_command(
+    n: Annotated[int, typer.Option(help="Virtual patients per arm (50–2000).")] = 200,
+    max_evaluations: Annotated[int, typer.Option(help="Least-squares evaluations per stage (5–500).")] = 25,
+    output: Annotated[Path | None, typer.Option(help="Where to write (default: the packaged calibrated.yaml).")] = None,
+) -> None:
+    """Fit the parameters no source fixes against the published targets; deterministic."""
+    from ketasim.pd._params import calibrated_path
+    from ketasim.trials.calibration import calibrate, write_calibration
+
+    _check_range("--n", n, 50, 2000, "patients")
+    _check_range("--max-evaluations", max_evaluations, 5, 500, "evaluations")
+    _check_out_path("--output", output, ".yaml")
+    cal = calibrate(n=n, max_nfev=max_evaluations, log=lambda m: console.print(m))
+    target = output or Path(calibrated_path())
+    write_calibration(cal, str(target))
+    console.print(f"wrote {target} (objective {cal.objective})")
 
 
 @app.command("demo")

@@ -32,8 +32,55 @@ STANDARD_REGIMENS: tuple[tuple[str, PKRequest], ...] = (
 
 
 def run_demo(out: Path, console: Console) -> dict[str, Any]:
-    """Simulate the standard regimens for a 70 kg, 40-year-old patient; print a summary
-    table, write ``pk_standard_regimens.png`` and ``pk_summary.json`` into ``out``."""
+    """The default scenario: PK of the standard regimens, then the whole chain for the
+    default TRD course (six infusions) against an SSRI started the same day.  Writes
+    ``pk_standard_regimens.png``, ``pk_summary.json``, ``cascade.png`` and
+    ``trajectories.json`` into ``out``."""
+    summary = _pk_demo(out, console)
+    summary["course"] = _course_demo(out, console)
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+    return summary
+
+
+def _course_demo(out: Path, console: Console) -> dict[str, Any]:
+    from ketasim.io.figures import plot_cascade
+    from ketasim.io.scenario import DEFAULT_SCENARIO
+    from ketasim.regimens import OralAntidepressant
+    from ketasim.simulate import course_json, simulate_scenario
+
+    ketamine = course_json(simulate_scenario(DEFAULT_SCENARIO))
+    ssri_scenario = DEFAULT_SCENARIO.model_copy(
+        update={"name": "SSRI started day 0", "treatment": (OralAntidepressant(start_day=0),)}
+    )
+    ssri = course_json(simulate_scenario(ssri_scenario))
+    figure = plot_cascade(
+        [("six IV infusions (0.5 mg/kg)", ketamine), ("SSRI started day 0", ssri)], out / "cascade.png"
+    )
+    with atomic_path(out / "trajectories.json") as tmp:
+        tmp.write_text(json.dumps({"ketamine": ketamine, "ssri": ssri}), encoding="utf-8")
+    table = Table(title="Default scenario: TRD, MADRS 32 — ketamine course vs SSRI started the same day")
+    for col in ("day", "MADRS ketamine", "MADRS SSRI", "occupancy", "BDNF", "synapses"):
+        table.add_column(col, justify="right")
+    times = ketamine["times_h"]
+    rows = {}
+    for day in (0, 1, 2, 7, 14, 21, 28, 42):
+        t = 24.0 * day + 12.0 if day else 0.0
+        i = min(range(len(times)), key=lambda k: abs(times[k] - t))
+        rows[day] = (ketamine["scales"]["MADRS"][i], ssri["scales"]["MADRS"][i])
+        table.add_row(
+            str(day),
+            f"{ketamine['scales']['MADRS'][i]:.1f}",
+            f"{ssri['scales']['MADRS'][i]:.1f}",
+            f"{ketamine['states']['nmda_occupancy'][i]:.2f}",
+            f"{ketamine['states']['bdnf'][i]:.2f}",
+            f"{ketamine['states']['synapses'][i]:.2f}",
+        )
+    console.print(table)
+    console.print(f"wrote {figure} and {out / 'trajectories.json'}")
+    return {"madrs_by_day": {str(d): {"ketamine": k, "ssri": s} for d, (k, s) in rows.items()}}
+
+
+def _pk_demo(out: Path, console: Console) -> dict[str, Any]:
     results = {label: pk_profile(request) for label, request in STANDARD_REGIMENS}
     table = Table(title="PK of the standard regimens (70 kg, 40 y)")
     for col in ("regimen", "analyte", "Cmax (ng/mL)", "Tmax (h)", "AUC0-inf (ng·h/mL)", "t1/2 (h)"):
@@ -57,5 +104,4 @@ def run_demo(out: Path, console: Console) -> dict[str, Any]:
     with atomic_path(out / "pk_summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     console.print(f"wrote {figure} and {out / 'pk_summary.json'}")
-    console.print(DISCLAIMER, style="dim", soft_wrap=True)
-    return summary
+    return dict(summary)

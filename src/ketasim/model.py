@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim.pd._params import fixed
 from ketasim.pd.adverse import (
     AdverseParameters,
     cadss,
@@ -18,7 +19,14 @@ from ketasim.pd.adverse import (
     session_probabilities,
     tolerance_index,
 )
-from ketasim.pd.cascade import GRID_STEP_H, CascadeParameters, _reference_occupancy, run_cascade
+from ketasim.pd.cascade import (
+    GRID_STEP_H,
+    CascadeParameters,
+    _reference_occupancy,
+    fine_at,
+    spine_stage,
+    upstream_stage,
+)
 from ketasim.pd.receptor import nmda_occupancy
 from ketasim.pd.symptoms import (
     EfficacyParameters,
@@ -28,7 +36,6 @@ from ketasim.pd.symptoms import (
     score,
     session_expectancy,
 )
-from ketasim.pd._params import fixed
 from ketasim.pk import load_model
 from ketasim.population import Covariates
 from ketasim.regimens import (
@@ -88,6 +95,148 @@ def check_treatment(treatment: Sequence[TreatmentItem], covariates: Covariates) 
                 model.check_dose(dose.model_copy(update={"time_h": 0.0}), float(w))
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """Phase 1 of a simulation: drug exposure and the cascade on the 5-min grid."""
+
+    grid_h: FloatArray
+    concentrations_ng_ml: dict[str, FloatArray]
+    free_brain_um: dict[str, FloatArray]
+    states: dict[str, FloatArray]
+    sessions: list[tuple[float, str]]
+    antidepressant_start_h: float | None
+    drugs: tuple[str, ...]
+    tolerance: FloatArray
+    spines: dict[str, FloatArray]  # slow states on the hourly sub-grid (see cascade.fine_at)
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return int(self.states["nmda_occupancy"].shape[0])
+
+
+def expose(
+    treatment: Sequence[TreatmentItem],
+    covariates: Covariates,
+    horizon_h: float,
+    *,
+    pk_etas: Mapping[str, Mapping[str, FloatArray]] | None = None,
+    overrides: dict[str, float] | None = None,
+) -> Exposure:
+    """PK of every ketamine/esketamine dose, NMDA occupancy and the cascade, on the grid."""
+    n = covariates.n
+    grid = np.arange(0.0, horizon_h + GRID_STEP_H / 2, GRID_STEP_H)
+    conc: dict[str, FloatArray] = {}
+    free: dict[str, FloatArray] = {}
+    doses = _doses_by_drug(treatment)
+    for drug, records in doses.items():
+        etas = (pk_etas or {}).get(drug)
+        res = load_model(drug).simulate(records, grid, covariates, dict(etas) if etas else None, amounts=False)
+        conc.update(res.concentrations_ng_ml)
+        for species, values in res.free_brain_um.items():
+            free[species] = free.get(species, 0.0) + values
+    occupancy = nmda_occupancy(free) if free else np.zeros((n, grid.size))
+    cascade_params = CascadeParameters.default(overrides)
+    states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), cascade_params)
+    spines = spine_stage(states["synaptic_proteins"], cascade_params)
+    antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
+    auc_one = float(np.sum(_reference_occupancy()) * GRID_STEP_H)
+    tau_tolerance_h = fixed("adverse", "tau_tolerance_days") * 24.0
+    return Exposure(
+        grid_h=grid,
+        concentrations_ng_ml=conc,
+        free_brain_um=free,
+        states=states,
+        sessions=_sessions(treatment),
+        antidepressant_start_h=24.0 * min(a.start_day for a in antidepressants) if antidepressants else None,
+        drugs=tuple(sorted(doses)),
+        tolerance=tolerance_index(states["nmda_occupancy"], GRID_STEP_H, tau_tolerance_h, auc_one),
+        spines=spines,
+    )
+
+
+def outcomes(
+    exposure: Exposure,
+    condition: str,
+    baselines: Mapping[str, Sequence[float] | FloatArray],
+    output_times_h: Sequence[float] | FloatArray | None = None,
+    *,
+    gains: PatientGains | None = None,
+    vitals: Mapping[str, FloatArray] | None = None,
+    crp_high: NDArray[np.bool_] | None = None,
+    overrides: dict[str, float] | None = None,
+) -> CourseResult:
+    """Phase 2: symptoms and side effects from the exposure (cheap; the calibration reruns it)."""
+    grid = exposure.grid_h
+    n = exposure.n
+    horizon_h = float(grid[-1])
+    out_t = np.arange(0.0, horizon_h + 1e-9, 0.5) if output_times_h is None else np.asarray(output_times_h, float)
+    out_idx = np.clip(np.rint(out_t / GRID_STEP_H).astype(np.intp), 0, grid.size - 1)
+    states = dict(exposure.states)
+    spines = exposure.spines
+    if overrides and {"spine_stable_fraction", "tau_spine_stable_days"} & set(overrides):
+        spines = spine_stage(states["synaptic_proteins"], CascadeParameters.default(overrides))
+    slow = {k: fine_at(v, grid.size, out_idx) for k, v in spines.items()}
+    occupancy = states["nmda_occupancy"]
+    gains = gains or PatientGains.typical(n)
+
+    sessions = exposure.sessions
+    efficacy = EfficacyParameters.for_condition(condition, overrides)
+    weights = [efficacy.midazolam_factor if kind == "midazolam" else 1.0 for _, kind in sessions]
+    x_session = session_expectancy(grid, [t for t, _ in sessions], weights)
+    starts = [t for t, _ in sessions] + (
+        [exposure.antidepressant_start_h] if exposure.antidepressant_start_h is not None else []
+    )
+    y_sustained = rising(grid, min(starts) if starts else None, fixed("placebo", "tau_sustained_expectancy_days") * 24)
+    z_ssri = rising(grid, exposure.antidepressant_start_h, fixed("ssri", "tau_onset_days") * 24.0)
+    modifier = None
+    if crp_high is not None:
+        modifier = np.where(crp_high, 1.0 - fixed("cascade", "inflammation_gain_reduction"), 1.0)
+    remaining = remaining_fraction(
+        states["ampa"][:, out_idx],
+        slow["synapses"],
+        x_session[None, out_idx],
+        y_sustained[None, out_idx],
+        z_ssri[None, out_idx],
+        efficacy,
+        gains,
+        modifier,
+    )
+    base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
+    scale_scores = {s: score(remaining, b, s) for s, b in base.items()}
+    out_states = {k: np.asarray(v)[:, out_idx] for k, v in states.items()}
+    out_states.update(slow)
+    out_states["inflammation_modifier"] = np.broadcast_to(
+        (modifier if modifier is not None else np.ones(n))[:, None], (n, out_idx.size)
+    )
+
+    adverse_p = AdverseParameters.default(overrides)
+    tolerance = exposure.tolerance
+    vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
+    occ_out = occupancy[:, out_idx]
+    rises = haemodynamics(occ_out, adverse_p)
+    adverse = {
+        "cadss": cadss(occ_out, tolerance[:, out_idx], adverse_p, gains.eta_dissociation),
+        "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],
+        "dbp_mmhg": vit["diastolic_mmhg"][:, None] + rises["dbp_rise_mmhg"],
+        "heart_rate_bpm": vit["heart_rate_bpm"][:, None] + rises["hr_rise_bpm"],
+        "dissociation_tolerance": tolerance[:, out_idx],
+    }
+    ketamine_days = [t / 24.0 for t, kind in sessions if kind in ("ketamine", "esketamine")]
+    flags = exposure_flags(ketamine_days, " + ".join(exposure.drugs) or "ketamine")
+    return CourseResult(
+        times_h=out_t,
+        concentrations_ng_ml={k: v[:, out_idx] for k, v in exposure.concentrations_ng_ml.items()},
+        free_brain_um={k: v[:, out_idx] for k, v in exposure.free_brain_um.items()},
+        states=out_states,
+        scales=scale_scores,
+        baselines=base,
+        adverse=adverse,
+        sessions=_session_rows(sessions, grid, occupancy, adverse_p),
+        flags=flags,
+    )
+
+
 def simulate_course(
     treatment: Sequence[TreatmentItem],
     covariates: Covariates,
@@ -109,87 +258,16 @@ def simulate_course(
     the symptom-layer random effects (default: typical patient); ``overrides`` replace
     calibrated values (used by the calibration itself).
     """
-    n = covariates.n
-    grid = np.arange(0.0, horizon_h + GRID_STEP_H / 2, GRID_STEP_H)
-    out_t = (
-        np.arange(0.0, horizon_h + 1e-9, 0.5) if output_times_h is None else np.asarray(output_times_h, float)
-    )
-    out_idx = np.clip(np.rint(out_t / GRID_STEP_H).astype(np.intp), 0, grid.size - 1)
-
-    conc: dict[str, FloatArray] = {}
-    free: dict[str, FloatArray] = {}
-    for drug, doses in _doses_by_drug(treatment).items():
-        res = load_model(drug).simulate(doses, grid, covariates, (pk_etas or {}).get(drug))
-        conc.update(res.concentrations_ng_ml)
-        for species, values in res.free_brain_um.items():
-            free[species] = free.get(species, 0.0) + values
-    occupancy = nmda_occupancy(free) if free else np.zeros((n, grid.size))
-    occupancy = np.broadcast_to(occupancy, (n, grid.size))
-
-    states = run_cascade(occupancy, CascadeParameters.default(overrides))
-
-    sessions = _sessions(treatment)
-    efficacy = EfficacyParameters.for_condition(condition, overrides)
-    weights = [efficacy.midazolam_factor if kind == "midazolam" else 1.0 for _, kind in sessions]
-    x_session = session_expectancy(grid, [t for t, _ in sessions], weights)
-    antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
-    starts = [t for t, _ in sessions] + [24.0 * a.start_day for a in antidepressants]
-    y_sustained = rising(
-        grid, min(starts) if starts else None, fixed("placebo", "tau_sustained_expectancy_days") * 24
-    )
-    z_ssri = rising(
-        grid,
-        24.0 * min(a.start_day for a in antidepressants) if antidepressants else None,
-        fixed("ssri", "tau_onset_days") * 24.0,
-    )
-    modifier = None
-    if crp_high is not None:
-        modifier = np.where(crp_high, 1.0 - fixed("cascade", "inflammation_gain_reduction"), 1.0)
-    remaining = remaining_fraction(
-        states["ampa"],
-        states["synapses"],
-        x_session[None, :],
-        y_sustained[None, :],
-        z_ssri[None, :],
-        efficacy,
-        gains or PatientGains.typical(n),
-        modifier,
-    )
-    base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
-    scale_scores = {s: score(remaining[:, out_idx], b, s) for s, b in base.items()}
-    states["inflammation_modifier"] = np.broadcast_to(
-        (modifier if modifier is not None else np.ones(n))[:, None], (n, grid.size)
-    )
-
-    adverse_p = AdverseParameters.default(overrides)
-    auc_one = float(np.sum(_reference_occupancy()) * GRID_STEP_H)
-    tolerance = tolerance_index(occupancy, GRID_STEP_H, adverse_p.tau_tolerance_h, auc_one)
-    vit = {
-        k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,))
-        for k, v in DEFAULT_VITALS.items()
-    }
-    rises = haemodynamics(occupancy, adverse_p)
-    adverse = {
-        "cadss": cadss(occupancy, tolerance, adverse_p)[:, out_idx],
-        "sbp_mmhg": (vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"])[:, out_idx],
-        "dbp_mmhg": (vit["diastolic_mmhg"][:, None] + rises["dbp_rise_mmhg"])[:, out_idx],
-        "heart_rate_bpm": (vit["heart_rate_bpm"][:, None] + rises["hr_rise_bpm"])[:, out_idx],
-        "dissociation_tolerance": tolerance[:, out_idx],
-    }
-    session_rows = _session_rows(sessions, grid, occupancy, adverse_p)
-    ketamine_days = [t / 24.0 for t, kind in sessions if kind in ("ketamine", "esketamine")]
-    drug_names = sorted(_doses_by_drug(treatment))
-    flags = exposure_flags(ketamine_days, " + ".join(drug_names) or "ketamine")
-    return CourseResult(
-        times_h=out_t,
-        concentrations_ng_ml={k: v[:, out_idx] for k, v in conc.items()},
-        free_brain_um={k: v[:, out_idx] for k, v in free.items()},
-        states={k: np.asarray(v)[:, out_idx] for k, v in states.items()},
-        scales=scale_scores,
-        baselines=base,
-        adverse=adverse,
-        sessions=session_rows,
-        flags=flags,
+    exposure = expose(treatment, covariates, horizon_h, pk_etas=pk_etas, overrides=overrides)
+    return outcomes(
+        exposure,
+        condition,
+        baselines,
+        output_times_h,
+        gains=gains,
+        vitals=vitals,
+        crp_high=crp_high,
+        overrides=overrides,
     )
 
 
@@ -200,9 +278,7 @@ def _session_rows(
     for t_s, kind in sessions:
         window = (grid >= t_s) & (grid <= t_s + ADVERSE_WINDOW_H)
         peak = np.max(occupancy[:, window], axis=1) if np.any(window) else np.zeros(occupancy.shape[0])
-        i_peak = (
-            np.argmax(occupancy[:, window], axis=1) if np.any(window) else np.zeros(occupancy.shape[0], int)
-        )
+        i_peak = np.argmax(occupancy[:, window], axis=1) if np.any(window) else np.zeros(occupancy.shape[0], int)
         probs = session_probabilities(peak, p)
         rows.append(
             {

@@ -30,11 +30,7 @@ def first_order(u: FloatArray, tau_h: float, step_h: float, x0: FloatArray | Non
     b1 = 1.0 - tau_h / step_h * (1.0 - a) if tau_h / step_h < 1e6 else step_h / (2 * tau_h)
     b0 = (1.0 - a) - b1
     u = np.asarray(u, dtype=np.float64)
-    start = (
-        np.zeros(u.shape[:-1])
-        if x0 is None
-        else np.broadcast_to(np.asarray(x0, dtype=np.float64), u.shape[:-1])
-    )
+    start = np.zeros(u.shape[:-1]) if x0 is None else np.broadcast_to(np.asarray(x0, dtype=np.float64), u.shape[:-1])
     # lfilter state so that y[0] = x0: zi = x0·a·... (direct form II transposed): y0 = b1·u0 + zi
     zi = (start - b1 * u[..., 0])[..., None]
     y, _ = lfilter([b1, b0], [1.0, -a], u, axis=-1, zi=zi)

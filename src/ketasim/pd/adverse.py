@@ -1,7 +1,7 @@
 """Side effects: dissociation, blood pressure and heart rate, per-session adverse events,
 and a cumulative-exposure tracker.
 
-    CADSS(t)  = c_max · O^n/(O50^n + O^n) / (1 + k_tol·T(t))     O: NMDA occupancy (effect site)
+    CADSS(t)  = c_max·e^η · O^n/(O50^n + O^n) / (1 + k_tol·T(t))   O: NMDA occupancy (effect site)
     T(t)      = (1/AUC₁) ∫ O(s)·e^{−(t−s)/τ_tol} ds              exposure-weighted sessions, τ_tol 28 d
     ΔSBP(t)   = e_SBP·O(t),  ΔDBP = e_DBP·O(t),  ΔHR = e_HR·O(t)   (peaks with occupancy, ~40 min)
     p_AE,s    = 1 − (1 − p₀)·exp(−β·O_peak,s)                     per session, for nausea, vomiting,
@@ -35,6 +35,7 @@ class AdverseParameters:
     cadss_max: float
     cadss_o50: float
     cadss_hill: float
+    cadss_omega: float
     tolerance_gain: float
     tau_tolerance_h: float
     sbp_per_occupancy: float
@@ -50,7 +51,8 @@ class AdverseParameters:
         return cls(
             cadss_max=v["cadss_max"],
             cadss_o50=v["cadss_occupancy50"],
-            cadss_hill=fixed("adverse", "cadss_hill"),
+            cadss_hill=v["cadss_hill"],
+            cadss_omega=v["cadss_omega"],
             tolerance_gain=v["dissociation_tolerance_gain"],
             tau_tolerance_h=fixed("adverse", "tau_tolerance_days") * 24.0,
             sbp_per_occupancy=v["sbp_rise_per_occupancy_mmhg"],
@@ -66,11 +68,16 @@ def tolerance_index(occupancy: FloatArray, step_h: float, tau_h: float, auc_one_
     return first_order(occupancy, tau_h, step_h) * tau_h / auc_one_session
 
 
-def cadss(occupancy: FloatArray, tolerance: FloatArray, p: AdverseParameters) -> FloatArray:
-    """Dissociation (CADSS total, 0–92) from occupancy, lessened by tolerance."""
+def cadss(
+    occupancy: FloatArray, tolerance: FloatArray, p: AdverseParameters, eta: FloatArray | None = None
+) -> FloatArray:
+    """Dissociation (CADSS total, 0–92) from occupancy, lessened by tolerance; ``eta`` (P,)
+    is each patient's log-sensitivity."""
     o = np.maximum(occupancy, 0.0) ** p.cadss_hill
-    value = p.cadss_max * o / (p.cadss_o50**p.cadss_hill + o) / (1.0 + p.tolerance_gain * tolerance)
-    return np.clip(value, 0.0, 92.0)
+    sensitivity = 1.0 if eta is None else np.exp(eta)[:, None]
+    value = sensitivity * p.cadss_max * o / (p.cadss_o50**p.cadss_hill + o) / (1.0 + p.tolerance_gain * tolerance)
+    clipped: FloatArray = np.clip(value, 0.0, 92.0)
+    return clipped
 
 
 def haemodynamics(occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:

@@ -91,42 +91,82 @@ class CascadeParameters:
         )
 
 
-def _raw_cascade(
-    occupancy: FloatArray, p: CascadeParameters, norm: dict[str, float]
-) -> dict[str, FloatArray]:
+def _upstream(occupancy: FloatArray, p: CascadeParameters, norm: dict[str, float]) -> dict[str, FloatArray]:
+    """Receptor to synaptic proteins (does not depend on the spine parameters)."""
     h = GRID_STEP_H
     disinhibition = first_order(occupancy, p.tau_disinhibition_h, h)
     adaptation = first_order(disinhibition, p.tau_adapt_h, h)
     surge = np.maximum(disinhibition - adaptation, 0.0)
-    glutamate = p.glutamate_peak_rise * surge / norm.get("surge", 1.0)
     ampa = first_order(surge, p.tau_ampa_h, h) / norm.get("ampa", 1.0)
     bdnf = first_order(ampa, p.tau_bdnf_h, h) / norm.get("bdnf", 1.0)
     mtor = first_order(bdnf / (1.0 + bdnf), p.tau_mtorc1_h, h) / norm.get("mtorc1", 1.0)
     protein = first_order(mtor, p.tau_protein_h, h) / norm.get("synaptic_proteins", 1.0)
-    transient = first_order(protein, p.tau_spine_transient_h, h)
+    return {
+        "nmda_occupancy": occupancy,
+        "disinhibition": disinhibition,
+        "glutamate": p.glutamate_peak_rise * surge / norm.get("surge", 1.0),
+        "ampa": ampa,
+        "bdnf": bdnf,
+        "mtorc1": mtor,
+        "synaptic_proteins": protein,
+        "surge": surge,
+    }
+
+
+SLOW_STRIDE = 12  # the slow stages (τ ≥ 12 h) run on an hourly sub-grid, then are interpolated
+
+
+def _coarse(x: FloatArray) -> FloatArray:
+    """Every SLOW_STRIDE-th grid point, always keeping the last one."""
+    idx = np.arange(0, x.shape[-1], SLOW_STRIDE)
+    if idx[-1] != x.shape[-1] - 1:
+        idx = np.append(idx, x.shape[-1] - 1)
+    return x[..., idx]
+
+
+def fine_at(c: FloatArray, n: int, at: NDArray[np.intp]) -> FloatArray:
+    """Linear interpolation of a coarse (hourly) series at indices ``at`` of the n-point grid."""
+    if c.shape[-1] == n:
+        return c[..., at]
+    idx = np.arange(0, n, SLOW_STRIDE)
+    if idx[-1] != n - 1:
+        idx = np.append(idx, n - 1)
+    k = np.clip(np.searchsorted(idx, at, side="right") - 1, 0, idx.size - 2)
+    frac = (at - idx[k]) / (idx[k + 1] - idx[k])
+    return c[..., k] * (1.0 - frac) + c[..., k + 1] * frac
+
+
+def spines_coarse(protein: FloatArray, p: CascadeParameters, norm: dict[str, float]) -> dict[str, FloatArray]:
+    """Synaptic proteins to spines and network, on the hourly sub-grid (see :func:`fine_at`)."""
+    n = protein.shape[-1]
+    if n < 2 * SLOW_STRIDE:
+        coarse, h = protein, GRID_STEP_H
+    else:
+        coarse, h = _coarse(protein), GRID_STEP_H * SLOW_STRIDE
+    # the last coarse step may be shorter than h; the filters treat it as h (error ≤ one 5-min step)
+    transient = first_order(coarse, p.tau_spine_transient_h, h)
     stable = (
         p.stable_fraction
         * p.tau_spine_stable_h
         / p.tau_spine_transient_h
         * first_order(transient, p.tau_spine_stable_h, h)
     )
-    synapse_norm = norm.get("synapses", 1.0)
-    synapses = (transient + stable) / synapse_norm
+    scale = norm.get("synapses", 1.0)
+    synapses = (transient + stable) / scale
     network = first_order(synapses, p.tau_network_h, h) / norm.get("network", 1.0)
     return {
-        "nmda_occupancy": occupancy,
-        "disinhibition": disinhibition,
-        "glutamate": glutamate,
-        "ampa": ampa,
-        "bdnf": bdnf,
-        "mtorc1": mtor,
-        "synaptic_proteins": protein,
-        "spines_transient": transient / synapse_norm,
-        "spines_stable": stable / synapse_norm,
+        "spines_transient": transient / scale,
+        "spines_stable": stable / scale,
         "synapses": synapses,
         "network": network,
-        "surge": surge,
     }
+
+
+def _spines(protein: FloatArray, p: CascadeParameters, norm: dict[str, float]) -> dict[str, FloatArray]:
+    """Spine and network states on the full 5-min grid."""
+    n = protein.shape[-1]
+    everywhere = np.arange(n)
+    return {k: fine_at(v, n, everywhere) for k, v in spines_coarse(protein, p, norm).items()}
 
 
 @cache
@@ -138,7 +178,8 @@ def _reference_occupancy() -> FloatArray:
 
     times = np.arange(0.0, 24.0 * 28 + 1e-9, GRID_STEP_H)
     res = load_model("racemic_ketamine").simulate([Dose(amount_mg_per_kg=0.5, duration_h=40 / 60)], times)
-    return nmda_occupancy(res.free_brain_um)
+    occupancy: FloatArray = nmda_occupancy(res.free_brain_um)[0]
+    return occupancy
 
 
 @cache
@@ -146,9 +187,24 @@ def _normalisers(p: CascadeParameters) -> tuple[tuple[str, float], ...]:
     """Peak of each stage after one standard infusion, stage by stage (so each index is 1 there)."""
     occ = _reference_occupancy()[None, :]
     norm: dict[str, float] = {}
-    for stage in ("surge", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "synapses", "network"):
-        norm[stage] = float(np.max(_raw_cascade(occ, p, norm)[stage]))
+    for stage in ("surge", "ampa", "bdnf", "mtorc1", "synaptic_proteins"):
+        norm[stage] = float(np.max(_upstream(occ, p, norm)[stage]))
+    protein = _upstream(occ, p, norm)["synaptic_proteins"]
+    for stage in ("synapses", "network"):
+        norm[stage] = float(np.max(_spines(protein, p, norm)[stage]))
     return tuple(norm.items())
+
+
+def spine_stage(protein: FloatArray, params: CascadeParameters) -> dict[str, FloatArray]:
+    """Spines and network on the hourly sub-grid (interpolate with :func:`fine_at`)."""
+    return spines_coarse(protein, params, dict(_normalisers(params)))
+
+
+def upstream_stage(occupancy: FloatArray, params: CascadeParameters) -> dict[str, FloatArray]:
+    """Receptor to synaptic proteins on the 5-min grid (no spines)."""
+    states = _upstream(np.atleast_2d(occupancy), params, dict(_normalisers(params)))
+    states.pop("surge")
+    return states
 
 
 def run_cascade(occupancy: FloatArray, params: CascadeParameters | None = None) -> dict[str, FloatArray]:
@@ -158,6 +214,8 @@ def run_cascade(occupancy: FloatArray, params: CascadeParameters | None = None) 
     states are activation indices (1 = peak after one standard infusion).
     """
     p = params or CascadeParameters.default()
-    states = _raw_cascade(np.atleast_2d(occupancy), p, dict(_normalisers(p)))
+    norm = dict(_normalisers(p))
+    states = _upstream(np.atleast_2d(occupancy), p, norm)
     states.pop("surge")
+    states.update(_spines(states["synaptic_proteins"], p, norm))
     return states

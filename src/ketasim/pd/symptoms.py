@@ -3,7 +3,8 @@
 Severity is tracked as the fraction of baseline that remains.  The three treatment
 mechanisms reduce log-severity additively (**assumed**: independent actions):
 
-    remaining(t) = exp(−[ g·(w_fast·A(t) + w_slow·S(t))      ketamine: AMPA path (hours) + synapse path (days)
+    D(t)         = A(t) + w_slow·S(t)                       ketamine drive: AMPA path (hours) + synapses (days)
+    remaining(t) = exp(−[ g·E_max·D/(D_50 + D)               saturating: more sessions add less (Singh 2016)
                         + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
                         + k·s_max·Z(t) ])                         oral antidepressant onset
     score(t)     = baseline × remaining(t), bounded by the scale's range
@@ -34,7 +35,8 @@ FloatArray = NDArray[np.float64]
 class EfficacyParameters:
     """Calibrated weights and variability of the symptom layer, for one condition."""
 
-    fast_weight: float
+    emax: float
+    d50: float
     slow_weight: float
     drug_omega: float
     placebo_session: float
@@ -54,7 +56,8 @@ class EfficacyParameters:
             raise KeyError(condition)
         v = {**calibrated().values, **(overrides or {})}
         return cls(
-            fast_weight=v["efficacy_fast_weight"],
+            emax=v["efficacy_emax"],
+            d50=v["efficacy_d50"],
             slow_weight=v["efficacy_slow_weight"],
             drug_omega=v["drug_gain_omega"],
             placebo_session=v["placebo_session_effect"],
@@ -69,9 +72,7 @@ class EfficacyParameters:
         )
 
 
-def session_expectancy(
-    times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float]
-) -> FloatArray:
+def session_expectancy(times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float]) -> FloatArray:
     """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s (τ from cascade.yaml)."""
     tau = fixed("placebo", "tau_session_expectancy_h")
     x = np.zeros_like(times_h)
@@ -95,20 +96,25 @@ class PatientGains:
     eta_drug: FloatArray
     eta_placebo: FloatArray
     eta_ssri: FloatArray
+    eta_dissociation: FloatArray
 
     @classmethod
     def typical(cls, n: int) -> PatientGains:
         """The typical patient(s): all random effects 0."""
         zeros = np.zeros(n)
-        return cls(zeros, zeros, zeros)
+        return cls(zeros, zeros, zeros, zeros)
 
     @classmethod
-    def sample(cls, n: int, params: EfficacyParameters, rng: np.random.Generator) -> PatientGains:
-        """Draw log-normal gains with the calibrated ω's."""
+    def sample(
+        cls, n: int, params: EfficacyParameters, rng: np.random.Generator, dissociation_omega: float = 0.0
+    ) -> PatientGains:
+        """Draw log-normal gains with the calibrated ω's (standard normals × ω, one stream)."""
+        z = rng.standard_normal((4, n))
         return cls(
-            eta_drug=rng.normal(0.0, params.drug_omega, n),
-            eta_placebo=rng.normal(0.0, params.placebo_omega, n),
-            eta_ssri=rng.normal(0.0, params.ssri_omega, n),
+            eta_drug=params.drug_omega * z[0],
+            eta_placebo=params.placebo_omega * z[1],
+            eta_ssri=params.ssri_omega * z[2],
+            eta_dissociation=dissociation_omega * z[3],
         )
 
 
@@ -128,10 +134,9 @@ def remaining_fraction(
         g = g * plasticity_modifier[:, None]
     h = params.placebo_gain * np.exp(gains.eta_placebo)[:, None]
     k = params.ssri_gain * np.exp(gains.eta_ssri)[:, None]
-    drug = g * (params.fast_weight * ampa + params.slow_weight * synapses)
-    placebo = h * (
-        params.placebo_session * expectancy_session + params.placebo_sustained * expectancy_sustained
-    )
+    drive = ampa + params.slow_weight * synapses
+    drug = g * params.emax * drive / (params.d50 + drive)
+    placebo = h * (params.placebo_session * expectancy_session + params.placebo_sustained * expectancy_sustained)
     ssri = k * params.ssri_effect * ssri_onset
     result: FloatArray = np.exp(-(drug + placebo + ssri))
     return result

@@ -191,13 +191,9 @@ def _solve_chunk(
     else:
         n_ended = np.sum(end_sorted[:, None, :] - _EVENT_EPS_H <= t[None, :, None], axis=2)  # (P, T)
         anchor = np.clip(n_ended - 1, 0, n_inputs - 1)
-        since = np.where(
-            n_ended > 0, np.maximum(t[None, :] - np.take_along_axis(end_sorted, anchor, axis=1), 0.0), 0.0
-        )
+        since = np.where(n_ended > 0, np.maximum(t[None, :] - np.take_along_axis(end_sorted, anchor, axis=1), 0.0), 0.0)
         flat = state.reshape(n_pat * n_inputs, n_cmt)
-        modal = flat[np.arange(n_pat)[:, None] * n_inputs + anchor] * np.exp(
-            lam[:, None, :] * since[:, :, None]
-        )
+        modal = flat[np.arange(n_pat)[:, None] * n_inputs + anchor] * np.exp(lam[:, None, :] * since[:, :, None])
         modal[n_ended == 0] = 0.0
     # inputs still running at an output time (zero-order, τ ≤ t < τ + T)
     for d in np.flatnonzero(np.any(dur > 0, axis=0)):
@@ -209,8 +205,6 @@ def _solve_chunk(
         running_now = (elapsed >= 0.0) & (elapsed < dur[:, d][:, None] - _EVENT_EPS_H)
         elapsed = np.where(running_now, elapsed, 0.0)
         rate_weight = weights[:, d, :] / np.where(dur[:, d] > 0, dur[:, d], 1.0)[:, None]  # (P, n)
-        modal[:, lo:hi] += (
-            elapsed[:, :, None] * _phi1(lam[:, None, :] * elapsed[:, :, None]) * rate_weight[:, None, :]
-        )
+        modal[:, lo:hi] += elapsed[:, :, None] * _phi1(lam[:, None, :] * elapsed[:, :, None]) * rate_weight[:, None, :]
     amounts: FloatArray = np.matmul(modal, np.transpose(vectors, (0, 2, 1)))
     return amounts

@@ -129,9 +129,8 @@ class PKModel:
         ):
             allowed = ", ".join(f"{a:g}" for a in route.allowed_session_mg)
             raise DoseError(field, shown, f"one {dose.route} session is {allowed} mg ({route.bound_source})")
-        if (
-            route.max_single_dose_mg_per_kg is not None
-            and amount / weight_kg > route.max_single_dose_mg_per_kg * (1 + 1e-9)
+        if route.max_single_dose_mg_per_kg is not None and amount / weight_kg > route.max_single_dose_mg_per_kg * (
+            1 + 1e-9
         ):
             raise DoseError(
                 field,
@@ -149,9 +148,7 @@ class PKModel:
         if dose.route == "iv":
             duration = self._duration_h(dose, amount)
             if duration < IV_MIN_DURATION_H:
-                raise DoseError(
-                    "duration_h", duration, "an IV dose is given over at least 1 min (Ketalar label)"
-                )
+                raise DoseError("duration_h", duration, "an IV dose is given over at least 1 min (Ketalar label)")
 
     @staticmethod
     def _duration_h(dose: Dose, amount_mg: float) -> float:
@@ -211,9 +208,7 @@ class PKModel:
         )
 
     @staticmethod
-    def _input_duration(
-        route_input: RouteInput, duration: FloatArray, params: dict[str, FloatArray]
-    ) -> FloatArray:
+    def _input_duration(route_input: RouteInput, duration: FloatArray, params: dict[str, FloatArray]) -> FloatArray:
         if route_input.zero_order_duration is not None:
             return params[route_input.zero_order_duration]
         return duration
@@ -265,8 +260,7 @@ class PKModel:
         y[np.abs(y) <= 1e-12 * peak] = 0.0
         n_an = len(self.spec.analytes)
         conc = {
-            a.name: y[:, :, k] / params[a.volume][:, None] * NG_ML_PER_MG_L
-            for k, a in enumerate(self.spec.analytes)
+            a.name: y[:, :, k] / params[a.volume][:, None] * NG_ML_PER_MG_L for k, a in enumerate(self.spec.analytes)
         }
         ce = {a.name: y[:, :, n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(self.spec.analytes)}
         molar = {a.name: a.molar_mass_g_mol for a in self.spec.analytes}

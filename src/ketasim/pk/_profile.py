@@ -78,8 +78,6 @@ def pk_profile(request: PKRequest) -> dict[str, Any]:
         }
     return {
         "times_h": [float(t) for t in at_h],
-        "concentrations_ng_ml": {
-            a: [float(c) for c in result.concentrations_ng_ml[a][0]] for a in model.analytes
-        },
+        "concentrations_ng_ml": {a: [float(c) for c in result.concentrations_ng_ml[a][0]] for a in model.analytes},
         "summary": summary,
     }

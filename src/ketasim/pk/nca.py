@@ -26,9 +26,7 @@ class NCA:
     half_life_h: float
 
 
-def compute_nca(
-    times_h: NDArray[np.float64], conc_ng_ml: NDArray[np.float64], terminal_fraction: float = 1 / 3
-) -> NCA:
+def compute_nca(times_h: NDArray[np.float64], conc_ng_ml: NDArray[np.float64], terminal_fraction: float = 1 / 3) -> NCA:
     """NCA of one profile; ``times_h`` increasing, concentrations ≥ 0."""
     t = np.asarray(times_h, dtype=np.float64)
     c = np.asarray(conc_ng_ml, dtype=np.float64)

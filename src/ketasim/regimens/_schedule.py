@@ -95,9 +95,7 @@ class OralAntidepressant(_Strict):
     newly_started: bool = True
 
 
-TreatmentItem = Annotated[
-    KetamineSessions | PlaceboSessions | OralAntidepressant, Field(discriminator="kind")
-]
+TreatmentItem = Annotated[KetamineSessions | PlaceboSessions | OralAntidepressant, Field(discriminator="kind")]
 
 
 def session_times_h(items: tuple[TreatmentItem, ...] | list[TreatmentItem]) -> list[float]:

@@ -70,12 +70,9 @@ class Target(_Strict):
     def _check(self) -> Self:
         if not self.addressable and not self.reason:
             raise ValueError(f"target {self.id}: not addressable needs a reason")
-        if (
-            self.endpoint in ("odds_ratio", "difference", "not_significant")
-            and self.control is None
-        ):
-            if self.addressable:
-                raise ValueError(f"target {self.id}: endpoint {self.endpoint} needs a control arm")
+        needs_control = self.endpoint in ("odds_ratio", "difference", "not_significant")
+        if needs_control and self.control is None and self.addressable:
+            raise ValueError(f"target {self.id}: endpoint {self.endpoint} needs a control arm")
         return self
 
     def passes(self, predicted: float) -> bool:

@@ -1,0 +1,93 @@
+"""`ketasim simulate`, `validate` and scenario files from the outside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ketasim.cli import app
+
+runner = CliRunner(env={"COLUMNS": "300"})
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_default_scenario_json_contract() -> None:
+    code, out = _run("simulate", "--format", "json")
+    assert code == 0, out
+    doc = json.loads(out)
+    for key in ("times_h", "concentrations_ng_ml", "states", "scales", "adverse"):
+        assert key in doc
+    for state in ("nmda_occupancy", "glutamate", "ampa", "bdnf", "mtorc1", "synapses"):
+        assert len(doc["states"][state]) == len(doc["times_h"])
+    assert list(doc["scales"]) == ["MADRS"]
+    assert doc["scales"]["MADRS"][0] == 32.0
+    assert {"cadss", "sbp_mmhg", "dbp_mmhg"} <= set(doc["adverse"])
+    assert doc["times_h"][-1] == 42 * 24
+    assert len(doc["sessions"]) == 6
+    assert min(doc["scales"]["MADRS"]) < 32.0
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_every_example_runs(example: str, tmp_path: Path) -> None:
+    plot, report = tmp_path / "c.png", tmp_path / "r.html"
+    code, out = _run("simulate", str(EXAMPLES / example), "--plot", str(plot), "--report", str(report))
+    assert code == 0, out
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    text = report.read_text()
+    assert "does not replace clinical judgement" in text and "data:image/png;base64" in text
+
+
+def _write(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        ({"patient": {"colour": "red"}}, "patient.colour"),
+        ({"patient": {"baseline": {"MADRS": -3}}}, "outside the scale's range"),
+        ({"patient": {"baseline": {"MADRS": 70}}}, "0–60"),
+        ({"patient": {"condition": "flu"}}, "trd"),
+        ({"patient": {"condition": "ocd", "baseline": {"MADRS": 30}}}, "Y-BOCS"),
+        ({"patient": {"baseline": {"XYZ": 3}}}, "allowed"),
+        ({"patient": {"weight_kg": 20}}, "patient.weight_kg"),
+        ({"treatment": [{"kind": "ketamine", "days": [0]}]}, "treatment[0]"),
+        ({"treatment": [{"kind": "ketamine", "dose_mg_per_kg": 0.5}]}, "treatment[0].days"),
+        ({"treatment": [{"kind": "ketamine", "dose_mg_per_kg": 6, "days": [0]}]}, "treatment[0].dose_mg_per_kg"),
+        (
+            {
+                "treatment": [
+                    {"kind": "ketamine", "drug": "esketamine", "route": "intranasal", "dose_mg": 60, "days": [0]}
+                ]
+            },
+            "28, 56, 84",
+        ),
+        ({"treatment": [{"kind": "teleport", "days": [0]}]}, "treatment[0]"),
+        ({"treatment": [{"kind": "ketamine", "dose_mg_per_kg": 0.5, "days": [3, 1]}]}, "increasing"),
+        ({"follow_up_days": 5, "treatment": [{"kind": "ketamine", "dose_mg_per_kg": 0.5, "days": [9]}]}, "follow_up"),
+    ],
+)
+def test_bad_scenarios_exit_2_naming_the_field(doc: dict, fragment: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, doc)
+    plot = tmp_path / "never.png"
+    code, out = _run("simulate", str(path), "--plot", str(plot))
+    assert code == 2, out
+    assert fragment in " ".join(out.split()), out
+    assert not plot.exists()
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    code, out = _run("simulate", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "does not exist" in out
