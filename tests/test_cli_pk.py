@@ -169,4 +169,9 @@ def test_demo_runs_what_make_demo_runs(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "pk_summary.json").read_text())
     iv = summary["Racemic ketamine IV 0.5 mg/kg over 40 min"]["ketamine"]
     assert iv["cmax_ng_ml"] == pytest.approx(185, rel=0.10)
-    assert len(summary) == 5
+    assert len(summary) == 5  # the five standard regimens
+    assert (tmp_path / "cascade.png").stat().st_size > 10_000
+    trajectories = json.loads((tmp_path / "trajectories.json").read_text())
+    ketamine, ssri = trajectories["ketamine"]["scales"]["MADRS"], trajectories["ssri"]["scales"]["MADRS"]
+    day1 = trajectories["ketamine"]["times_h"].index(33.0)
+    assert ketamine[day1] < ssri[day1]  # ketamine acts within a day; the SSRI has barely started

@@ -472,17 +472,21 @@ def demo_command(
 @app.command("params")
 def params_command(
     model: Annotated[
-        str, typer.Argument(help="clements_1981, domino_1982 or perez_ruixo_2021 (or a drug name).")
+        str, typer.Argument(help="clements_1981, domino_1982, perez_ruixo_2021, a drug name, or 'mechanism'.")
     ] = "racemic_ketamine",
 ) -> None:
     """Print a PK model's parameters with units, variability, covariates and sources (Markdown)."""
     from ketasim.io.parameters import parameter_table_markdown
+    from ketasim.pd._params import mechanism_table_markdown
     from ketasim.pk._model import DRUG_MODELS
 
+    if model == "mechanism":
+        typer.echo(mechanism_table_markdown())
+        return
     name = DRUG_MODELS.get(model, model)
     known = ("clements_1981", "domino_1982", "perez_ruixo_2021")
     if name not in known:
-        _bad("MODEL", f"{model!r} is not a model; choose from {', '.join(known + tuple(DRUG_MODELS))}")
+        _bad("MODEL", f"{model!r} is not a model; choose from {', '.join((*known, *DRUG_MODELS, 'mechanism'))}")
     typer.echo(parameter_table_markdown(name))
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._params import fixed
+from ketasim.pd._filters import first_order
+from ketasim.pd._params import calibrated, fixed
 from ketasim.pd.adverse import (
     AdverseParameters,
     cadss,
@@ -95,6 +96,13 @@ def check_treatment(treatment: Sequence[TreatmentItem], covariates: Covariates) 
                 model.check_dose(dose.model_copy(update={"time_h": 0.0}), float(w))
 
 
+def mood_drive(ampa: FloatArray, overrides: dict[str, float] | None = None) -> FloatArray:
+    """The fast antidepressant drive: the AMPA index followed by mood with a lag τ_mood
+    (calibrated; MECH skeleton: onset τ 1–4 h)."""
+    tau_h = {**calibrated().values, **(overrides or {})}["tau_mood_onset_h"]
+    return first_order(ampa, tau_h, GRID_STEP_H)
+
+
 @dataclass(frozen=True)
 class Exposure:
     """Phase 1 of a simulation: drug exposure and the cascade on the 5-min grid."""
@@ -139,6 +147,7 @@ def expose(
     cascade_params = CascadeParameters.default(overrides)
     states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), cascade_params)
     spines = spine_stage(states["synaptic_proteins"], cascade_params)
+    states["mood_drive_fast"] = mood_drive(states["ampa"], overrides)
     antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
     auc_one = float(np.sum(_reference_occupancy()) * GRID_STEP_H)
     tau_tolerance_h = fixed("adverse", "tau_tolerance_days") * 24.0
@@ -173,6 +182,8 @@ def outcomes(
     out_t = np.arange(0.0, horizon_h + 1e-9, 0.5) if output_times_h is None else np.asarray(output_times_h, float)
     out_idx = np.clip(np.rint(out_t / GRID_STEP_H).astype(np.intp), 0, grid.size - 1)
     states = dict(exposure.states)
+    if overrides and "tau_mood_onset_h" in overrides:
+        states["mood_drive_fast"] = mood_drive(states["ampa"], overrides)
     spines = exposure.spines
     if overrides and {"spine_stable_fraction", "tau_spine_stable_days"} & set(overrides):
         spines = spine_stage(states["synaptic_proteins"], CascadeParameters.default(overrides))
@@ -188,23 +199,27 @@ def outcomes(
         [exposure.antidepressant_start_h] if exposure.antidepressant_start_h is not None else []
     )
     y_sustained = rising(grid, min(starts) if starts else None, fixed("placebo", "tau_sustained_expectancy_days") * 24)
-    z_ssri = rising(grid, exposure.antidepressant_start_h, fixed("ssri", "tau_onset_days") * 24.0)
+    tau_ssri_h = fixed("ssri", "tau_onset_days") * 24.0
+    if gains.eta_ssri_onset is not None:
+        z_ssri = rising(out_t, exposure.antidepressant_start_h, tau_ssri_h * np.exp(gains.eta_ssri_onset))
+    else:
+        z_ssri = rising(out_t, exposure.antidepressant_start_h, tau_ssri_h)[None, :]
     modifier = None
     if crp_high is not None:
         modifier = np.where(crp_high, 1.0 - fixed("cascade", "inflammation_gain_reduction"), 1.0)
     remaining = remaining_fraction(
-        states["ampa"][:, out_idx],
+        states["mood_drive_fast"][:, out_idx],
         slow["synapses"],
         x_session[None, out_idx],
         y_sustained[None, out_idx],
-        z_ssri[None, out_idx],
+        z_ssri,
         efficacy,
         gains,
         modifier,
     )
     base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
     scale_scores = {s: score(remaining, b, s) for s, b in base.items()}
-    out_states = {k: np.asarray(v)[:, out_idx] for k, v in states.items()}
+    out_states = {k: np.asarray(v)[:, out_idx] for k, v in states.items() if k != "mood_drive_fast"}
     out_states.update(slow)
     out_states["inflammation_modifier"] = np.broadcast_to(
         (modifier if modifier is not None else np.ones(n))[:, None], (n, out_idx.size)

@@ -82,7 +82,9 @@ class Scenario(_Strict):
         return self
 
 
-DEFAULT_SCENARIO = Scenario(name="default: TRD, six IV infusions of 0.5 mg/kg over 40 min, to day 42")
+DEFAULT_SCENARIO = Scenario(
+    name="default: TRD, six IV infusions of 0.5 mg/kg over 40 min, to day 42", output_step_h=0.25
+)
 
 
 def load_scenario(path: str | Path) -> Scenario:

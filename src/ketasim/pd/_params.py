@@ -110,3 +110,23 @@ def dump_calibrated(cal: Calibrated) -> str:
         "# Re-run the command to reproduce; see docs/model.md for each parameter's meaning.\n"
     )
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+
+
+def mechanism_table_markdown() -> str:
+    """Markdown tables: fixed mechanism parameters (with sources) and calibrated values."""
+    lines = ["| section | parameter | value | unit | source |", "|---|---|---|---|---|"]
+    for section, entries in fixed_parameters().items():
+        for name, v in entries.items():
+            tags = (" **rodent**" if v.rodent else "") + (" **assumed**" if v.assumed else "")
+            note = f" — {v.note}" if v.note else ""
+            lines.append(f"| {section} | `{name}` | {v.value:g} | {v.unit} | {v.source}{tags}{note} |")
+    cal = calibrated()
+    lines += [
+        "",
+        f"Calibrated values (`data/calibrated.yaml`, fit {cal.fit_date}; {cal.method}):",
+        "",
+        "| parameter | value | status |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{k}` | {v:g} | calibrated |" for k, v in cal.values.items()]
+    return "\n".join(lines)

@@ -3,9 +3,9 @@ and a cumulative-exposure tracker.
 
     CADSS(t)  = c_max·e^η · O^n/(O50^n + O^n) / (1 + k_tol·T(t))   O: NMDA occupancy (effect site)
     T(t)      = (1/AUC₁) ∫ O(s)·e^{−(t−s)/τ_tol} ds              exposure-weighted sessions, τ_tol 28 d
-    ΔSBP(t)   = e_SBP·O(t),  ΔDBP = e_DBP·O(t),  ΔHR = e_HR·O(t)   (peaks with occupancy, ~40 min)
+    ΔSBP(t)   = E_SBP·O^m/(O50_BP^m + O^m), likewise ΔDBP and ΔHR     (peaks with occupancy, ~40 min)
     p_AE,s    = 1 − (1 − p₀)·exp(−β·O_peak,s)                     per session, for nausea, vomiting,
-                                                                   dizziness and sedation
+                                                                   dizziness, sedation, vertigo, hypoesthesia
 
 AUC₁ is the occupancy AUC of one standard infusion, so T counts "standard sessions".
 Nothing here predicts abuse or bladder toxicity: :func:`exposure_flags` raises a flag,
@@ -25,7 +25,20 @@ from ketasim.pd._filters import first_order
 from ketasim.pd._params import calibrated, fixed, fixed_parameters
 
 FloatArray = NDArray[np.float64]
-AE_NAMES = ("nausea", "vomiting", "dizziness", "sedation")
+AE_NAMES = (
+    "nausea",
+    "vomiting",
+    "dizziness",
+    "sedation",
+    "vertigo",
+    "hypoesthesia",
+    "sedation_moaas",
+    "dissociation_reported",
+)
+"""Per-session events. ``sedation`` and ``dissociation_reported`` are spontaneously reported
+adverse reactions (label AE tables); ``sedation_moaas`` is sedation measured systematically
+on the MOAA/S scale — a different, more sensitive measurement of the same effect, hence its
+own rate.  Dissociation *measured* (CADSS) is the continuous model above."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +51,11 @@ class AdverseParameters:
     cadss_omega: float
     tolerance_gain: float
     tau_tolerance_h: float
-    sbp_per_occupancy: float
-    dbp_per_occupancy: float
-    hr_per_occupancy: float
+    sbp_max: float
+    dbp_max: float
+    hr_max: float
+    bp_o50: float
+    bp_hill: float
     ae_p0: dict[str, float]
     ae_beta: dict[str, float]
 
@@ -55,9 +70,11 @@ class AdverseParameters:
             cadss_omega=v["cadss_omega"],
             tolerance_gain=v["dissociation_tolerance_gain"],
             tau_tolerance_h=fixed("adverse", "tau_tolerance_days") * 24.0,
-            sbp_per_occupancy=v["sbp_rise_per_occupancy_mmhg"],
-            dbp_per_occupancy=v["dbp_rise_per_occupancy_mmhg"],
-            hr_per_occupancy=v["hr_rise_per_occupancy_bpm"],
+            sbp_max=v["sbp_rise_max_mmhg"],
+            dbp_max=v["dbp_rise_max_mmhg"],
+            hr_max=v["hr_rise_max_bpm"],
+            bp_o50=v["bp_occupancy50"],
+            bp_hill=v["bp_hill"],
             ae_p0={a: v[f"ae_{a}_p0"] for a in AE_NAMES},
             ae_beta={a: v[f"ae_{a}_beta"] for a in AE_NAMES},
         )
@@ -82,10 +99,12 @@ def cadss(
 
 def haemodynamics(occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:
     """Rises above baseline: SBP and DBP (mmHg) and heart rate (bpm)."""
+    o = np.maximum(occupancy, 0.0) ** p.bp_hill
+    effect = o / (p.bp_o50**p.bp_hill + o)
     return {
-        "sbp_rise_mmhg": p.sbp_per_occupancy * occupancy,
-        "dbp_rise_mmhg": p.dbp_per_occupancy * occupancy,
-        "hr_rise_bpm": p.hr_per_occupancy * occupancy,
+        "sbp_rise_mmhg": p.sbp_max * effect,
+        "dbp_rise_mmhg": p.dbp_max * effect,
+        "hr_rise_bpm": p.hr_max * effect,
     }
 
 

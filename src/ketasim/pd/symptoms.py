@@ -3,7 +3,7 @@
 Severity is tracked as the fraction of baseline that remains.  The three treatment
 mechanisms reduce log-severity additively (**assumed**: independent actions):
 
-    D(t)         = A(t) + w_slow·S(t)                       ketamine drive: AMPA path (hours) + synapses (days)
+    D(t)         = A_m(t) + w_slow·S(t)     ketamine drive: AMPA path with mood lag τ_mood (hours) + synapses (days)
     remaining(t) = exp(−[ g·E_max·D/(D_50 + D)               saturating: more sessions add less (Singh 2016)
                         + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
                         + k·s_max·Z(t) ])                         oral antidepressant onset
@@ -45,6 +45,8 @@ class EfficacyParameters:
     placebo_omega: float
     ssri_effect: float
     ssri_omega: float
+    ssri_onset_omega: float
+    residual_sd: float
     drug_gain: float
     placebo_gain: float
     ssri_gain: float
@@ -66,6 +68,8 @@ class EfficacyParameters:
             placebo_omega=v["placebo_gain_omega"],
             ssri_effect=v["ssri_effect"],
             ssri_omega=v["ssri_gain_omega"],
+            ssri_onset_omega=v["ssri_onset_omega"],
+            residual_sd=v["residual_sd_log"],
             drug_gain=v.get(f"condition_{condition}_drug_gain", 1.0),
             placebo_gain=v.get(f"condition_{condition}_placebo_gain", 1.0),
             ssri_gain=v.get(f"condition_{condition}_ssri_gain", 1.0),
@@ -82,11 +86,25 @@ def session_expectancy(times_h: FloatArray, session_h: Sequence[float], weights:
     return x
 
 
-def rising(times_h: FloatArray, start_h: float | None, tau_h: float) -> FloatArray:
-    """1 − exp(−(t − start)/τ) after ``start_h`` (0 before, and everywhere if None)."""
+def rising(times_h: FloatArray, start_h: float | None, tau_h: float | FloatArray) -> FloatArray:
+    """1 − exp(−(t − start)/τ) after ``start_h`` (0 before, and everywhere if None); a τ per
+    patient (P,) gives a (P, T) result."""
     if start_h is None:
-        return np.zeros_like(times_h)
-    return np.where(times_h >= start_h, -np.expm1(-(np.maximum(times_h - start_h, 0.0)) / tau_h), 0.0)
+        return np.zeros_like(times_h) if np.ndim(tau_h) == 0 else np.zeros((np.size(tau_h), times_h.size))
+    elapsed = np.maximum(times_h - start_h, 0.0)
+    tau = np.asarray(tau_h, dtype=np.float64)
+    if tau.ndim:
+        elapsed = elapsed[None, :]
+        tau = tau[:, None]
+    return np.where(elapsed > 0, -np.expm1(-elapsed / tau), 0.0)
+
+
+def observe(scores: FloatArray, scale: str, residual_sd: float, rng: np.random.Generator) -> FloatArray:
+    """Scores as a rater records them: the model's score × exp(ε), ε ~ N(0, σ²) per visit
+    (residual visit-to-visit variability, calibrated), within the scale's range."""
+    s: Scale = scales()[scale]
+    noisy = scores * np.exp(residual_sd * rng.standard_normal(scores.shape))
+    return np.clip(noisy, s.min, s.max)
 
 
 @dataclass(frozen=True)
@@ -97,24 +115,26 @@ class PatientGains:
     eta_placebo: FloatArray
     eta_ssri: FloatArray
     eta_dissociation: FloatArray
+    eta_ssri_onset: FloatArray | None = None
 
     @classmethod
     def typical(cls, n: int) -> PatientGains:
         """The typical patient(s): all random effects 0."""
         zeros = np.zeros(n)
-        return cls(zeros, zeros, zeros, zeros)
+        return cls(zeros, zeros, zeros, zeros, zeros)
 
     @classmethod
     def sample(
         cls, n: int, params: EfficacyParameters, rng: np.random.Generator, dissociation_omega: float = 0.0
     ) -> PatientGains:
         """Draw log-normal gains with the calibrated ω's (standard normals × ω, one stream)."""
-        z = rng.standard_normal((4, n))
+        z = rng.standard_normal((5, n))
         return cls(
             eta_drug=params.drug_omega * z[0],
             eta_placebo=params.placebo_omega * z[1],
             eta_ssri=params.ssri_omega * z[2],
             eta_dissociation=dissociation_omega * z[3],
+            eta_ssri_onset=params.ssri_onset_omega * z[4],
         )
 
 

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
 from ketasim.pd._params import Calibrated, calibrated, dump_calibrated
+from ketasim.pd.adverse import AE_NAMES
 from ketasim.pd.cascade import GRID_STEP_H, CascadeParameters, _reference_occupancy, _upstream
 from ketasim.trials._targets import Target, load_targets
 from ketasim.trials.validation import Evaluator, predict, start_h
@@ -51,6 +52,7 @@ EFFICACY = (
     FreeParameter("efficacy_emax", 0.05, 10.0),
     FreeParameter("efficacy_d50", 0.02, 50.0),
     FreeParameter("efficacy_slow_weight", 0.01, 20.0),
+    FreeParameter("tau_mood_onset_h", 0.25, 24.0),
     FreeParameter("drug_gain_omega", 0.05, 2.5),
     FreeParameter("spine_stable_fraction", 0.001, 0.95),
     FreeParameter("tau_spine_stable_days", 3.0, 180.0),
@@ -60,12 +62,16 @@ EFFICACY = (
     FreeParameter("placebo_gain_omega", 0.05, 2.5),
     FreeParameter("ssri_effect", 0.01, 5.0),
     FreeParameter("ssri_gain_omega", 0.05, 2.5),
+    FreeParameter("ssri_onset_omega", 0.05, 2.5),
+    FreeParameter("residual_sd_log", 0.01, 1.0),
     FreeParameter("condition_mdd_ssri_gain", 0.1, 10.0),
     FreeParameter("condition_bipolar_depression_drug_gain", 0.05, 20.0),
     FreeParameter("condition_ptsd_drug_gain", 0.05, 20.0),
     FreeParameter("condition_gad_drug_gain", 0.05, 20.0),
     FreeParameter("condition_ocd_drug_gain", 0.05, 20.0),
     FreeParameter("condition_suicidal_ideation_drug_gain", 0.05, 20.0),
+    FreeParameter("condition_bipolar_depression_placebo_gain", 0.01, 10.0),
+    FreeParameter("condition_ocd_placebo_gain", 0.01, 10.0),
 )
 ADVERSE = (
     FreeParameter("cadss_max", 1.0, 92.0),
@@ -73,11 +79,13 @@ ADVERSE = (
     FreeParameter("cadss_hill", 1.0, 12.0),
     FreeParameter("cadss_omega", 0.05, 2.5),
     FreeParameter("dissociation_tolerance_gain", 0.001, 5.0),
-    FreeParameter("sbp_rise_per_occupancy_mmhg", 0.1, 200.0),
-    FreeParameter("dbp_rise_per_occupancy_mmhg", 0.1, 200.0),
-    FreeParameter("hr_rise_per_occupancy_bpm", 0.1, 200.0),
-    *(FreeParameter(f"ae_{a}_p0", 1e-4, 0.5) for a in ("nausea", "vomiting", "dizziness", "sedation")),
-    *(FreeParameter(f"ae_{a}_beta", 1e-3, 50.0) for a in ("nausea", "vomiting", "dizziness", "sedation")),
+    FreeParameter("sbp_rise_max_mmhg", 0.5, 200.0),
+    FreeParameter("dbp_rise_max_mmhg", 0.5, 200.0),
+    FreeParameter("hr_rise_max_bpm", 0.5, 200.0),
+    FreeParameter("bp_occupancy50", 0.05, 0.95),
+    FreeParameter("bp_hill", 1.0, 12.0),
+    *(FreeParameter(f"ae_{a}_p0", 1e-4, 0.5) for a in AE_NAMES),
+    *(FreeParameter(f"ae_{a}_beta", 1e-3, 50.0) for a in AE_NAMES),
 )
 
 
@@ -167,7 +175,7 @@ def _fit(
 
     x0 = _to_x(params, fixed_values)
     lo, hi = _bounds(params)
-    sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=1e-3, max_nfev=max_nfev)
+    sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=0.05, max_nfev=max_nfev)
     return _from_x(params, sol.x), float(sol.cost)
 
 
@@ -198,8 +206,9 @@ def calibrate(n: int = 200, max_nfev: int = 60, log: Callable[[str], None] = pri
     return Calibrated(
         fit_date=_dt.date.today().isoformat(),
         method=(
-            f"scipy least_squares (trf), residuals (predicted − observed)/tolerance, n = {n} virtual "
-            f"patients per arm with fixed seeds, max {max_nfev} evaluations per stage"
+            f"scipy least_squares (trf, finite-difference step 5% on the log scale to see through Monte Carlo "
+            f"discreteness), residuals (predicted − observed)/tolerance, n = {n} virtual patients per arm with "
+            f"fixed seeds, max {max_nfev} evaluations per stage"
         ),
         values=rounded,
         targets_used=tuple(t.id for t in targets),

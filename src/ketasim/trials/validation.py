@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.model import CourseResult, Exposure, expose, outcomes
+from ketasim.model import CourseResult, Exposure, expose, mood_drive, outcomes
 from ketasim.pd._params import calibrated, conditions, scales
 from ketasim.pd.cascade import CascadeParameters, spine_stage
-from ketasim.pd.symptoms import EfficacyParameters, PatientGains
+from ketasim.pd.symptoms import EfficacyParameters, PatientGains, observe
 from ketasim.pk import load_model, sample_etas
 from ketasim.population import Seeds, sample_baselines, sample_covariates
 from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions
@@ -31,7 +31,7 @@ DEFAULT_N = 400
 NIMH_ASSESSMENTS_H = (40 / 60, 80 / 60, 110 / 60, 230 / 60, 24.0, 48.0, 72.0, 168.0, 240.0, 336.0)
 ADVERSE_WINDOW_H = 8.0
 STEP_H = 5.0 / 60.0
-SPINE_KEYS = frozenset({"spine_stable_fraction", "tau_spine_stable_days"})
+SPINE_KEYS = frozenset({"spine_stable_fraction", "tau_spine_stable_days", "tau_mood_onset_h"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,14 @@ def _baseline(target: Target) -> float:
     return cond.typical_baseline.get(scale, 0.5 * scales()[scale].max)
 
 
+def _first_infusion_h(arm: TargetArm) -> float:
+    """Duration (h) of the arm's first IV infusion (0 if none)."""
+    for item in arm.treatment:
+        if isinstance(item, KetamineSessions) and item.route == "iv":
+            return (item.duration_min or 40.0) / 60.0
+    return 0.0
+
+
 def _session_windows(arm: TargetArm) -> list[float]:
     times: list[float] = []
     for item in arm.treatment:
@@ -103,7 +111,7 @@ class Evaluator:
     n: int = DEFAULT_N
     overrides: dict[str, float] = field(default_factory=dict)
     _exposures: dict[tuple[str, int, float], Exposure] = field(default_factory=dict)
-    _spine_variants: dict[tuple[tuple[str, int, float], float, float], Exposure] = field(default_factory=dict)
+    _spine_variants: dict[tuple[tuple[str, int, float], float, float, float], Exposure] = field(default_factory=dict)
     _population: dict[int, tuple[Any, ...]] = field(default_factory=dict)
 
     def _patients(self, seed: int) -> tuple[Any, ...]:
@@ -111,7 +119,7 @@ class Evaluator:
             seeds = Seeds.from_seed(seed)
             cov = sample_covariates(self.n, seeds.covariates)
             pk_etas = {"esketamine": sample_etas(load_model("esketamine").spec, self.n, seeds.pk)}
-            z = seeds.gains.standard_normal((4, self.n))
+            z = seeds.gains.standard_normal((5, self.n))
             base_z = seeds.baselines.standard_normal(self.n)
             self._population[seed] = (cov, pk_etas, z, base_z)
         return self._population[seed]
@@ -133,24 +141,32 @@ class Evaluator:
             eta_placebo=efficacy.placebo_omega * z[1],
             eta_ssri=efficacy.ssri_omega * z[2],
             eta_dissociation=values["cadss_omega"] * z[3],
+            eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
         )
         mean = _baseline(target)
         base = sample_baselines(self.n, {scale: mean}, np.random.default_rng(0))  # shape only
         base[scale] = np.maximum(mean + 0.15 * mean * base_z, 0.0)
         other = {k: v for k, v in self.overrides.items() if k not in SPINE_KEYS}
-        return outcomes(exposure, target.condition, base, times_h, gains=gains, overrides=other)
+        result = outcomes(exposure, target.condition, base, times_h, gains=gains, overrides=other)
+        # what a rater records: visit-to-visit residual variability, reproducible per design and time
+        noise_seed = zlib.crc32(np.round(np.asarray(times_h, dtype=np.float64), 6).tobytes()) ^ seed
+        observed = observe(result.scales[scale], scale, efficacy.residual_sd, np.random.default_rng(noise_seed))
+        return replace(result, scales={scale: observed})
 
     def _with_spines(self, key: tuple[str, int, float]) -> Exposure:
         """The cached exposure, with spine states recomputed (and cached) for overridden spine parameters."""
         if not SPINE_KEYS & set(self.overrides):
             return self._exposures[key]
         params = CascadeParameters.default(self.overrides)
-        vkey = (key, params.stable_fraction, params.tau_spine_stable_h)
+        tau_mood = self.overrides.get("tau_mood_onset_h", calibrated().values["tau_mood_onset_h"])
+        vkey = (key, params.stable_fraction, params.tau_spine_stable_h, tau_mood)
         if vkey not in self._spine_variants:
             if len(self._spine_variants) > 4 * max(1, len(self._exposures)):
                 self._spine_variants.clear()
             base = self._exposures[key]
-            self._spine_variants[vkey] = replace(base, spines=spine_stage(base.states["synaptic_proteins"], params))
+            states = {**base.states, "mood_drive_fast": mood_drive(base.states["ampa"], self.overrides)}
+            spines = spine_stage(base.states["synaptic_proteins"], params)
+            self._spine_variants[vkey] = replace(base, spines=spines, states=states)
         return self._spine_variants[vkey]
 
 
@@ -182,14 +198,21 @@ def _signed(value: float, observed: float) -> float:
 
 def _adverse_quantity(target: Target) -> str | None:
     text = target.description.lower()
-    if "loss of consciousness" in text or "vertigo" in text or "hypoesthesia" in text:
+    if "loss of consciousness" in text:
         return None
+    for name in ("vertigo", "hypoesthesia"):
+        if name in text:
+            return name
+    if "moaa" in text:
+        return "sedation_moaas"
+    if "adverse reaction 'dissociation'" in text:
+        return "dissociation_reported"
     if target.scale == "CADSS" or "dissociat" in text:
         return "cadss"
     if "blood pressure" in text or target.scale in ("SBP", "DBP"):
         return "bp"
     for name in ("nausea", "vomiting", "dizziness", "sedation"):
-        if name in text or (name == "sedation" and "moaa" in text):
+        if name in text:
             return name
     return None
 
@@ -231,7 +254,11 @@ def predict(target: Target, ev: Evaluator) -> tuple[float | None, str | None]:
             return float(times[j]), None
         threshold = 4.0 if key == "cadss" else 0.25 * mean_curve[j]
         after = np.flatnonzero((times > times[j]) & (mean_curve <= threshold))
-        return (float(times[after[0]]) if after.size else None), (None if after.size else "not resolved within 8 h")
+        if not after.size:
+            return None, "not resolved within 8 h"
+        # a time stated "post-infusion" counts from the end of the infusion, not its start
+        offset = _first_infusion_h(target.arm) if "post-infusion" in text else 0.0
+        return float(times[after[0]]) - offset, None
 
     if e == "incidence":
         quantity = _adverse_quantity(target)
