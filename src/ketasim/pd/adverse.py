@@ -62,7 +62,8 @@ class AdverseParameters:
     @classmethod
     def default(cls, overrides: dict[str, float] | None = None) -> AdverseParameters:
         """Packaged calibrated values."""
-        v = {**calibrated().values, **(overrides or {})}
+        derived = {name: entry.value for name, entry in fixed_parameters()["adverse"].items()}
+        v = {**derived, **calibrated().values, **(overrides or {})}
         return cls(
             cadss_max=v["cadss_max"],
             cadss_o50=v["cadss_occupancy50"],

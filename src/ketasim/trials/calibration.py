@@ -28,8 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
-from ketasim.pd._params import Calibrated, calibrated, dump_calibrated
-from ketasim.pd.adverse import AE_NAMES
+from ketasim.pd._params import Calibrated, dump_calibrated
 from ketasim.pd.cascade import GRID_STEP_H, CascadeParameters, _reference_occupancy, _upstream
 from ketasim.trials._targets import Target, load_targets
 from ketasim.trials.validation import Evaluator, predict, start_h
@@ -43,56 +42,69 @@ class FreeParameter:
     """A fitted parameter: name, bounds, and whether it is fitted on the log scale."""
 
     name: str
+    start: float
     low: float
     high: float
     log: bool = True
 
 
+# per-session adverse events fitted on the targets (vomiting has no target: it is derived from
+# the label table in cascade.yaml instead); starting values (p0, beta) from the previous fit
+AE_FITTED = ("nausea", "dizziness", "sedation", "vertigo", "hypoesthesia", "sedation_moaas", "dissociation_reported")
+AE_START = {
+    "nausea": (0.0117, 0.0781),
+    "dizziness": (0.0104, 0.0864),
+    "sedation": (0.0102, 0.071),
+    "vertigo": (0.0038, 0.077),
+    "hypoesthesia": (0.00252, 0.0594),
+    "sedation_moaas": (0.0112, 0.238),
+    "dissociation_reported": (0.0117, 0.145),
+}
 EFFICACY = (
-    FreeParameter("efficacy_emax", 0.05, 10.0),
-    FreeParameter("efficacy_d50", 0.02, 50.0),
-    FreeParameter("efficacy_slow_weight", 0.01, 20.0),
-    FreeParameter("tau_mood_onset_h", 0.25, 24.0),
-    FreeParameter("drug_gain_omega", 0.05, 2.5),
-    FreeParameter("spine_stable_fraction", 0.001, 0.95),
-    FreeParameter("tau_spine_stable_days", 3.0, 180.0),
-    FreeParameter("placebo_session_effect", 0.001, 3.0),
-    FreeParameter("placebo_sustained_effect", 0.001, 3.0),
-    FreeParameter("midazolam_factor", 1.0, 10.0),
-    FreeParameter("placebo_gain_omega", 0.05, 2.5),
-    FreeParameter("ssri_effect", 0.01, 5.0),
-    FreeParameter("ssri_gain_omega", 0.05, 2.5),
-    FreeParameter("ssri_onset_omega", 0.05, 2.5),
-    FreeParameter("residual_sd_log", 0.01, 1.0),
-    FreeParameter("condition_mdd_ssri_gain", 0.1, 10.0),
-    FreeParameter("condition_bipolar_depression_drug_gain", 0.05, 20.0),
-    FreeParameter("condition_ptsd_drug_gain", 0.05, 20.0),
-    FreeParameter("condition_gad_drug_gain", 0.05, 20.0),
-    FreeParameter("condition_ocd_drug_gain", 0.05, 20.0),
-    FreeParameter("condition_suicidal_ideation_drug_gain", 0.05, 20.0),
-    FreeParameter("condition_bipolar_depression_placebo_gain", 0.01, 10.0),
-    FreeParameter("condition_ocd_placebo_gain", 0.01, 10.0),
+    FreeParameter("efficacy_emax", 0.428, 0.05, 10.0),
+    FreeParameter("efficacy_d50", 0.314, 0.02, 50.0),
+    FreeParameter("efficacy_slow_weight", 0.215, 0.01, 20.0),
+    FreeParameter("tau_mood_onset_h", 1.3, 0.25, 24.0),
+    FreeParameter("drug_gain_omega", 2.08, 0.05, 2.5),
+    FreeParameter("spine_stable_fraction", 0.001, 0.001, 0.95),
+    FreeParameter("tau_spine_stable_days", 3.0, 3.0, 180.0),
+    FreeParameter("placebo_session_effect", 0.057, 0.001, 3.0),
+    FreeParameter("placebo_sustained_effect", 0.0636, 0.001, 3.0),
+    FreeParameter("midazolam_factor", 9.83, 1.0, 10.0),
+    FreeParameter("placebo_gain_omega", 1.96, 0.05, 2.5),
+    FreeParameter("ssri_effect", 0.272, 0.01, 5.0),
+    FreeParameter("ssri_gain_omega", 1.36, 0.05, 2.5),
+    FreeParameter("ssri_onset_omega", 0.664, 0.05, 2.5),
+    FreeParameter("residual_sd_log", 0.299, 0.01, 1.0),
+    FreeParameter("condition_mdd_ssri_gain", 0.52, 0.1, 10.0),
+    FreeParameter("condition_bipolar_depression_drug_gain", 0.516, 0.05, 20.0),
+    FreeParameter("condition_ptsd_drug_gain", 1.22, 0.05, 20.0),
+    FreeParameter("condition_gad_drug_gain", 2.2, 0.05, 20.0),
+    FreeParameter("condition_ocd_drug_gain", 2.85, 0.05, 20.0),
+    FreeParameter("condition_suicidal_ideation_drug_gain", 0.651, 0.05, 20.0),
+    FreeParameter("condition_bipolar_depression_placebo_gain", 0.388, 0.01, 10.0),
+    FreeParameter("condition_ocd_placebo_gain", 0.5, 0.01, 10.0),
 )
 ADVERSE = (
-    FreeParameter("cadss_max", 1.0, 92.0),
-    FreeParameter("cadss_occupancy50", 0.05, 0.95),
-    FreeParameter("cadss_hill", 1.0, 12.0),
-    FreeParameter("cadss_omega", 0.05, 2.5),
-    FreeParameter("dissociation_tolerance_gain", 0.001, 5.0),
-    FreeParameter("sbp_rise_max_mmhg", 0.5, 200.0),
-    FreeParameter("dbp_rise_max_mmhg", 0.5, 200.0),
-    FreeParameter("hr_rise_max_bpm", 0.5, 200.0),
-    FreeParameter("bp_occupancy50", 0.05, 0.95),
-    FreeParameter("bp_hill", 1.0, 12.0),
-    *(FreeParameter(f"ae_{a}_p0", 1e-4, 0.5) for a in AE_NAMES),
-    *(FreeParameter(f"ae_{a}_beta", 1e-3, 50.0) for a in AE_NAMES),
+    FreeParameter("cadss_max", 26.4, 1.0, 92.0),
+    FreeParameter("cadss_occupancy50", 0.536, 0.05, 0.95),
+    FreeParameter("cadss_hill", 4.12, 1.0, 12.0),
+    FreeParameter("cadss_omega", 1.01, 0.05, 2.5),
+    FreeParameter("dissociation_tolerance_gain", 0.332, 0.001, 5.0),
+    FreeParameter("sbp_rise_max_mmhg", 26.0, 0.5, 200.0),
+    FreeParameter("dbp_rise_max_mmhg", 24.2, 0.5, 200.0),
+    FreeParameter("hr_rise_max_bpm", 6.59, 0.5, 200.0),
+    FreeParameter("bp_occupancy50", 0.603, 0.05, 0.95),
+    FreeParameter("bp_hill", 2.49, 1.0, 12.0),
+    *(FreeParameter(f"ae_{a}_p0", AE_START[a][0], 1e-4, 0.5) for a in AE_FITTED),
+    *(FreeParameter(f"ae_{a}_beta", AE_START[a][1], 1e-3, 50.0) for a in AE_FITTED),
 )
 
 
-def _to_x(params: Sequence[FreeParameter], values: dict[str, float]) -> FloatArray:
+def _to_x(params: Sequence[FreeParameter]) -> FloatArray:
     out = []
     for p in params:
-        v = min(max(values.get(p.name, math.sqrt(p.low * p.high)), p.low), p.high)
+        v = min(max(p.start, p.low), p.high)
         out.append(math.log(v) if p.log else v)
     return np.array(out)
 
@@ -173,15 +185,16 @@ def _fit(
             log(f"  evaluation {calls[0]}: cost {0.5 * float(np.sum(np.square(res))):.2f}")
         return np.array(res)
 
-    x0 = _to_x(params, fixed_values)
+    x0 = _to_x(params)
     lo, hi = _bounds(params)
     sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=0.05, max_nfev=max_nfev)
     return _from_x(params, sol.x), float(sol.cost)
 
 
 def calibrate(n: int = 200, max_nfev: int = 60, log: Callable[[str], None] = print) -> Calibrated:
-    """Run the three stages from the packaged starting values; return the new calibration."""
-    values = dict(calibrated().values)
+    """Run the three stages from the fixed starting values in this module (so that a re-run
+    reproduces the file); return the new calibration."""
+    values = {p.name: p.start for p in (*EFFICACY, *ADVERSE)}
     log("stage 1: glutamate adaptation (Milak 2016 peak at 26 min)")
     values["tau_glutamate_adaptation_min"] = fit_glutamate_adaptation()
     targets = [t for t in load_targets() if t.addressable]
