@@ -14,7 +14,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ketasim.io.scenario import DEFAULT_SCENARIO
-from ketasim.pd.cascade import GRID_STEP_H, CascadeParameters
+from ketasim.pd.cascade import GRID_STEP_H, CascadeParameters, cascade_odes
 from ketasim.simulate import simulate_scenario
 
 
@@ -35,21 +35,7 @@ def main() -> None:
     t = result.times_h
     p = CascadeParameters.default()
 
-    def rhs(tt: float, y: np.ndarray) -> np.ndarray:
-        o = np.interp(tt, t, occupancy)
-        i, ga, a, b, m, pr, sf, ss = y
-        return np.array(
-            [
-                (o - i) / p.tau_disinhibition_h,
-                (i - ga) / p.tau_adapt_h,
-                (max(i - ga, 0.0) - a) / p.tau_ampa_h,
-                (a - b) / p.tau_bdnf_h,
-                (b / (1 + b) - m) / p.tau_mtorc1_h,
-                (m - pr) / p.tau_protein_h,
-                (pr - sf) / p.tau_spine_transient_h,
-                p.stable_fraction * sf / p.tau_spine_transient_h - ss / p.tau_spine_stable_h,
-            ]
-        )
+    rhs = cascade_odes(p, lambda tt: float(np.interp(tt, t, occupancy)))
 
     def scipy_cascade() -> None:
         solve_ivp(

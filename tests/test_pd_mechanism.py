@@ -160,29 +160,17 @@ def test_cascade_matches_its_odes_solved_by_solve_ivp() -> None:
     Each stage is exact for piecewise-linear input, but the glutamate surge (a 30-min pulse)
     is sampled every 5 min before it drives AMPA: the documented accuracy of the 5-min grid
     is 1% of the peak (measured 0.73% on AMPA; docs/model.md)."""
-    from ketasim.pd.cascade import CascadeParameters
+    from ketasim.pd.cascade import CascadeParameters, cascade_odes
 
     occupancy = _reference_occupancy()[: int(24 * 10 / GRID_STEP_H)]
     t = np.arange(occupancy.size) * GRID_STEP_H
     states = run_cascade(occupancy[None, :])
     p = CascadeParameters.default()
 
-    def rhs(tt: float, y: np.ndarray) -> np.ndarray:
-        o = np.interp(tt, t, occupancy)
-        i, ga, a, b, m, pr = y
-        return np.array(
-            [
-                (o - i) / p.tau_disinhibition_h,
-                (i - ga) / p.tau_adapt_h,
-                (max(i - ga, 0.0) - a) / p.tau_ampa_h,
-                (a - b) / p.tau_bdnf_h,
-                (b / (1 + b) - m) / p.tau_mtorc1_h,
-                (m - pr) / p.tau_protein_h,
-            ]
-        )
+    rhs = cascade_odes(p, lambda tt: float(np.interp(tt, t, occupancy)))
 
     # the reference runs on raw (unnormalised) units; compare shapes after scaling to each peak
-    ref = solve_ivp(rhs, (0, t[-1]), np.zeros(6), t_eval=t, rtol=1e-10, atol=1e-13, max_step=GRID_STEP_H)
+    ref = solve_ivp(rhs, (0, t[-1]), np.zeros(8), t_eval=t, rtol=1e-10, atol=1e-13, max_step=GRID_STEP_H)
     assert ref.success
     for k, name in ((0, "disinhibition"), (2, "ampa")):
         model = states[name][0] / states[name][0].max()

@@ -9,23 +9,11 @@ import numpy as np
 
 from ketasim.io.scenario import Scenario, ScenarioError
 from ketasim.model import CourseResult, check_treatment, simulate_course
+from ketasim.pd.cascade import STATE_NAMES
 from ketasim.pk import DoseError
 from ketasim.population import Covariates
 
-STATE_KEYS = (
-    "nmda_occupancy",
-    "disinhibition",
-    "glutamate",
-    "ampa",
-    "bdnf",
-    "mtorc1",
-    "synaptic_proteins",
-    "spines_transient",
-    "spines_stable",
-    "synapses",
-    "network",
-    "inflammation_modifier",
-)
+STATE_KEYS = (*STATE_NAMES, "inflammation_modifier")
 
 
 def simulate_scenario(scenario: Scenario) -> CourseResult:

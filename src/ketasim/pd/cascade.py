@@ -28,6 +28,7 @@ one after another for all patients and times at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -219,3 +220,32 @@ def run_cascade(occupancy: FloatArray, params: CascadeParameters | None = None) 
     states.pop("surge")
     states.update(_spines(states["synaptic_proteins"], p, norm))
     return states
+
+
+def cascade_odes(
+    params: CascadeParameters, occupancy_at: Callable[[float], float]
+) -> Callable[[float, FloatArray], FloatArray]:
+    """The cascade as an ODE right-hand side in raw (unnormalised) units, for reference
+    solvers (``scipy.integrate.solve_ivp``) in tests and benchmarks.
+
+    State: disinhibition, adaptation, AMPA, BDNF, mTORC1 (input B/(1+B) in raw B), proteins,
+    transient spines, stable spines.
+    """
+    p = params
+
+    def rhs(t: float, y: FloatArray) -> FloatArray:
+        i, ga, a, b, m, pr, sf, ss = y
+        return np.array(
+            [
+                (occupancy_at(t) - i) / p.tau_disinhibition_h,
+                (i - ga) / p.tau_adapt_h,
+                (max(i - ga, 0.0) - a) / p.tau_ampa_h,
+                (a - b) / p.tau_bdnf_h,
+                (b / (1 + b) - m) / p.tau_mtorc1_h,
+                (m - pr) / p.tau_protein_h,
+                (pr - sf) / p.tau_spine_transient_h,
+                p.stable_fraction * sf / p.tau_spine_transient_h - ss / p.tau_spine_stable_h,
+            ]
+        )
+
+    return rhs
