@@ -65,3 +65,20 @@ def test_validate_cli_refuses_bad_n() -> None:
     result = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["validate", "--n", "3"])
     assert result.exit_code == 2
     assert "--n" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["calibrate", "--n", "10"], "--n"),
+        (["calibrate", "--max-evaluations", "0"], "--max-evaluations"),
+        (["calibrate", "--output", "fit.txt"], "--output"),
+        (["params", "bogus_model"], "MODEL"),
+    ],
+)
+def test_calibrate_and_params_refuse_bad_input(args: list[str], flag: str, tmp_path: Path) -> None:
+    before = calibrated().values
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert flag in result.output
+    assert calibrated().values == before
