@@ -15,6 +15,17 @@ from ketasim import DISCLAIMER
 from ketasim.io.files import atomic_path
 
 
+def _save(fig: Any, path: str | Path, dpi: int, tight: bool = True) -> Path:
+    """Stamp the disclaimer, write the PNG atomically, close the figure."""
+    fig.text(0.5, 0.004, DISCLAIMER, ha="center", va="bottom", fontsize=7, color="0.35")
+    if tight:
+        fig.tight_layout(rect=(0, 0.025, 1, 1))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_pk_profiles(
     panels: Sequence[tuple[str, Sequence[float], Mapping[str, Sequence[float]]]],
     path: str | Path,
@@ -33,12 +44,7 @@ def plot_pk_profiles(
         ax.legend(fontsize=8, frameon=False)
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time after dose (h)")
-    fig.text(0.5, 0.005, DISCLAIMER, ha="center", va="bottom", fontsize=7, color="0.35")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, dpi=110)
 
 
 def _days(times_h: Sequence[float]) -> list[float]:
@@ -112,11 +118,7 @@ def plot_cascade(
     bp.tick_params(labelsize=7)
     bp.grid(alpha=0.3)
     fig.suptitle(f"Why ketamine acts in hours: {label0}", fontsize=11)
-    fig.text(0.5, 0.005, DISCLAIMER, ha="center", va="bottom", fontsize=7, color="0.35")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, dpi=100, tight=False)
 
 
 def plot_validation(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
@@ -145,9 +147,4 @@ def plot_validation(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(families) :]:
         ax.axis("off")
-    fig.text(0.5, 0.003, DISCLAIMER, ha="center", va="bottom", fontsize=7, color="0.35")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, dpi=100)
