@@ -215,9 +215,9 @@ def _scenario_or_exit(path: Path | None) -> Any:
         _bad("SCENARIO", f"{str(path)!r} cannot be read: {err}")
 
 
-def _scenario_problems(err: Any) -> NoReturn:
+def _scenario_problems(err: Any, param: str = "SCENARIO") -> NoReturn:
     lines = [f"{field}: {message}" for field, message in err.problems]
-    raise typer.BadParameter("\n".join(lines), param_hint="'SCENARIO'")
+    raise typer.BadParameter("\n".join(lines), param_hint=f"'{param}'")
 
 
 def _check_out_path(flag: str, path: Path | None, suffix: str) -> None:
@@ -358,6 +358,148 @@ def _print_course(sc: Any, doc: dict[str, Any]) -> None:
         )
     for flag in doc["flags"]:
         console.print(f"[yellow]flag[/yellow] {flag['message']} ({flag['source']})")
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+
+
+@app.command("trial")
+def trial_command(
+    design_file: Annotated[Path, typer.Argument(metavar="FILE", help="Trial design (YAML/JSON), see docs/trials.md.")],
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    out: Annotated[
+        Path | None, typer.Option(help="Write per-patient, per-assessment rows to this Parquet file (streamed).")
+    ] = None,
+    replicates: Annotated[
+        int | None, typer.Option(help="Replicate trials (power = fraction significant); default: the design's.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes (1–64).")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a dask.distributed scheduler to send the chunks to.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the design's).")] = None,
+    memory_mib: Annotated[float, typer.Option(help="Memory the run may use (MiB, 256–1048576).")] = 2048.0,
+) -> None:
+    """Run a virtual clinical trial: every arm's population through the whole model, then
+    the endpoints with 95% CIs and arm-vs-control comparisons.  Does not replace clinical
+    judgement."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ketasim.trials.design import MAX_REPLICATES, TrialError, load_design
+    from ketasim.trials.trial import run_trial
+
+    if not design_file.is_file():
+        _bad("FILE", f"{str(design_file)!r} does not exist")
+    _check_out_path("--out", out, ".parquet")
+    _check_range("--replicates", replicates, 1, MAX_REPLICATES, "")
+    _check_range("--workers", workers, 1, 64, "")
+    _check_range("--memory-mib", memory_mib, 256, 1048576, "MiB")
+    if seed is not None and seed < 0:
+        _bad("--seed", f"{seed} must be 0 or more")
+    try:
+        design = load_design(design_file)
+    except TrialError as err:
+        _scenario_problems(err, "FILE")
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} chunks"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=output_format is OutputFormat.json,
+    )
+    try:
+        with bar:
+            task = bar.add_task(design.name, total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_trial(
+                design,
+                replicates=replicates,
+                seed=seed,
+                out=out,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                memory_mib=memory_mib,
+            )
+    except TrialError as err:
+        _scenario_problems(err, "FILE")
+    doc = result.summary
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    _print_trial(doc, out)
+
+
+def _ci(e: dict[str, Any]) -> str:
+    v, (lo, hi) = e["value"], e["ci95"]
+
+    def f(x: float | None) -> str:
+        return "—" if x is None else f"{x:.3g}"
+
+    return f"{f(v)} ({f(lo)} to {f(hi)})"
+
+
+def _print_trial(doc: dict[str, Any], out: Path | None) -> None:
+    arms = list(doc["arms"])
+    table = Table(title=f"{doc['trial']} — {doc['scale']}, value (95% CI)")
+    table.add_column("endpoint")
+    for arm in arms:
+        table.add_column(f"{arm} (n={doc['arms'][arm]['n']})", justify="right")
+    for name in doc["arms"][arms[0]]["endpoints"]:
+        table.add_row(name, *[_ci(doc["arms"][a]["endpoints"][name]) for a in arms])
+    console.print(table)
+    if doc["comparisons"]:
+        comp = Table(title=f"vs {doc['control']}: difference (95% CI), p")
+        comp.add_column("comparison")
+        comp.add_column("difference (95% CI)", justify="right")
+        comp.add_column("p", justify="right")
+        for name, c in doc["comparisons"].items():
+            comp.add_row(name, _ci({"value": c["difference"], "ci95": c["ci95"]}), _fmt_p(c["p_value"]))
+        console.print(comp)
+    if "replicates" in doc:
+        rep = Table(title=f"{doc['replicates']['n']} replicate trials: power at alpha {doc['replicates']['alpha']}")
+        rep.add_column("comparison")
+        rep.add_column("power", justify="right")
+        rep.add_column("mean difference", justify="right")
+        for name, c in doc["replicates"]["comparisons"].items():
+            mean = "—" if c["mean_difference"] is None else f"{c['mean_difference']:.3g}"
+            rep.add_row(name, f"{c['power']:.2f}", mean)
+        console.print(rep)
+    if out is not None:
+        console.print(f"per-patient rows: {out}")
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+@app.command("export-sbml")
+def export_sbml_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario file (YAML/JSON); default: the built-in TRD scenario.")
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="SBML file to write (.xml or .sbml).")] = Path(
+        "model.xml"
+    ),
+) -> None:
+    """Write the scenario's patient — PK, receptor, cascade, symptoms, side effects and doses
+    as events — as SBML Level 3 for COPASI, tellurium or libroadrunner.  Does not replace
+    clinical judgement."""
+    from ketasim.io.sbml import write_sbml
+
+    sc = _scenario_or_exit(scenario)
+    if output.suffix.lower() not in (".xml", ".sbml"):
+        _bad("--output", f"{str(output)!r} must end in .xml or .sbml")
+    if output.parent != Path("") and not output.parent.is_dir():
+        _bad("--output", f"the folder {str(output.parent)!r} does not exist")
+    path = write_sbml(sc, output)
+    console.print(f"wrote {path} (SBML L3V2: {sc.name})")
     console.print(DISCLAIMER, style="dim", soft_wrap=True)
 
 

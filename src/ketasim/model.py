@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._filters import first_order
+from ketasim.pd._filters import at_times, first_order, solver_grid
 from ketasim.pd._params import calibrated, fixed
 from ketasim.pd.adverse import (
     AdverseParameters,
@@ -21,10 +21,8 @@ from ketasim.pd.adverse import (
     tolerance_index,
 )
 from ketasim.pd.cascade import (
-    GRID_STEP_H,
     CascadeParameters,
-    _reference_occupancy,
-    fine_at,
+    reference_occupancy_auc,
     spine_stage,
     upstream_stage,
 )
@@ -96,16 +94,16 @@ def check_treatment(treatment: Sequence[TreatmentItem], covariates: Covariates) 
                 model.check_dose(dose.model_copy(update={"time_h": 0.0}), float(w))
 
 
-def mood_drive(ampa: FloatArray, overrides: dict[str, float] | None = None) -> FloatArray:
+def mood_drive(ampa: FloatArray, grid_h: FloatArray, overrides: dict[str, float] | None = None) -> FloatArray:
     """The fast antidepressant drive: the AMPA index followed by mood with a lag τ_mood
-    (calibrated; MECH skeleton: onset τ 1–4 h)."""
+    (calibrated; MECH skeleton: onset τ 1–4 h), dM/dt = (A − M)/τ_mood."""
     tau_h = {**calibrated().values, **(overrides or {})}["tau_mood_onset_h"]
-    return first_order(ampa, tau_h, GRID_STEP_H)
+    return first_order(ampa, tau_h, grid_h)
 
 
 @dataclass(frozen=True)
 class Exposure:
-    """Phase 1 of a simulation: drug exposure and the cascade on the 5-min grid."""
+    """Phase 1 of a simulation: drug exposure and the cascade on the solver grid (patients × nodes)."""
 
     grid_h: FloatArray
     concentrations_ng_ml: dict[str, FloatArray]
@@ -115,7 +113,7 @@ class Exposure:
     antidepressant_start_h: float | None
     drugs: tuple[str, ...]
     tolerance: FloatArray
-    spines: dict[str, FloatArray]  # slow states on the hourly sub-grid (see cascade.fine_at)
+    spines: dict[str, FloatArray]
 
     @property
     def n(self) -> int:
@@ -130,13 +128,16 @@ def expose(
     *,
     pk_etas: Mapping[str, Mapping[str, FloatArray]] | None = None,
     overrides: dict[str, float] | None = None,
+    output_times_h: Sequence[float] | FloatArray = (),
 ) -> Exposure:
-    """PK of every ketamine/esketamine dose, NMDA occupancy and the cascade, on the grid."""
+    """PK of every ketamine/esketamine dose, NMDA occupancy and the cascade, on a solver
+    grid with nodes at every dose start and end and at ``output_times_h``."""
     n = covariates.n
-    grid = np.arange(0.0, horizon_h + GRID_STEP_H / 2, GRID_STEP_H)
+    doses = _doses_by_drug(treatment)
+    windows = [w for drug, records in doses.items() for w in load_model(drug).input_windows(records, covariates)]
+    grid = solver_grid(windows, horizon_h, np.asarray(output_times_h, dtype=np.float64))
     conc: dict[str, FloatArray] = {}
     free: dict[str, FloatArray] = {}
-    doses = _doses_by_drug(treatment)
     for drug, records in doses.items():
         etas = (pk_etas or {}).get(drug)
         res = load_model(drug).simulate(records, grid, covariates, dict(etas) if etas else None, amounts=False)
@@ -145,11 +146,10 @@ def expose(
             free[species] = free.get(species, 0.0) + values
     occupancy = nmda_occupancy(free) if free else np.zeros((n, grid.size))
     cascade_params = CascadeParameters.default(overrides)
-    states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), cascade_params)
-    spines = spine_stage(states["synaptic_proteins"], cascade_params)
-    states["mood_drive_fast"] = mood_drive(states["ampa"], overrides)
+    states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), grid, cascade_params)
+    spines = spine_stage(states["synaptic_proteins"], grid, cascade_params)
+    states["mood_drive_fast"] = mood_drive(states["ampa"], grid, overrides)
     antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
-    auc_one = float(np.sum(_reference_occupancy()) * GRID_STEP_H)
     tau_tolerance_h = fixed("adverse", "tau_tolerance_days") * 24.0
     return Exposure(
         grid_h=grid,
@@ -159,7 +159,7 @@ def expose(
         sessions=_sessions(treatment),
         antidepressant_start_h=24.0 * min(a.start_day for a in antidepressants) if antidepressants else None,
         drugs=tuple(sorted(doses)),
-        tolerance=tolerance_index(states["nmda_occupancy"], GRID_STEP_H, tau_tolerance_h, auc_one),
+        tolerance=tolerance_index(states["nmda_occupancy"], grid, tau_tolerance_h, reference_occupancy_auc()),
         spines=spines,
     )
 
@@ -180,25 +180,24 @@ def outcomes(
     n = exposure.n
     horizon_h = float(grid[-1])
     out_t = np.arange(0.0, horizon_h + 1e-9, 0.5) if output_times_h is None else np.asarray(output_times_h, float)
-    out_idx = np.clip(np.rint(out_t / GRID_STEP_H).astype(np.intp), 0, grid.size - 1)
     states = dict(exposure.states)
     if overrides and "tau_mood_onset_h" in overrides:
-        states["mood_drive_fast"] = mood_drive(states["ampa"], overrides)
+        states["mood_drive_fast"] = mood_drive(states["ampa"], grid, overrides)
     spines = exposure.spines
     if overrides and {"spine_stable_fraction", "tau_spine_stable_days"} & set(overrides):
-        spines = spine_stage(states["synaptic_proteins"], CascadeParameters.default(overrides))
-    slow = {k: fine_at(v, grid.size, out_idx) for k, v in spines.items()}
+        spines = spine_stage(states["synaptic_proteins"], grid, CascadeParameters.default(overrides))
+    slow = {k: at_times(v, grid, out_t) for k, v in spines.items()}
     occupancy = states["nmda_occupancy"]
     gains = gains or PatientGains.typical(n)
 
     sessions = exposure.sessions
     efficacy = EfficacyParameters.for_condition(condition, overrides)
     weights = [efficacy.midazolam_factor if kind == "midazolam" else 1.0 for _, kind in sessions]
-    x_session = session_expectancy(grid, [t for t, _ in sessions], weights)
+    x_session = session_expectancy(out_t, [t for t, _ in sessions], weights)
     starts = [t for t, _ in sessions] + (
         [exposure.antidepressant_start_h] if exposure.antidepressant_start_h is not None else []
     )
-    y_sustained = rising(grid, min(starts) if starts else None, fixed("placebo", "tau_sustained_expectancy_days") * 24)
+    y_sustained = rising(out_t, min(starts) if starts else None, fixed("placebo", "tau_sustained_expectancy_days") * 24)
     tau_ssri_h = fixed("ssri", "tau_onset_days") * 24.0
     if gains.eta_ssri_onset is not None:
         z_ssri = rising(out_t, exposure.antidepressant_start_h, tau_ssri_h * np.exp(gains.eta_ssri_onset))
@@ -208,10 +207,10 @@ def outcomes(
     if crp_high is not None:
         modifier = np.where(crp_high, 1.0 - fixed("cascade", "inflammation_gain_reduction"), 1.0)
     remaining = remaining_fraction(
-        states["mood_drive_fast"][:, out_idx],
+        at_times(states["mood_drive_fast"], grid, out_t),
         slow["synapses"],
-        x_session[None, out_idx],
-        y_sustained[None, out_idx],
+        x_session[None, :],
+        y_sustained[None, :],
         z_ssri,
         efficacy,
         gains,
@@ -219,30 +218,31 @@ def outcomes(
     )
     base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
     scale_scores = {s: score(remaining, b, s) for s, b in base.items()}
-    out_states = {k: np.asarray(v)[:, out_idx] for k, v in states.items() if k != "mood_drive_fast"}
+    out_states = {k: at_times(np.asarray(v), grid, out_t) for k, v in states.items() if k != "mood_drive_fast"}
     out_states.update(slow)
     out_states["inflammation_modifier"] = np.broadcast_to(
-        (modifier if modifier is not None else np.ones(n))[:, None], (n, out_idx.size)
+        (modifier if modifier is not None else np.ones(n))[:, None], (n, out_t.size)
     )
 
     adverse_p = AdverseParameters.default(overrides)
     tolerance = exposure.tolerance
     vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
-    occ_out = occupancy[:, out_idx]
+    occ_out = out_states["nmda_occupancy"]
+    tol_out = at_times(tolerance, grid, out_t)
     rises = haemodynamics(occ_out, adverse_p)
     adverse = {
-        "cadss": cadss(occ_out, tolerance[:, out_idx], adverse_p, gains.eta_dissociation),
+        "cadss": cadss(occ_out, tol_out, adverse_p, gains.eta_dissociation),
         "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],
         "dbp_mmhg": vit["diastolic_mmhg"][:, None] + rises["dbp_rise_mmhg"],
         "heart_rate_bpm": vit["heart_rate_bpm"][:, None] + rises["hr_rise_bpm"],
-        "dissociation_tolerance": tolerance[:, out_idx],
+        "dissociation_tolerance": tol_out,
     }
     ketamine_days = [t / 24.0 for t, kind in sessions if kind in ("ketamine", "esketamine")]
     flags = exposure_flags(ketamine_days, " + ".join(exposure.drugs) or "ketamine")
     return CourseResult(
         times_h=out_t,
-        concentrations_ng_ml={k: v[:, out_idx] for k, v in exposure.concentrations_ng_ml.items()},
-        free_brain_um={k: v[:, out_idx] for k, v in exposure.free_brain_um.items()},
+        concentrations_ng_ml={k: at_times(v, grid, out_t) for k, v in exposure.concentrations_ng_ml.items()},
+        free_brain_um={k: at_times(v, grid, out_t) for k, v in exposure.free_brain_um.items()},
         states=out_states,
         scales=scale_scores,
         baselines=base,
@@ -273,7 +273,8 @@ def simulate_course(
     the symptom-layer random effects (default: typical patient); ``overrides`` replace
     calibrated values (used by the calibration itself).
     """
-    exposure = expose(treatment, covariates, horizon_h, pk_etas=pk_etas, overrides=overrides)
+    out_t = () if output_times_h is None else output_times_h
+    exposure = expose(treatment, covariates, horizon_h, pk_etas=pk_etas, overrides=overrides, output_times_h=out_t)
     return outcomes(
         exposure,
         condition,

@@ -81,9 +81,10 @@ class AdverseParameters:
         )
 
 
-def tolerance_index(occupancy: FloatArray, step_h: float, tau_h: float, auc_one_session: float) -> FloatArray:
-    """T(t): exposure-weighted count of recent standard sessions (decays with τ_tol)."""
-    return first_order(occupancy, tau_h, step_h) * tau_h / auc_one_session
+def tolerance_index(occupancy: FloatArray, grid_h: FloatArray, tau_h: float, auc_one_session: float) -> FloatArray:
+    """T(t) on the nodes ``grid_h``: exposure-weighted count of recent standard sessions
+    (decays with τ_tol), dT/dt = O/AUC₁ − T/τ_tol."""
+    return first_order(occupancy, tau_h, grid_h) * tau_h / auc_one_session
 
 
 def cadss(

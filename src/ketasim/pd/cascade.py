@@ -21,9 +21,11 @@ their human magnitudes are not known (BDNF, mTORC1 and spine percentages: NOT FO
 sources). Between stages, B is expressed in that same unit before saturation, so that the
 mTORC1 half-saturation sits at one standard infusion's BDNF peak (**assumed**).
 
-Every stage is a first-order linear filter of the stage above, solved exactly on a
-uniform grid (:mod:`ketasim.pd._filters`); there is no feedback, so stages are computed
-one after another for all patients and times at once.
+Every stage is a first-order linear filter of the stage above, solved exactly for input
+linear between the nodes of a solver grid that is fine around doses and coarse between
+sessions (:mod:`ketasim.pd._filters`); there is no feedback, so stages are computed one
+after another for all patients at once.  :func:`cascade_odes` is the same system as an
+ODE right-hand side, for reference solvers and model export.
 """
 
 from __future__ import annotations
@@ -35,12 +37,11 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._filters import first_order
+from ketasim.pd._filters import first_order, solver_grid
 from ketasim.pd._params import calibrated, fixed
 
 FloatArray = NDArray[np.float64]
 
-GRID_STEP_H = 5.0 / 60.0  # integration grid: 5 minutes
 STATE_NAMES = (
     "nmda_occupancy",
     "disinhibition",
@@ -54,6 +55,19 @@ STATE_NAMES = (
     "synapses",
     "network",
 )
+ODE_STATES = (
+    "disinhibition",
+    "adaptation",
+    "ampa",
+    "bdnf",
+    "mtorc1",
+    "synaptic_proteins",
+    "spines_transient",
+    "spines_stable",
+    "network",
+)
+"""State vector of :func:`cascade_odes` (normalised units, as reported)."""
+STANDARD_INFUSION_H = 40.0 / 60.0
 
 
 @dataclass(frozen=True)
@@ -92,16 +106,18 @@ class CascadeParameters:
         )
 
 
-def _upstream(occupancy: FloatArray, p: CascadeParameters, norm: dict[str, float]) -> dict[str, FloatArray]:
+def _upstream(
+    occupancy: FloatArray, times_h: FloatArray, p: CascadeParameters, norm: dict[str, float]
+) -> dict[str, FloatArray]:
     """Receptor to synaptic proteins (does not depend on the spine parameters)."""
-    h = GRID_STEP_H
-    disinhibition = first_order(occupancy, p.tau_disinhibition_h, h)
-    adaptation = first_order(disinhibition, p.tau_adapt_h, h)
+    t = times_h
+    disinhibition = first_order(occupancy, p.tau_disinhibition_h, t)
+    adaptation = first_order(disinhibition, p.tau_adapt_h, t)
     surge = np.maximum(disinhibition - adaptation, 0.0)
-    ampa = first_order(surge, p.tau_ampa_h, h) / norm.get("ampa", 1.0)
-    bdnf = first_order(ampa, p.tau_bdnf_h, h) / norm.get("bdnf", 1.0)
-    mtor = first_order(bdnf / (1.0 + bdnf), p.tau_mtorc1_h, h) / norm.get("mtorc1", 1.0)
-    protein = first_order(mtor, p.tau_protein_h, h) / norm.get("synaptic_proteins", 1.0)
+    ampa = first_order(surge / norm.get("ampa", 1.0), p.tau_ampa_h, t)
+    bdnf = first_order(ampa / norm.get("bdnf", 1.0), p.tau_bdnf_h, t)
+    mtor = first_order(bdnf / (1.0 + bdnf) / norm.get("mtorc1", 1.0), p.tau_mtorc1_h, t)
+    protein = first_order(mtor / norm.get("synaptic_proteins", 1.0), p.tau_protein_h, t)
     return {
         "nmda_occupancy": occupancy,
         "disinhibition": disinhibition,
@@ -114,137 +130,116 @@ def _upstream(occupancy: FloatArray, p: CascadeParameters, norm: dict[str, float
     }
 
 
-SLOW_STRIDE = 12  # the slow stages (τ ≥ 12 h) run on an hourly sub-grid, then are interpolated
-
-
-def _coarse(x: FloatArray) -> FloatArray:
-    """Every SLOW_STRIDE-th grid point, always keeping the last one."""
-    idx = np.arange(0, x.shape[-1], SLOW_STRIDE)
-    if idx[-1] != x.shape[-1] - 1:
-        idx = np.append(idx, x.shape[-1] - 1)
-    return x[..., idx]
-
-
-def fine_at(c: FloatArray, n: int, at: NDArray[np.intp]) -> FloatArray:
-    """Linear interpolation of a coarse (hourly) series at indices ``at`` of the n-point grid."""
-    if c.shape[-1] == n:
-        return c[..., at]
-    idx = np.arange(0, n, SLOW_STRIDE)
-    if idx[-1] != n - 1:
-        idx = np.append(idx, n - 1)
-    k = np.clip(np.searchsorted(idx, at, side="right") - 1, 0, idx.size - 2)
-    frac = (at - idx[k]) / (idx[k + 1] - idx[k])
-    return c[..., k] * (1.0 - frac) + c[..., k + 1] * frac
-
-
-def spines_coarse(protein: FloatArray, p: CascadeParameters, norm: dict[str, float]) -> dict[str, FloatArray]:
-    """Synaptic proteins to spines and network, on the hourly sub-grid (see :func:`fine_at`)."""
-    n = protein.shape[-1]
-    if n < 2 * SLOW_STRIDE:
-        coarse, h = protein, GRID_STEP_H
-    else:
-        coarse, h = _coarse(protein), GRID_STEP_H * SLOW_STRIDE
-    # the last coarse step may be shorter than h; the filters treat it as h (error ≤ one 5-min step)
-    transient = first_order(coarse, p.tau_spine_transient_h, h)
-    stable = (
-        p.stable_fraction
-        * p.tau_spine_stable_h
-        / p.tau_spine_transient_h
-        * first_order(transient, p.tau_spine_stable_h, h)
-    )
+def _spines(
+    protein: FloatArray, times_h: FloatArray, p: CascadeParameters, norm: dict[str, float]
+) -> dict[str, FloatArray]:
+    """Synaptic proteins to spines and network."""
     scale = norm.get("synapses", 1.0)
-    synapses = (transient + stable) / scale
-    network = first_order(synapses, p.tau_network_h, h) / norm.get("network", 1.0)
-    return {
-        "spines_transient": transient / scale,
-        "spines_stable": stable / scale,
-        "synapses": synapses,
-        "network": network,
-    }
+    transient = first_order(protein / scale, p.tau_spine_transient_h, times_h)
+    stable = (
+        p.stable_fraction * p.tau_spine_stable_h / p.tau_spine_transient_h
+    ) * first_order(transient, p.tau_spine_stable_h, times_h)
+    synapses = transient + stable
+    network = first_order(synapses / norm.get("network", 1.0), p.tau_network_h, times_h)
+    return {"spines_transient": transient, "spines_stable": stable, "synapses": synapses, "network": network}
 
 
-def _spines(protein: FloatArray, p: CascadeParameters, norm: dict[str, float]) -> dict[str, FloatArray]:
-    """Spine and network states on the full 5-min grid."""
-    n = protein.shape[-1]
-    everywhere = np.arange(n)
-    return {k: fine_at(v, n, everywhere) for k, v in spines_coarse(protein, p, norm).items()}
+def standard_infusion_grid(horizon_h: float = 24.0 * 28) -> FloatArray:
+    """Solver grid for one standard infusion (0.5 mg/kg over 40 min) from t = 0."""
+    return solver_grid([(0.0, STANDARD_INFUSION_H)], horizon_h)
 
 
-@cache
-def _reference_occupancy() -> FloatArray:
-    """Occupancy after one standard infusion (0.5 mg/kg over 40 min, 70 kg man, 40 y)."""
+def standard_infusion_occupancy(times_h: FloatArray) -> FloatArray:
+    """Occupancy at ``times_h`` after one standard infusion (0.5 mg/kg over 40 min from t = 0,
+    70 kg man, 40 y: the unit of every activation index)."""
     from ketasim.pd.receptor import nmda_occupancy
     from ketasim.pk import load_model
     from ketasim.regimens import Dose
 
-    times = np.arange(0.0, 24.0 * 28 + 1e-9, GRID_STEP_H)
-    res = load_model("racemic_ketamine").simulate([Dose(amount_mg_per_kg=0.5, duration_h=40 / 60)], times)
+    dose = Dose(amount_mg_per_kg=0.5, duration_h=STANDARD_INFUSION_H)
+    res = load_model("racemic_ketamine").simulate([dose], times_h, amounts=False)
     occupancy: FloatArray = nmda_occupancy(res.free_brain_um)[0]
     return occupancy
 
 
 @cache
-def _normalisers(p: CascadeParameters) -> tuple[tuple[str, float], ...]:
+def _reference_occupancy() -> tuple[FloatArray, FloatArray]:
+    """(grid_h, occupancy) of one standard infusion on its solver grid, to 28 days."""
+    times = standard_infusion_grid()
+    return times, standard_infusion_occupancy(times)
+
+
+def reference_occupancy_auc() -> float:
+    """∫ occupancy dt (h) of one standard infusion (trapezoid on its solver grid)."""
+    t, occ = _reference_occupancy()
+    return float(np.trapezoid(occ, t))
+
+
+@cache
+def normalisers(p: CascadeParameters) -> tuple[tuple[str, float], ...]:
     """Peak of each stage after one standard infusion, stage by stage (so each index is 1 there)."""
-    occ = _reference_occupancy()[None, :]
+    t, occ = _reference_occupancy()
+    occ = occ[None, :]
     norm: dict[str, float] = {}
     for stage in ("surge", "ampa", "bdnf", "mtorc1", "synaptic_proteins"):
-        norm[stage] = float(np.max(_upstream(occ, p, norm)[stage]))
-    protein = _upstream(occ, p, norm)["synaptic_proteins"]
+        norm[stage] = float(np.max(_upstream(occ, t, p, norm)[stage]))
+    protein = _upstream(occ, t, p, norm)["synaptic_proteins"]
     for stage in ("synapses", "network"):
-        norm[stage] = float(np.max(_spines(protein, p, norm)[stage]))
+        norm[stage] = float(np.max(_spines(protein, t, p, norm)[stage]))
     return tuple(norm.items())
 
 
-def spine_stage(protein: FloatArray, params: CascadeParameters) -> dict[str, FloatArray]:
-    """Spines and network on the hourly sub-grid (interpolate with :func:`fine_at`)."""
-    return spines_coarse(protein, params, dict(_normalisers(params)))
+def spine_stage(protein: FloatArray, times_h: FloatArray, params: CascadeParameters) -> dict[str, FloatArray]:
+    """Spines and network (patients × nodes) from synaptic proteins on the nodes ``times_h``."""
+    return _spines(protein, times_h, params, dict(normalisers(params)))
 
 
-def upstream_stage(occupancy: FloatArray, params: CascadeParameters) -> dict[str, FloatArray]:
-    """Receptor to synaptic proteins on the 5-min grid (no spines)."""
-    states = _upstream(np.atleast_2d(occupancy), params, dict(_normalisers(params)))
+def upstream_stage(occupancy: FloatArray, times_h: FloatArray, params: CascadeParameters) -> dict[str, FloatArray]:
+    """Receptor to synaptic proteins (patients × nodes), no spines."""
+    states = _upstream(np.atleast_2d(occupancy), times_h, params, dict(normalisers(params)))
     states.pop("surge")
     return states
 
 
-def run_cascade(occupancy: FloatArray, params: CascadeParameters | None = None) -> dict[str, FloatArray]:
-    """Every cascade state (patients × grid times) from NMDA occupancy on the 5-min grid.
+def run_cascade(
+    occupancy: FloatArray, times_h: FloatArray, params: CascadeParameters | None = None
+) -> dict[str, FloatArray]:
+    """Every cascade state (patients × nodes) from NMDA occupancy on the nodes ``times_h``.
 
     ``glutamate`` is the surge as a fraction above baseline (e.g. 0.38 = +38%); the other
     states are activation indices (1 = peak after one standard infusion).
     """
     p = params or CascadeParameters.default()
-    norm = dict(_normalisers(p))
-    states = _upstream(np.atleast_2d(occupancy), p, norm)
-    states.pop("surge")
-    states.update(_spines(states["synaptic_proteins"], p, norm))
+    states = upstream_stage(occupancy, times_h, p)
+    states.update(spine_stage(states["synaptic_proteins"], times_h, p))
     return states
 
 
 def cascade_odes(
     params: CascadeParameters, occupancy_at: Callable[[float], float]
 ) -> Callable[[float, FloatArray], FloatArray]:
-    """The cascade as an ODE right-hand side in raw (unnormalised) units, for reference
-    solvers (``scipy.integrate.solve_ivp``) in tests and benchmarks.
+    """The cascade as an ODE right-hand side over :data:`ODE_STATES`, in the reported
+    (normalised) units, for reference solvers (``scipy.integrate.solve_ivp``) and export.
 
-    State: disinhibition, adaptation, AMPA, BDNF, mTORC1 (input B/(1+B) in raw B), proteins,
-    transient spines, stable spines.
+    Glutamate (the reported surge) is ``glutamate_peak_rise·max(I − Ga, 0)/n_surge``;
+    synapses are ``Sf + Ss``.
     """
     p = params
+    n = dict(normalisers(p))
 
     def rhs(t: float, y: FloatArray) -> FloatArray:
-        i, ga, a, b, m, pr, sf, ss = y
+        i, ga, a, b, m, pr, sf, ss, net = y
         return np.array(
             [
                 (occupancy_at(t) - i) / p.tau_disinhibition_h,
                 (i - ga) / p.tau_adapt_h,
-                (max(i - ga, 0.0) - a) / p.tau_ampa_h,
-                (a - b) / p.tau_bdnf_h,
-                (b / (1 + b) - m) / p.tau_mtorc1_h,
-                (m - pr) / p.tau_protein_h,
-                (pr - sf) / p.tau_spine_transient_h,
+                (max(i - ga, 0.0) / n["ampa"] - a) / p.tau_ampa_h,
+                (a / n["bdnf"] - b) / p.tau_bdnf_h,
+                (b / (1 + b) / n["mtorc1"] - m) / p.tau_mtorc1_h,
+                (m / n["synaptic_proteins"] - pr) / p.tau_protein_h,
+                (pr / n["synapses"] - sf) / p.tau_spine_transient_h,
                 p.stable_fraction * sf / p.tau_spine_transient_h - ss / p.tau_spine_stable_h,
+                ((sf + ss) / n["network"] - net) / p.tau_network_h,
             ]
         )
 

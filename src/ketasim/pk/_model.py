@@ -14,6 +14,7 @@ from scipy.optimize import brentq
 from ketasim.io.parameters import PKModelFile, Route, RouteInput, load_pk_file
 from ketasim.pk._individual import individual_parameters
 from ketasim.pk._linear import decompose, solve_inputs
+from ketasim.pk._march import grid_holds_inputs, march_inputs
 from ketasim.pk._structures import (
     FIRST_ORDER_ROUTES,
     STRUCTURES,
@@ -68,6 +69,23 @@ class _Inputs:
     start_h: FloatArray
     duration_h: FloatArray
     amount_mg: FloatArray
+
+
+@dataclass(frozen=True)
+class LinearSystem:
+    """The PK model of P patients as dx/dt = M x + inputs (amounts in mg; effect sites in mg/L).
+
+    ``plasma_ng_ml`` and ``free_brain_um`` map an analyte or species to (state index, factor
+    per patient): concentration = factor × state.
+    """
+
+    rate_matrix_per_h: FloatArray
+    states: tuple[str, ...]
+    n_mass: int
+    plasma_ng_ml: dict[str, tuple[int, FloatArray]]
+    free_brain_um: dict[str, tuple[int, FloatArray]]
+    params: dict[str, FloatArray]
+    covariates: Covariates
 
 
 def _fraction(expr: str | float, params: dict[str, FloatArray]) -> FloatArray | float:
@@ -213,6 +231,67 @@ class PKModel:
             return params[route_input.zero_order_duration]
         return duration
 
+    def input_windows(
+        self, doses: Sequence[Dose], covariates: Covariates | None = None
+    ) -> list[tuple[float, float, float]]:
+        """(start_h, end_h, absorption_h) of every drug input (after lag; a bolus has start = end),
+        shared by the population (for each start, the latest end): the jump points of the
+        input.  ``absorption_h`` is 3/k_out for an input into a depot (0 into a central
+        compartment), k_out its slowest patient's outflow rate: how long after its end the
+        input still changes fast."""
+        system = self.linear_system(covariates or Covariates.one())
+        inputs = self.dose_inputs(doses, system)
+        starts, which = np.unique(np.round(inputs.start_h.ravel(), 9), return_inverse=True)
+        ends = starts.copy()
+        np.maximum.at(ends, which, (inputs.start_h + inputs.duration_h).ravel())
+        central = {i for i, _ in system.plasma_ng_ml.values()}
+        outflow = -np.min(np.diagonal(system.rate_matrix_per_h, axis1=1, axis2=2), axis=0)
+        settle = np.array([0.0 if i in central else 3.0 / max(k, 1e-9) for i, k in enumerate(outflow)])
+        absorption = np.zeros_like(starts)
+        np.maximum.at(absorption, which, np.broadcast_to(settle[inputs.compartment], inputs.start_h.shape).ravel())
+        return [(float(s), float(e), float(a)) for s, e, a in zip(starts, ends, absorption, strict=True)]
+
+    def linear_system(self, covariates: Covariates, etas: dict[str, FloatArray] | None = None) -> LinearSystem:
+        """Each patient's rate matrix (mass compartments, then one effect site per analyte)."""
+        params = individual_parameters(self.spec, covariates, etas)
+        ka = {r: np.full(covariates.n, k) for r, k in _absorption_rates(self.spec.name).items()}
+        flows = STRUCTURES[self.spec.structure](params, ka)
+        mass_cmts = compartments_of(flows)
+        effect = tuple(f"effect_{a.name}" for a in self.spec.analytes)
+        states = mass_cmts + effect
+        index = {name: i for i, name in enumerate(states)}
+        m = np.zeros((covariates.n, len(states), len(states)))
+        m[:, : len(mass_cmts), : len(mass_cmts)] = rate_matrix(flows, mass_cmts, covariates.n)
+        ke0 = math.log(2.0) / (self.spec.parameters["ke0_half_life_min"].value / 60.0)
+        for analyte, e_name in zip(self.spec.analytes, effect, strict=True):
+            # dCe/dt = ke0 · (A_central / V − Ce): Ce in mg/L, no mass taken from plasma.
+            e = index[e_name]
+            m[:, e, index[analyte.central]] = ke0 / params[analyte.volume]
+            m[:, e, e] = -ke0
+        molar = {a.name: a.molar_mass_g_mol for a in self.spec.analytes}
+        free = {
+            s.name: (
+                index[f"effect_{s.analyte}"],
+                NG_ML_PER_MG_L * s.fraction * params[s.unbound_fraction] / molar[s.analyte],
+            )
+            for s in self.spec.species
+        }
+        plasma = {a.name: (index[a.central], NG_ML_PER_MG_L / params[a.volume]) for a in self.spec.analytes}
+        return LinearSystem(
+            rate_matrix_per_h=m,
+            states=states,
+            n_mass=len(mass_cmts),
+            plasma_ng_ml=plasma,
+            free_brain_um=free,
+            params=params,
+            covariates=covariates,
+        )
+
+    def dose_inputs(self, doses: Sequence[Dose], system: LinearSystem) -> _Inputs:
+        """Input records (compartment, start, duration, amount per patient) of the doses."""
+        index = {name: i for i, name in enumerate(system.states)}
+        return self._inputs(doses, system.params, system.covariates, index)
+
     def simulate(
         self,
         doses: Sequence[Dose],
@@ -227,27 +306,17 @@ class PKModel:
         ``amounts=False`` skips the compartment amounts (faster: only what is observed)."""
         cov = covariates or Covariates.one()
         times = np.asarray(times_h, dtype=np.float64)
-        params = individual_parameters(self.spec, cov, etas)
-        ka = {r: np.full(cov.n, k) for r, k in _absorption_rates(self.spec.name).items()}
-        flows = STRUCTURES[self.spec.structure](params, ka)
-        mass_cmts = compartments_of(flows)
-        effect = tuple(f"effect_{a.name}" for a in self.spec.analytes)
-        states = mass_cmts + effect
-        index = {name: i for i, name in enumerate(states)}
-        m = np.zeros((cov.n, len(states), len(states)))
-        m[:, : len(mass_cmts), : len(mass_cmts)] = rate_matrix(flows, mass_cmts, cov.n)
-        ke0 = math.log(2.0) / (self.spec.parameters["ke0_half_life_min"].value / 60.0)
-        for analyte, e_name in zip(self.spec.analytes, effect, strict=True):
-            # dCe/dt = ke0 · (A_central / V − Ce): Ce in mg/L, no mass taken from plasma.
-            e = index[e_name]
-            m[:, e, index[analyte.central]] = ke0 / params[analyte.volume]
-            m[:, e, e] = -ke0
-        inputs = self._inputs(doses, params, cov, index)
-        observed = [index[a.central] for a in self.spec.analytes] + [index[e] for e in effect]
-        rows = np.arange(len(mass_cmts)) if amounts else np.array([], dtype=np.intp)
+        system = self.linear_system(cov, etas)
+        inputs = self.dose_inputs(doses, system)
+        analytes = self.spec.analytes
+        observed = [system.plasma_ng_ml[a.name][0] for a in analytes] + [
+            system.states.index(f"effect_{a.name}") for a in analytes
+        ]
+        rows = np.arange(system.n_mass) if amounts else np.array([], dtype=np.intp)
         select = np.concatenate([np.asarray(observed, dtype=np.intp), rows])
-        y = solve_inputs(
-            decompose(m),
+        solver = march_inputs if grid_holds_inputs(times, inputs.start_h, inputs.duration_h) else solve_inputs
+        y = solver(
+            decompose(system.rate_matrix_per_h),
             times,
             inputs.compartment,
             inputs.start_h,
@@ -258,16 +327,15 @@ class PKModel:
         # Round-off of the eigen-basis change (|y| ≤ 1e-12 of the patient's peak) is set to 0.
         peak = np.max(np.abs(y), axis=(1, 2), keepdims=True)
         y[np.abs(y) <= 1e-12 * peak] = 0.0
-        n_an = len(self.spec.analytes)
-        conc = {
-            a.name: y[:, :, k] / params[a.volume][:, None] * NG_ML_PER_MG_L for k, a in enumerate(self.spec.analytes)
-        }
-        ce = {a.name: y[:, :, n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(self.spec.analytes)}
-        molar = {a.name: a.molar_mass_g_mol for a in self.spec.analytes}
+        n_an = len(analytes)
+        conc = {a.name: y[:, :, k] * system.plasma_ng_ml[a.name][1][:, None] for k, a in enumerate(analytes)}
+        ce = {a.name: y[:, :, n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(analytes)}
+        effect_col = {a.name: n_an + k for k, a in enumerate(analytes)}
         free = {
-            s.name: ce[s.analyte] * s.fraction * params[s.unbound_fraction][:, None] / molar[s.analyte]
-            for s in self.spec.species
+            name: y[:, :, effect_col[system.states[i][len("effect_") :]]] * factor[:, None]
+            for name, (i, factor) in system.free_brain_um.items()
         }
+        mass_cmts = system.states[: system.n_mass]
         return PKResult(
             times_h=times,
             analytes=self.analytes,

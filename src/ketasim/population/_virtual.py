@@ -1,41 +1,55 @@
-"""Virtual patients: covariates, PK random effects and symptom-layer gains, from a seed.
+"""Virtual patients: covariates, PK random effects, symptom-layer gains and baselines, from a seed.
 
-Covariate distributions (documented; refined by the virtual-population issue):
+Covariate distributions (documented in docs/trials.md):
 
 * weight: log-normal, median 74 kg, CV 20%, bounded to 45–150 kg — median from the
   Perez-Ruixo 2021 analysis population (74 kg, range 39–170); the CV is **assumed**;
 * age: normal, mean 45, SD 12 years, bounded to 18–75 — mean from Perez-Ruixo 2021
   (median 45, range 18–86); SD **assumed**;
-* sex: 58.4% women (Perez-Ruixo 2021).
+* sex: 58.4% women (Perez-Ruixo 2021);
+* height: see :data:`HEIGHT_CM` — normal by sex, correlated with weight.
+
+PK random effects use each model's published ω (``iiv_cv_pct`` in ``data/pk``); the
+symptom layer's (drug, placebo, antidepressant, onset, dissociation) use the calibrated ω's.
+Baselines are normal around the design's mean with SD = 15% of it (**assumed**, in line
+with SYNAPSE's baseline SDs 3.8–6.3 on MADRS 31–35), within the scale's range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim.pd._params import calibrated, scales
+from ketasim.pd.symptoms import EfficacyParameters, PatientGains
 from ketasim.population._covariates import Covariates
+from ketasim.population._height import sample_height_cm
 
 FloatArray = NDArray[np.float64]
+BASELINE_CV = 0.15
+DRUGS = ("racemic_ketamine", "esketamine")
 
 
-def sample_covariates(n: int, rng: np.random.Generator) -> Covariates:
+def sample_covariates(n: int, rng: np.random.Generator, *, female_fraction: float = 0.584) -> Covariates:
     """Draw ``n`` adult patients (see module docstring for the distributions)."""
     weight = np.clip(74.0 * np.exp(rng.normal(0.0, np.sqrt(np.log1p(0.2**2)), n)), 45.0, 150.0)
     age = np.clip(rng.normal(45.0, 12.0, n), 18.0, 75.0)
-    female = rng.random(n) < 0.584
+    female = rng.random(n) < female_fraction
     return Covariates(weight_kg=weight, age_years=age, female=female)
 
 
 def sample_baselines(
-    n: int, means: Mapping[str, float], rng: np.random.Generator, cv: float = 0.15
+    n: int, means: Mapping[str, float], rng: np.random.Generator, cv: float = BASELINE_CV
 ) -> dict[str, FloatArray]:
-    """Baseline scores per scale: normal around the mean with SD = cv × mean (cv **assumed**
-    0.15, e.g. MADRS 32 ± 4.8, in line with SYNAPSE's baseline SDs 3.8–6.3)."""
-    return {scale: np.maximum(rng.normal(mean, cv * mean, n), 0.0) for scale, mean in means.items()}
+    """Baseline scores per scale: normal around the mean with SD = cv × mean, within the
+    scale's range."""
+    return {
+        scale: np.clip(mean + cv * mean * rng.standard_normal(n), scales()[scale].min, scales()[scale].max)
+        for scale, mean in means.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -46,9 +60,107 @@ class Seeds:
     pk: np.random.Generator
     gains: np.random.Generator
     baselines: np.random.Generator
+    height: np.random.Generator
+    history: np.random.Generator
 
     @classmethod
-    def from_seed(cls, seed: int) -> Seeds:
-        """Four child streams of one seed."""
-        children = np.random.SeedSequence(seed).spawn(4)
+    def from_seed(cls, seed: int | Sequence[int]) -> Seeds:
+        """Six child streams of one seed (or of a tuple such as (seed, replicate, chunk))."""
+        children = np.random.SeedSequence(seed).spawn(6)
         return cls(*(np.random.default_rng(c) for c in children))
+
+
+@dataclass(frozen=True)
+class VirtualPopulation:
+    """P virtual patients of one condition: everything the model needs, one entry per patient.
+
+    Random effects are kept as standard normals (``gain_z``, ``baseline_z``) so that the
+    same patients can be re-scored with other ω's (the calibration does).
+    """
+
+    condition: str
+    covariates: Covariates
+    height_cm: FloatArray
+    pk_etas: dict[str, dict[str, FloatArray]]
+    gain_z: FloatArray  # (5, P): drug, placebo, antidepressant, dissociation, antidepressant onset
+    baseline_z: FloatArray  # (P,)
+    baseline_means: dict[str, float]
+    failed_trials: NDArray[np.int64]
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return self.covariates.n
+
+    def gains(self, overrides: dict[str, float] | None = None) -> PatientGains:
+        """Symptom-layer random effects: ω (calibrated, or ``overrides``) × the patients' z."""
+        efficacy = EfficacyParameters.for_condition(self.condition, overrides)
+        z = self.gain_z
+        return PatientGains(
+            eta_drug=efficacy.drug_omega * z[0],
+            eta_placebo=efficacy.placebo_omega * z[1],
+            eta_ssri=efficacy.ssri_omega * z[2],
+            eta_dissociation={**calibrated().values, **(overrides or {})}["cadss_omega"] * z[3],
+            eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
+        )
+
+    @property
+    def baselines(self) -> dict[str, FloatArray]:
+        """Baseline score per scale: mean + 15% of the mean × z, within the scale's range."""
+        return {
+            scale: np.clip(mean * (1.0 + BASELINE_CV * self.baseline_z), scales()[scale].min, scales()[scale].max)
+            for scale, mean in self.baseline_means.items()
+        }
+
+    def take(self, index: NDArray[np.intp] | slice) -> VirtualPopulation:
+        """The patients at ``index`` (a chunk, or one patient)."""
+        c = self.covariates
+        return replace(
+            self,
+            covariates=Covariates(c.weight_kg[index], c.age_years[index], c.female[index]),
+            height_cm=self.height_cm[index],
+            pk_etas={d: {k: v[index] for k, v in e.items()} for d, e in self.pk_etas.items()},
+            gain_z=self.gain_z[:, index],
+            baseline_z=self.baseline_z[index],
+            failed_trials=self.failed_trials[index],
+        )
+
+
+def sample_population(
+    n: int,
+    seed: int | Sequence[int],
+    condition: str,
+    baseline_means: Mapping[str, float],
+    *,
+    female_fraction: float = 0.584,
+    failed_trials: tuple[int, int] = (0, 0),
+) -> VirtualPopulation:
+    """``n`` patients of ``condition``, reproducible from ``seed``.
+
+    ``failed_trials`` (lo, hi) draws each patient's failed antidepressant trials in the
+    current episode uniformly in [lo, hi] (a design's inclusion criterion; the model's
+    response to treatment depends on the condition, not on this count).
+
+    >>> p = sample_population(3, 7, "trd", {"MADRS": 32})
+    >>> p.n, sorted(p.pk_etas)
+    (3, ['esketamine', 'racemic_ketamine'])
+    """
+    from ketasim.pk import load_model, sample_etas  # here: pk itself imports population
+
+    seeds = Seeds.from_seed(seed)
+    cov = sample_covariates(n, seeds.covariates, female_fraction=female_fraction)
+    pk_streams = np.random.SeedSequence(int(seeds.pk.integers(2**63))).spawn(len(DRUGS))
+    pk_etas = {
+        drug: sample_etas(load_model(drug).spec, n, np.random.default_rng(s))
+        for drug, s in zip(DRUGS, pk_streams, strict=True)
+    }
+    return VirtualPopulation(
+        condition=condition,
+        covariates=cov,
+        height_cm=sample_height_cm(cov, seeds.height),
+        pk_etas=pk_etas,
+        gain_z=seeds.gains.standard_normal((5, n)),
+        baseline_z=seeds.baselines.standard_normal(n),
+        baseline_means=dict(baseline_means),
+        failed_trials=seeds.history.integers(failed_trials[0], failed_trials[1] + 1, n),
+    )

@@ -9,6 +9,7 @@ from ketasim.regimens._schedule import KetamineSessions as KetamineSessions
 from ketasim.regimens._schedule import OralAntidepressant as OralAntidepressant
 from ketasim.regimens._schedule import PlaceboSessions as PlaceboSessions
 from ketasim.regimens._schedule import TreatmentItem as TreatmentItem
+from ketasim.regimens._schedule import course_start_h as course_start_h
 from ketasim.regimens._schedule import session_times_h as session_times_h
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PlaceboSessions",
     "Route",
     "TreatmentItem",
+    "course_start_h",
     "expand",
     "session_times_h",
 ]

@@ -105,3 +105,12 @@ def session_times_h(items: tuple[TreatmentItem, ...] | list[TreatmentItem]) -> l
         if isinstance(item, KetamineSessions | PlaceboSessions):
             times.update(24.0 * d + item.hour_of_day for d in item.days)
     return sorted(times)
+
+
+def course_start_h(items: tuple[TreatmentItem, ...] | list[TreatmentItem]) -> float:
+    """Time zero of a course (h): the first clinic session, else the antidepressant's start."""
+    sessions = session_times_h(items)
+    if sessions:
+        return sessions[0]
+    starts = [24.0 * item.start_day for item in items if isinstance(item, OralAntidepressant)]
+    return min(starts) if starts else 0.0

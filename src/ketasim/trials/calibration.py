@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
 from ketasim.pd._params import Calibrated, dump_calibrated
-from ketasim.pd.cascade import GRID_STEP_H, CascadeParameters, _reference_occupancy, _upstream
+from ketasim.pd.cascade import CascadeParameters, _upstream, standard_infusion_occupancy
 from ketasim.trials._targets import Target, load_targets
 from ketasim.trials.validation import Evaluator, predict, start_h
 
@@ -148,17 +148,19 @@ def _sd_residuals(targets: Sequence[Target], ev: Evaluator) -> list[float]:
 
 def fit_glutamate_adaptation() -> float:
     """τ (min) putting the glutamate peak 26 min into the standard infusion (Milak 2016)."""
-    occ = _reference_occupancy()[None, : int(6.0 / GRID_STEP_H)]
+    step_h = 15.0 / 3600.0  # a uniform 15-s grid over the first 3 h, for the parabolic peak refinement
+    times = np.arange(0.0, 3.0, step_h)
+    occ = standard_infusion_occupancy(times)[None, :]
     base = CascadeParameters.default()
 
     def peak_minus_target(tau_min: float) -> float:
         p = CascadeParameters(**{**base.__dict__, "tau_adapt_h": tau_min / 60.0})
-        surge = _upstream(occ, p, {})["surge"][0]
+        surge = _upstream(occ, times, p, {})["surge"][0]
         i = int(np.argmax(surge))
         # parabolic refinement of the grid maximum
         y0, y1, y2 = surge[i - 1], surge[i], surge[i + 1]
         shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if (y0 - 2 * y1 + y2) != 0 else 0.0
-        return (i + shift) * GRID_STEP_H * 60.0 - MILAK_PEAK_MIN
+        return (i + shift) * step_h * 60.0 - MILAK_PEAK_MIN
 
     return float(brentq(peak_minus_target, 1.0, 600.0, xtol=1e-4))
 

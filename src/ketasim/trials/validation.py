@@ -20,10 +20,9 @@ from numpy.typing import NDArray
 from ketasim.model import CourseResult, Exposure, expose, mood_drive, outcomes
 from ketasim.pd._params import calibrated, conditions, scales
 from ketasim.pd.cascade import CascadeParameters, spine_stage
-from ketasim.pd.symptoms import EfficacyParameters, PatientGains, observe
-from ketasim.pk import load_model, sample_etas
-from ketasim.population import Seeds, sample_baselines, sample_covariates
-from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions
+from ketasim.pd.symptoms import EfficacyParameters, observe
+from ketasim.population import VirtualPopulation, sample_population
+from ketasim.regimens import KetamineSessions, PlaceboSessions, course_start_h
 from ketasim.trials._targets import Target, TargetArm, load_targets
 
 FloatArray = NDArray[np.float64]
@@ -65,15 +64,7 @@ class TargetResult:
 
 def start_h(arm: TargetArm) -> float:
     """Time zero of a design: the first clinic session, else the antidepressant's start."""
-    sessions = [
-        24.0 * item.days[0] + item.hour_of_day
-        for item in arm.treatment
-        if isinstance(item, KetamineSessions | PlaceboSessions)
-    ]
-    if sessions:
-        return min(sessions)
-    starts = [24.0 * item.start_day for item in arm.treatment if isinstance(item, OralAntidepressant)]
-    return min(starts) if starts else 0.0
+    return course_start_h(arm.treatment)
 
 
 def _scale(target: Target) -> str:
@@ -112,42 +103,30 @@ class Evaluator:
     overrides: dict[str, float] = field(default_factory=dict)
     _exposures: dict[tuple[str, int, float], Exposure] = field(default_factory=dict)
     _spine_variants: dict[tuple[tuple[str, int, float], float, float, float], Exposure] = field(default_factory=dict)
-    _population: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    _population: dict[int, VirtualPopulation] = field(default_factory=dict)
 
-    def _patients(self, seed: int) -> tuple[Any, ...]:
+    def _patients(self, target: Target) -> tuple[int, VirtualPopulation]:
+        scale = _scale(target)
+        seed = zlib.crc32(f"{target.condition}|{scale}|{_baseline(target):.3f}".encode())
         if seed not in self._population:
-            seeds = Seeds.from_seed(seed)
-            cov = sample_covariates(self.n, seeds.covariates)
-            pk_etas = {"esketamine": sample_etas(load_model("esketamine").spec, self.n, seeds.pk)}
-            z = seeds.gains.standard_normal((5, self.n))
-            base_z = seeds.baselines.standard_normal(self.n)
-            self._population[seed] = (cov, pk_etas, z, base_z)
-        return self._population[seed]
+            self._population[seed] = sample_population(self.n, seed, target.condition, {scale: _baseline(target)})
+        return seed, self._population[seed]
 
     def run(self, target: Target, arm: TargetArm, times_h: FloatArray) -> CourseResult:
         """The arm's virtual population at ``times_h`` (absolute hours)."""
         scale = _scale(target)
-        seed = zlib.crc32(f"{target.condition}|{scale}|{_baseline(target):.3f}".encode())
-        cov, pk_etas, z, base_z = self._patients(seed)
+        seed, pop = self._patients(target)
         horizon = float(np.ceil((float(np.max(times_h)) + 1.0) / 24.0) * 24.0)
         key = (arm.model_dump_json(), seed, horizon)
         if key not in self._exposures:
-            self._exposures[key] = expose(arm.treatment, cov, horizon, pk_etas=pk_etas, overrides=self.overrides)
+            self._exposures[key] = expose(
+                arm.treatment, pop.covariates, horizon, pk_etas=pop.pk_etas, overrides=self.overrides
+            )
         exposure = self._with_spines(key)
         efficacy = EfficacyParameters.for_condition(target.condition, self.overrides)
-        values = {**calibrated().values, **self.overrides}
-        gains = PatientGains(
-            eta_drug=efficacy.drug_omega * z[0],
-            eta_placebo=efficacy.placebo_omega * z[1],
-            eta_ssri=efficacy.ssri_omega * z[2],
-            eta_dissociation=values["cadss_omega"] * z[3],
-            eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
-        )
-        mean = _baseline(target)
-        base = sample_baselines(self.n, {scale: mean}, np.random.default_rng(0))  # shape only
-        base[scale] = np.maximum(mean + 0.15 * mean * base_z, 0.0)
         other = {k: v for k, v in self.overrides.items() if k not in SPINE_KEYS}
-        result = outcomes(exposure, target.condition, base, times_h, gains=gains, overrides=other)
+        gains = pop.gains(self.overrides)
+        result = outcomes(exposure, target.condition, pop.baselines, times_h, gains=gains, overrides=other)
         # what a rater records: visit-to-visit residual variability, reproducible per design and time
         noise_seed = zlib.crc32(np.round(np.asarray(times_h, dtype=np.float64), 6).tobytes()) ^ seed
         observed = observe(result.scales[scale], scale, efficacy.residual_sd, np.random.default_rng(noise_seed))
@@ -164,8 +143,8 @@ class Evaluator:
             if len(self._spine_variants) > 4 * max(1, len(self._exposures)):
                 self._spine_variants.clear()
             base = self._exposures[key]
-            states = {**base.states, "mood_drive_fast": mood_drive(base.states["ampa"], self.overrides)}
-            spines = spine_stage(base.states["synaptic_proteins"], params)
+            states = {**base.states, "mood_drive_fast": mood_drive(base.states["ampa"], base.grid_h, self.overrides)}
+            spines = spine_stage(base.states["synaptic_proteins"], base.grid_h, params)
             self._spine_variants[vkey] = replace(base, spines=spines, states=states)
         return self._spine_variants[vkey]
 

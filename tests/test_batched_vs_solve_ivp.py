@@ -1,0 +1,83 @@
+"""The batched solver (every patient in one call) against the same model integrated patient
+by patient by scipy's solve_ivp at rtol 1e-10 (ketasim.odes): ≤ 1e-4 of each output's peak."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+
+from ketasim.model import Exposure, expose
+from ketasim.odes import course_odes, solve_reference
+from ketasim.pd._filters import at_times
+from ketasim.pk import load_model, sample_etas
+from ketasim.population import Covariates
+from ketasim.regimens import KetamineSessions, TreatmentItem
+
+TOLERANCE = 1e-4
+
+
+def _batched(ex: Exposure, name: str) -> NDArray[np.float64]:
+    if name.startswith("plasma."):
+        return ex.concentrations_ng_ml[name.removeprefix("plasma.")]
+    if name == "dissociation_tolerance":
+        return ex.tolerance
+    return ex.states[name] if name in ex.states else ex.spines[name]
+
+
+def _errors(
+    treatment: list[TreatmentItem], cov: Covariates, days: int, pk_etas: dict[str, dict[str, NDArray[np.float64]]]
+) -> dict[str, float]:
+    """Largest |batched − reference| / peak |reference| of every output, for every patient."""
+    out = np.unique(np.concatenate([np.arange(0.0, 24.0 * days + 1e-9, 6.0), np.arange(9.0, 12.0, 1 / 12)]))
+    ex = expose(treatment, cov, 24.0 * days, pk_etas=pk_etas, output_times_h=out)
+    worst: dict[str, float] = {}
+    for p in range(cov.n):
+        one = Covariates(cov.weight_kg[p : p + 1], cov.age_years[p : p + 1], cov.female[p : p + 1])
+        etas = {d: {k: v[p : p + 1] for k, v in e.items()} for d, e in pk_etas.items()}
+        ref = solve_reference(course_odes(treatment, one, pk_etas=etas), out)
+        for name, r in ref.items():
+            got = at_times(_batched(ex, name), ex.grid_h, out)[p]
+            err = float(np.max(np.abs(got - r)) / np.max(np.abs(r)))
+            worst[name] = max(worst.get(name, 0.0), err)
+    return worst
+
+
+CASES = {
+    "ketamine IV 0.5 mg/kg, six infusions in 2 weeks": [KetamineSessions(dose_mg_per_kg=0.5, days=(0, 2, 4, 7, 9, 11))],
+    "esketamine nasal 56 then 84 mg": [
+        KetamineSessions(drug="esketamine", route="intranasal", dose_mg=56, days=(0,)),
+        KetamineSessions(drug="esketamine", route="intranasal", dose_mg=84, days=(3, 7)),
+    ],
+    "ketamine oral 100 mg and IM 0.5 mg/kg": [
+        KetamineSessions(route="oral", dose_mg=100, days=(0, 3)),
+        KetamineSessions(route="im", dose_mg_per_kg=0.5, days=(6,)),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_output_matches_solve_ivp(case: str) -> None:
+    cov = Covariates(np.array([55.0, 90.0]), np.array([30.0, 68.0]), np.array([True, False]))
+    drugs = {i.drug for i in CASES[case] if isinstance(i, KetamineSessions)}
+    rng = np.random.default_rng(1)
+    etas = {d: sample_etas(load_model(d).spec, cov.n, rng) for d in drugs}
+    worst = _errors(CASES[case], cov, 14, etas)
+    assert len(worst) >= 14
+    bad = {k: v for k, v in worst.items() if v > TOLERANCE}
+    assert not bad, bad
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    weight=st.floats(45, 150),
+    age=st.floats(18, 90),
+    dose=st.floats(0.1, 1.0),
+    minutes=st.floats(20, 100),
+)
+def test_any_iv_infusion_matches_solve_ivp(weight: float, age: float, dose: float, minutes: float) -> None:
+    treatment: list[TreatmentItem] = [KetamineSessions(dose_mg_per_kg=dose, duration_min=minutes, days=(0, 3))]
+    worst = _errors(treatment, Covariates.one(weight, age), 7, {})
+    assert max(worst.values()) <= TOLERANCE, worst
