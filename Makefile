@@ -28,7 +28,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pk.py
-	$(BIN)/python benchmarks/bench_mechanism.py
+	$(BIN)/python benchmarks/bench_trial.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info
