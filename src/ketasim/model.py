@@ -135,7 +135,9 @@ def expose(
     n = covariates.n
     doses = _doses_by_drug(treatment)
     windows = [w for drug, records in doses.items() for w in load_model(drug).input_windows(records, covariates)]
-    grid = solver_grid(windows, horizon_h, np.asarray(output_times_h, dtype=np.float64))
+    extra = np.asarray(output_times_h, dtype=np.float64)
+    horizon_h = max(horizon_h, float(extra.max())) if extra.size else horizon_h  # never clip an output
+    grid = solver_grid(windows, horizon_h, extra)
     conc: dict[str, FloatArray] = {}
     free: dict[str, FloatArray] = {}
     for drug, records in doses.items():

@@ -105,42 +105,46 @@ def _moments(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     return np.where(small, series[0], w0), np.where(small, series[1], w1), np.where(small, series[2], w2)
 
 
-def _coefficients(times_h: FloatArray, tau_h: float) -> tuple[NDArray[np.intp], FloatArray, FloatArray]:
-    """For every step k: the first of the three nodes the input is interpolated through
-    (k − 1, k, k + 1; the first step uses 0, 1, 2), a_k = e^{−h_k/τ}, and the weight of
-    each of the three nodes' inputs (second-order hold: u quadratic in time on the step)."""
+def coefficients(times_h: FloatArray, tau_h: float) -> FloatArray:
+    """Coefficients (4, K) of every step k of dx/dt = (u − x)/τ on the nodes: a_k = e^{−h_k/τ}
+    and the weights of u at nodes k − 1, k and k + 1 (second-order hold: u quadratic through
+    them).  The first step has no node before it and uses a first-order hold (u linear
+    between nodes 0 and 1), so that a sweep over the nodes never needs u ahead of node k + 1."""
     h = np.diff(times_h)
     n = h.size
-    first = np.maximum(np.arange(n) - 1, 0)
-    if n < 2:
-        first = np.zeros(n, dtype=np.intp)
-    # σ of the three nodes on each step's own scale, σ = (t − t_k)/h_k
-    sig = np.stack([(times_h[first + j] - times_h[:-1]) / h for j in range(3)]) if n >= 2 else None
     w0, w1, w2 = _moments(h / tau_h)
-    a = np.exp(-h / tau_h)
-    beta = np.zeros((3, n))
-    if sig is None:  # one step: first-order hold
-        beta[0], beta[1] = w0 - w1, w1
-        return first, a, beta
-    for j in range(3):
-        o = [i for i in range(3) if i != j]
-        s1, s2 = sig[o[0]], sig[o[1]]
-        denom = (sig[j] - s1) * (sig[j] - s2)
-        # Lagrange basis L_j(σ) = (σ² − (s1 + s2)σ + s1·s2)/denom
-        beta[j] = (w2 - (s1 + s2) * w1 + s1 * s2 * w0) / denom
-    return first.astype(np.intp), a, beta
+    c = np.zeros((4, n))
+    c[0] = np.exp(-h / tau_h)
+    c[2, :1], c[3, :1] = (w0 - w1)[:1], w1[:1]
+    if n > 1:
+        # σ of nodes k − 1, k, k + 1 on step k's own scale, σ = (t − t_k)/h_k
+        sig = (np.stack([times_h[:-2] - times_h[1:-1], np.zeros(n - 1), h[1:]]) / h[1:])
+        for j in range(3):
+            o = [i for i in range(3) if i != j]
+            s1, s2 = sig[o[0]], sig[o[1]]
+            denom = (sig[j] - s1) * (sig[j] - s2)
+            # Lagrange basis L_j(σ) = (σ² − (s1 + s2)σ + s1·s2)/denom, integrated against the kernel
+            c[1 + j, 1:] = (w2[1:] - (s1 + s2) * w1[1:] + s1 * s2 * w0[1:]) / denom
+    return c
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False)
-def _recurrence(u: FloatArray, first: NDArray[np.intp], a: FloatArray, beta: FloatArray, x0: FloatArray) -> FloatArray:
+@numba.njit(inline="always")
+def hold_step(x: float, c: FloatArray, k: int, u_prev: float, u_cur: float, u_next: float) -> float:
+    """One exact step of dx/dt = (u − x)/τ from node k to k + 1 (coefficients from
+    :func:`coefficients`)."""
+    x_next: float = c[0, k] * x + c[1, k] * u_prev + c[2, k] * u_cur + c[3, k] * u_next
+    return x_next
+
+
+@numba.njit(parallel=True, cache=True)
+def _recurrence(u: FloatArray, c: FloatArray, x0: FloatArray) -> FloatArray:
     n_pat, n_t = u.shape
     x = np.empty((n_pat, n_t))
     for p in numba.prange(n_pat):
         xp = x0[p]
         x[p, 0] = xp
         for k in range(n_t - 1):
-            i = first[k]
-            xp = a[k] * xp + beta[0, k] * u[p, i] + beta[1, k] * u[p, i + 1] + beta[2, k] * u[p, i + 2]
+            xp = hold_step(xp, c, k, u[p, k - 1] if k > 0 else 0.0, u[p, k], u[p, k + 1])
             x[p, k + 1] = xp
     return x
 
@@ -148,7 +152,7 @@ def _recurrence(u: FloatArray, first: NDArray[np.intp], a: FloatArray, beta: Flo
 def first_order(u: FloatArray, tau_h: float, times_h: FloatArray, x0: FloatArray | None = None) -> FloatArray:
     """Response x (patients × nodes, like u) of dx/dt = (u − x)/τ on the nodes ``times_h`` (h),
     from x(t₀) = x0 (default 0), with u quadratic through neighbouring nodes (exact for
-    quadratic input; local error O(h⁴)).
+    quadratic input after the first step; local error O(h⁴)).
 
     >>> t = np.linspace(0.0, 10.0, 11)
     >>> x = first_order(np.ones((1, 11)), 2.0, t)
@@ -160,11 +164,8 @@ def first_order(u: FloatArray, tau_h: float, times_h: FloatArray, x0: FloatArray
     start = np.zeros(u2.shape[0]) if x0 is None else np.broadcast_to(np.asarray(x0, np.float64), u2.shape[:1])
     if t.size < 2:
         return np.broadcast_to(start[:, None], u2.shape).copy()
-    first, a, beta = _coefficients(t, tau_h)
-    if t.size == 2:
-        u2 = np.concatenate([u2, u2[:, -1:]], axis=1)
-    out: FloatArray = _recurrence(u2, first, a, np.ascontiguousarray(beta), np.ascontiguousarray(start))
-    return out[:, : t.size]
+    out: FloatArray = _recurrence(u2, np.ascontiguousarray(coefficients(t, tau_h)), np.ascontiguousarray(start))
+    return out
 
 
 def at_times(x: FloatArray, grid_h: FloatArray, times_h: FloatArray) -> FloatArray:

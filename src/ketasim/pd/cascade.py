@@ -22,9 +22,9 @@ sources). Between stages, B is expressed in that same unit before saturation, so
 mTORC1 half-saturation sits at one standard infusion's BDNF peak (**assumed**).
 
 Every stage is a first-order linear filter of the stage above, solved exactly for input
-linear between the nodes of a solver grid that is fine around doses and coarse between
-sessions (:mod:`ketasim.pd._filters`); there is no feedback, so stages are computed one
-after another for all patients at once.  :func:`cascade_odes` is the same system as an
+quadratic through neighbouring nodes of a solver grid that is fine around doses and coarse between
+sessions (:mod:`ketasim.pd._filters`); there is no feedback, so one compiled sweep over the nodes
+per patient advances every stage (in parallel over patients).  :func:`cascade_odes` is the same system as an
 ODE right-hand side, for reference solvers and model export.
 """
 
@@ -34,10 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._filters import first_order, solver_grid
+from ketasim.pd._filters import coefficients, hold_step, solver_grid
 from ketasim.pd._params import calibrated, fixed
 
 FloatArray = NDArray[np.float64]
@@ -106,20 +107,81 @@ class CascadeParameters:
         )
 
 
+@numba.njit(parallel=True, cache=True)
+def _upstream_kernel(occ: FloatArray, c: FloatArray, norm: FloatArray) -> FloatArray:
+    """One sweep over the nodes per patient: occupancy → I, Ga → surge → A → B → M → P.
+    ``c`` (6, 4, K): step coefficients of I, Ga, A, B, M, P; ``norm``: n_A, n_B, n_M, n_P.
+    Returns (5, P, N): I, surge (raw), A, B and M, then P in a sixth plane."""
+    n_pat, n_t = occ.shape
+    out = np.zeros((6, n_pat, n_t))
+    inv = 1.0 / norm
+    for p in numba.prange(n_pat):
+        i = ga = a = b = m = pr = 0.0
+        # each stage's input at the previous and current node
+        o0, o1 = 0.0, occ[p, 0]
+        i0 = i1 = s0 = s1 = a0 = a1 = g0 = g1 = m0 = m1 = 0.0
+        for k in range(n_t - 1):
+            o2 = occ[p, k + 1]
+            i = hold_step(i, c[0], k, o0, o1, o2)
+            ga = hold_step(ga, c[1], k, i0, i1, i)
+            s2 = max(i - ga, 0.0) * inv[0]
+            a = hold_step(a, c[2], k, s0, s1, s2)
+            a2 = a * inv[1]
+            b = hold_step(b, c[3], k, a0, a1, a2)
+            g2 = b / (1.0 + b) * inv[2]
+            m = hold_step(m, c[4], k, g0, g1, g2)
+            m2 = m * inv[3]
+            pr = hold_step(pr, c[5], k, m0, m1, m2)
+            out[0, p, k + 1] = i
+            out[1, p, k + 1] = s2 * norm[0]
+            out[2, p, k + 1] = a
+            out[3, p, k + 1] = b
+            out[4, p, k + 1] = m
+            out[5, p, k + 1] = pr
+            o0, o1, i0, i1, s0, s1, a0, a1, g0, g1, m0, m1 = o1, o2, i1, i, s1, s2, a1, a2, g1, g2, m1, m2
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _spine_kernel(protein: FloatArray, c: FloatArray, scale: FloatArray) -> FloatArray:
+    """One sweep per patient: P → Sf → Ss (raw) and Sf + Ss → N.  ``c`` (3, 4, K) for Sf, Ss,
+    N; ``scale``: n_S, stable gain f·τ_Ss/τ_Sf, n_N.  Returns (3, P, N): Sf, Ss, N."""
+    n_pat, n_t = protein.shape
+    out = np.zeros((3, n_pat, n_t))
+    inv_s, inv_n = 1.0 / scale[0], 1.0 / scale[2]
+    for p in numba.prange(n_pat):
+        sf = ss_raw = net = 0.0
+        u0, u1 = 0.0, protein[p, 0] * inv_s
+        f0 = f1 = y0 = y1 = 0.0
+        for k in range(n_t - 1):
+            u2 = protein[p, k + 1] * inv_s
+            sf = hold_step(sf, c[0], k, u0, u1, u2)
+            ss_raw = hold_step(ss_raw, c[1], k, f0, f1, sf)
+            y2 = (sf + scale[1] * ss_raw) * inv_n
+            net = hold_step(net, c[2], k, y0, y1, y2)
+            out[0, p, k + 1] = sf
+            out[1, p, k + 1] = scale[1] * ss_raw
+            out[2, p, k + 1] = net
+            u0, u1, f0, f1, y0, y1 = u1, u2, f1, sf, y1, y2
+    return out
+
+
+def _steps(times_h: FloatArray, *taus_h: float) -> FloatArray:
+    return np.ascontiguousarray(np.stack([coefficients(times_h, tau) for tau in taus_h]))
+
+
 def _upstream(
     occupancy: FloatArray, times_h: FloatArray, p: CascadeParameters, norm: dict[str, float]
 ) -> dict[str, FloatArray]:
     """Receptor to synaptic proteins (does not depend on the spine parameters)."""
-    t = times_h
-    disinhibition = first_order(occupancy, p.tau_disinhibition_h, t)
-    adaptation = first_order(disinhibition, p.tau_adapt_h, t)
-    surge = np.maximum(disinhibition - adaptation, 0.0)
-    ampa = first_order(surge / norm.get("ampa", 1.0), p.tau_ampa_h, t)
-    bdnf = first_order(ampa / norm.get("bdnf", 1.0), p.tau_bdnf_h, t)
-    mtor = first_order(bdnf / (1.0 + bdnf) / norm.get("mtorc1", 1.0), p.tau_mtorc1_h, t)
-    protein = first_order(mtor / norm.get("synaptic_proteins", 1.0), p.tau_protein_h, t)
+    occ = np.ascontiguousarray(np.atleast_2d(occupancy), dtype=np.float64)
+    c = _steps(
+        times_h, p.tau_disinhibition_h, p.tau_adapt_h, p.tau_ampa_h, p.tau_bdnf_h, p.tau_mtorc1_h, p.tau_protein_h
+    )
+    n = np.array([norm.get(k, 1.0) for k in ("ampa", "bdnf", "mtorc1", "synaptic_proteins")])
+    disinhibition, surge, ampa, bdnf, mtor, protein = _upstream_kernel(occ, c, n)
     return {
-        "nmda_occupancy": occupancy,
+        "nmda_occupancy": occ,
         "disinhibition": disinhibition,
         "glutamate": p.glutamate_peak_rise * surge / norm.get("surge", 1.0),
         "ampa": ampa,
@@ -134,14 +196,11 @@ def _spines(
     protein: FloatArray, times_h: FloatArray, p: CascadeParameters, norm: dict[str, float]
 ) -> dict[str, FloatArray]:
     """Synaptic proteins to spines and network."""
-    scale = norm.get("synapses", 1.0)
-    transient = first_order(protein / scale, p.tau_spine_transient_h, times_h)
-    stable = (
-        p.stable_fraction * p.tau_spine_stable_h / p.tau_spine_transient_h
-    ) * first_order(transient, p.tau_spine_stable_h, times_h)
-    synapses = transient + stable
-    network = first_order(synapses / norm.get("network", 1.0), p.tau_network_h, times_h)
-    return {"spines_transient": transient, "spines_stable": stable, "synapses": synapses, "network": network}
+    c = _steps(times_h, p.tau_spine_transient_h, p.tau_spine_stable_h, p.tau_network_h)
+    gain = p.stable_fraction * p.tau_spine_stable_h / p.tau_spine_transient_h
+    scale = np.array([norm.get("synapses", 1.0), gain, norm.get("network", 1.0)])
+    transient, stable, network = _spine_kernel(np.ascontiguousarray(protein, dtype=np.float64), c, scale)
+    return {"spines_transient": transient, "spines_stable": stable, "synapses": transient + stable, "network": network}
 
 
 def standard_infusion_grid(horizon_h: float = 24.0 * 28) -> FloatArray:
