@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/ketasim demo --out out/demo
+	$(BIN)/ketasim plan examples/patients/trd_iv_ketamine.yaml --report out/demo/plan.html
 
 test: $(STAMP) lint typecheck unit
 

@@ -175,3 +175,14 @@ def test_demo_runs_what_make_demo_runs(tmp_path: Path) -> None:
     ketamine, ssri = trajectories["ketamine"]["scales"]["MADRS"], trajectories["ssri"]["scales"]["MADRS"]
     day1 = trajectories["ketamine"]["times_h"].index(33.0)
     assert ketamine[day1] < ssri[day1]  # ketamine acts within a day; the SSRI has barely started
+
+
+def test_demo_plan_step_runs_what_make_demo_runs(tmp_path: Path) -> None:
+    """`make demo`'s second step: `ketasim plan examples/patients/trd_iv_ketamine.yaml --report out/demo/plan.html`."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "patients" / "trd_iv_ketamine.yaml"
+    assert f"ketasim plan {example.relative_to(example.parents[2])} --report out/demo/plan.html" in (
+        example.parents[2] / "Makefile"
+    ).read_text(encoding="utf-8")
+    code, out = _run("plan", str(example), "--report", str(tmp_path / "plan.html"))
+    assert code == 0, out
+    assert "eligible" in out and (tmp_path / "plan.html").stat().st_size > 10_000

@@ -479,6 +479,83 @@ def _fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+@app.command("plan")
+def plan_command(
+    patient_file: Annotated[
+        Path, typer.Argument(metavar="PATIENT", help="Patient file (YAML/JSON), see docs/planner.md.")
+    ],
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="The clinic's own rules file (default: the packaged one).")] = None,
+) -> None:
+    """Plan one patient: eligibility and safety findings with sources, method and dose,
+    session monitoring with the patient's predicted peaks, and a course forecast that
+    sharpens with the patient's observed scores.  Supports and does not replace clinical
+    judgement."""
+    from ketasim.clinic.patient import PlannerError, load_patient
+    from ketasim.clinic.plan import plan_patient
+    from ketasim.clinic.report import write_plan_report
+    from ketasim.clinic.rules import load_rules
+
+    if not patient_file.is_file():
+        _bad("PATIENT", f"{str(patient_file)!r} does not exist")
+    _check_out_path("--report", report, ".html")
+    if rules is not None and not rules.is_file():
+        _bad("--rules", f"{str(rules)!r} does not exist")
+    try:
+        patient = load_patient(patient_file)
+        rule_set = load_rules(rules) if rules is not None else None
+    except PlannerError as err:
+        _scenario_problems(err, "PATIENT" if rules is None else "PATIENT/--rules")
+    doc = plan_patient(patient, rule_set)
+    if report is not None:
+        write_plan_report(report, patient, doc)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    _print_plan(doc)
+
+
+def _print_plan(doc: dict[str, Any]) -> None:
+    style = {"eligible": "green", "needs_review": "yellow", "not_eligible": "red"}[doc["decision"]]
+    console.print(f"[bold]{doc['patient']}[/bold]: [{style}]{doc['decision'].replace('_', ' ')}[/{style}]")
+    if doc["findings"]:
+        table = Table(title="Findings")
+        for col in ("severity", "rule", "message", "source"):
+            table.add_column(col, overflow="fold")
+        for f in doc["findings"]:
+            table.add_row(f["severity"], f["rule"], f["message"], f["source"])
+        console.print(table)
+    reg = doc["regimen"]
+    console.print(f"Method: {reg['drug']} {reg['route']} — " + "; ".join(reg.get("reasons", [])))
+    if reg["sessions"]:
+        table = Table(title="Sessions")
+        for col in ("session", "day", "phase", "dose (mg)", "duration (min)"):
+            table.add_column(col, justify="right")
+        for i, s in enumerate(reg["sessions"]):
+            table.add_row(
+                str(i + 1), f"{s['day']:g}", s.get("phase", ""), f"{s['dose_mg']:g}", f"{s['duration_min']:g}"
+            )
+        console.print(table)
+    for p in doc.get("session_predictions", [])[:1]:
+        console.print(
+            f"Session 1 predicted peaks: CADSS {p['cadss_peak']['median']:.1f} "
+            f"({p['cadss_peak']['p10']:.1f}–{p['cadss_peak']['p90']:.1f}) at {p['cadss_peak_t_min']:g} min; "
+            f"SBP {p['sbp_peak_mmhg']['median']:.0f} mmHg ({p['sbp_peak_mmhg']['p10']:.0f}–"
+            f"{p['sbp_peak_mmhg']['p90']:.0f}) at {p['sbp_peak_t_min']:g} min; "
+            f"earliest discharge {p['earliest_discharge_min']:g} min"
+        )
+    f = doc.get("forecast")
+    if f:
+        relapse = "beyond follow-up" if f["median_days_to_relapse"] is None else f["median_days_to_relapse"]
+        console.print(
+            f"Forecast ({f['scale']}): response after induction {f['response_probability']:.0%}; "
+            f"median days to loss of response without maintenance: {relapse}; "
+            f"suggested maintenance interval: {f['suggested_maintenance_interval_days'] or '—'} days"
+        )
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+
+
 @app.command("export-sbml")
 def export_sbml_command(
     scenario: Annotated[

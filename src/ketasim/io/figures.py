@@ -148,3 +148,23 @@ def plot_validation(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path
     for ax in list(axes.flat)[len(families) :]:
         ax.axis("off")
     return _save(fig, path, dpi=100)
+
+
+def plot_forecast(forecast: Mapping[str, Any], path: str | Path) -> Path:
+    """The course forecast: median and 10–90% band on the patient's scale against day, the
+    prior band when observed scores narrowed it, and the observed scores."""
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
+    days = forecast["days"]
+    if "prior" in forecast:
+        prior = forecast["prior"]
+        ax.fill_between(days, prior["p10"], prior["p90"], color="0.85", label="10–90% before the observed scores")
+    ax.fill_between(days, forecast["p10"], forecast["p90"], color="tab:blue", alpha=0.3, label="10–90% band")
+    ax.plot(days, forecast["median"], color="tab:blue", label="median")
+    obs = [o for o in forecast.get("observed_scores", []) if o["scale"] == forecast["scale"]]
+    if obs:
+        ax.plot([o["day"] for o in obs], [o["score"] for o in obs], "ko", label="observed")
+    ax.set_xlabel("day (0 = first session)")
+    ax.set_ylabel(forecast["scale"])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path, dpi=110)

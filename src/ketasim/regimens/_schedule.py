@@ -11,6 +11,7 @@ These are the building blocks of scenarios (one patient), trial arms and clinic 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -98,7 +99,7 @@ class OralAntidepressant(_Strict):
 TreatmentItem = Annotated[KetamineSessions | PlaceboSessions | OralAntidepressant, Field(discriminator="kind")]
 
 
-def session_times_h(items: tuple[TreatmentItem, ...] | list[TreatmentItem]) -> list[float]:
+def session_times_h(items: Sequence[TreatmentItem]) -> list[float]:
     """Times (h) of every clinic session (ketamine or placebo), sorted."""
     times: set[float] = set()
     for item in items:
@@ -107,7 +108,7 @@ def session_times_h(items: tuple[TreatmentItem, ...] | list[TreatmentItem]) -> l
     return sorted(times)
 
 
-def course_start_h(items: tuple[TreatmentItem, ...] | list[TreatmentItem]) -> float:
+def course_start_h(items: Sequence[TreatmentItem]) -> float:
     """Time zero of a course (h): the first clinic session, else the antidepressant's start."""
     sessions = session_times_h(items)
     if sessions:

@@ -1,0 +1,202 @@
+"""Course forecast for one patient: virtual copies of the patient, then a measurement-based
+update from the patient's own scores.
+
+The copies share the patient's covariates and baselines; what is unknown about this patient
+— PK random effects, drug, placebo and antidepressant gains, dissociation sensitivity — is
+drawn from the population distributions (:func:`ketasim.population.sample_population`).
+Observed scores reweight the copies by their likelihood under the calibrated rater
+residual (log-normal, σ = ``residual_sd_log``; a 0.5-point offset keeps a score of 0
+finite) — importance sampling of the posterior over patient-level parameters.  Bands are
+weighted 10th, 50th and 90th percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.clinic.dosing import Regimen
+from ketasim.clinic.patient import PatientFile
+from ketasim.model import CourseResult, expose, outcomes
+from ketasim.pd._params import scales
+from ketasim.pd.symptoms import EfficacyParameters
+from ketasim.population import Covariates, VirtualPopulation, sample_population
+from ketasim.regimens import course_start_h
+
+FloatArray = NDArray[np.float64]
+COPIES = 400
+FOLLOW_UP_DAYS = 56.0
+SCORE_OFFSET = 0.5
+SESSION_WINDOW_H = 4.0
+SESSION_STEP_H = 5.0 / 60.0
+
+
+def copies(patient: PatientFile, n: int = COPIES, seed: int = 2026) -> VirtualPopulation:
+    """``n`` virtual copies of the patient: own covariates and baselines, unknown parameters drawn."""
+    pop = sample_population(n, seed, patient.condition, dict(patient.baseline_scores))
+    return replace(
+        pop,
+        covariates=Covariates(
+            np.full(n, patient.weight_kg), np.full(n, patient.age_years), np.full(n, patient.sex == "female")
+        ),
+        height_cm=np.full(n, patient.height_cm),
+        baseline_z=np.zeros(n),
+    )
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """The copies' course under a regimen: daily scores and the session windows."""
+
+    days: FloatArray
+    scores: FloatArray  # (copies, days) on the patient's scale, model score
+    result: CourseResult
+    start_h: float
+    session_times_h: FloatArray
+
+
+def simulate_copies(
+    patient: PatientFile, regimen: Regimen, pop: VirtualPopulation, phases: tuple[str, ...]
+) -> Simulated:
+    """Daily scores to 8 weeks after the last session of ``phases``, and 5-minute outputs for
+    4 hours after each session (for the predicted peaks)."""
+    treatment = regimen.treatment(phases)
+    t0 = course_start_h(treatment)
+    last_day = max(s.day for s in regimen.sessions if s.phase in phases)
+    days = np.arange(0.0, last_day + FOLLOW_UP_DAYS + 1.0)
+    daily = t0 + 24.0 * days
+    daily[0] = max(t0 - 0.25, 0.0)  # day 0 before the first dose
+    sessions = np.array([t0 + 24.0 * s.day for s in regimen.sessions if s.phase in phases])
+    window = (sessions[:, None] + np.arange(0.0, SESSION_WINDOW_H + 1e-9, SESSION_STEP_H)[None, :]).ravel()
+    times = np.unique(np.concatenate([daily, window]))
+    ex = expose(treatment, pop.covariates, float(times[-1]), pk_etas=pop.pk_etas, output_times_h=times)
+    vitals = {k: np.full(pop.n, v) for k, v in patient.vitals.model_dump().items() if k != "spo2_pct"}
+    res = outcomes(ex, patient.condition, pop.baselines, times, gains=pop.gains(), vitals=vitals)
+    idx = np.searchsorted(times, daily)
+    return Simulated(days, res.scales[patient.scale][:, idx], res, t0, sessions)
+
+
+def weighted_quantiles(values: FloatArray, weights: FloatArray, qs: tuple[float, ...]) -> FloatArray:
+    """Weighted quantiles of each column of ``values`` (copies × times): (len(qs), times)."""
+    order = np.argsort(values, axis=0)
+    v = np.take_along_axis(values, order, axis=0)
+    w = weights[order]
+    cdf = np.cumsum(w, axis=0) - 0.5 * w
+    cdf /= np.sum(weights)
+    out = np.empty((len(qs), values.shape[1]))
+    for j in range(values.shape[1]):  # per output day: a few hundred, each vectorised over copies
+        out[:, j] = np.interp(qs, cdf[:, j], v[:, j])
+    return out
+
+
+def likelihood_weights(patient: PatientFile, sim: Simulated) -> FloatArray:
+    """Importance weights of the copies given the observed scores (uniform without any)."""
+    n = sim.scores.shape[0]
+    if not patient.observed_scores:
+        return np.full(n, 1.0 / n)
+    sigma = EfficacyParameters.for_condition(patient.condition).residual_sd
+    loglik = np.zeros(n)
+    for obs in patient.observed_scores:  # a handful of visits, each vectorised over copies
+        base = patient.baseline_scores[obs.scale]
+        own = patient.baseline_scores[patient.scale]
+        day = float(np.clip(obs.day, sim.days[0], sim.days[-1]))
+        model = _at_day(sim, day)
+        predicted = model * base / own  # every scale moves by the same fraction (docs/model.md)
+        r = np.log(obs.score + SCORE_OFFSET) - np.log(predicted + SCORE_OFFSET)
+        loglik += -0.5 * (r / sigma) ** 2
+    w = np.exp(loglik - loglik.max())
+    return np.asarray(w / w.sum(), dtype=np.float64)
+
+
+def _at_day(sim: Simulated, day: float) -> FloatArray:
+    k = int(np.clip(np.searchsorted(sim.days, day, side="right") - 1, 0, sim.days.size - 2))
+    frac = (day - sim.days[k]) / (sim.days[k + 1] - sim.days[k])
+    return np.asarray(sim.scores[:, k] * (1 - frac) + sim.scores[:, k + 1] * frac)
+
+
+def _weighted_median(x: FloatArray, w: FloatArray) -> float:
+    finite = np.isfinite(x)
+    if np.sum(w[finite]) < 0.5 * np.sum(w):
+        return math.inf
+    order = np.argsort(x)
+    cdf = np.cumsum(w[order]) / np.sum(w)
+    return float(x[order][np.searchsorted(cdf, 0.5)])
+
+
+def relapse_days(patient: PatientFile, sim: Simulated, after_day: float) -> tuple[NDArray[np.bool_], FloatArray]:
+    """(responded at ``after_day`` + 1, days from then to loss of response; inf if none in follow-up)."""
+    drop = scales()[patient.scale].response_drop
+    threshold = (1 - drop) * patient.baseline_scores[patient.scale]
+    k = int(np.searchsorted(sim.days, after_day + 1.0))
+    responded = sim.scores[:, k] <= threshold + 1e-9
+    lost = sim.scores[:, k + 1 :] > threshold + 1e-9
+    first = np.argmax(lost, axis=1)
+    days: FloatArray = np.where(lost.any(axis=1), sim.days[k + 1 :][first] - sim.days[k], np.inf)
+    return np.asarray(responded), days
+
+
+@dataclass(frozen=True)
+class Course:
+    """The copies under the full plan and under induction only, with their weights."""
+
+    plan: Simulated
+    induction: Simulated
+    weights: FloatArray
+    n: int
+
+
+def simulate_course_copies(patient: PatientFile, regimen: Regimen, n: int = COPIES) -> Course:
+    """The copies under the plan and under induction only; weights from the observed scores."""
+    pop = copies(patient, n)
+    plan_sim = simulate_copies(patient, regimen, pop, ("induction", "taper", "maintenance"))
+    induction_sim = simulate_copies(patient, regimen, pop, ("induction",))
+    return Course(plan_sim, induction_sim, likelihood_weights(patient, plan_sim), pop.n)
+
+
+def forecast(patient: PatientFile, regimen: Regimen, course: Course) -> dict[str, Any]:
+    """The ``forecast`` object of the plan JSON (and, with observed scores, the prior band)."""
+    plan_sim, induction_sim, w = course.plan, course.induction, course.weights
+    pop = course
+    prior = weighted_quantiles(plan_sim.scores, np.full(pop.n, 1.0 / pop.n), (0.1, 0.5, 0.9))
+    post = weighted_quantiles(plan_sim.scores, w, (0.1, 0.5, 0.9))
+    end_induction = max(s.day for s in regimen.induction)
+    responded, days = relapse_days(patient, induction_sim, end_induction)
+    wr = w * responded
+    median_relapse = _weighted_median(days[responded], w[responded]) if wr.sum() > 0 else math.nan
+    interval = math.nan
+    if wr.sum() > 0:
+        finite = np.isfinite(days[responded])
+        if finite.any():
+            order = np.argsort(days[responded])
+            cdf = np.cumsum(w[responded][order]) / w[responded].sum()
+            at = int(min(int(np.searchsorted(cdf, 0.25)), order.size - 1))
+            q25 = float(days[responded][order][at])
+            interval = max(7.0, 7.0 * math.floor(q25 / 7.0)) if math.isfinite(q25) else math.nan
+
+    def series(x: FloatArray) -> list[float]:
+        return [round(float(v), 3) for v in x]
+
+    doc: dict[str, Any] = {
+        "scale": patient.scale,
+        "days": series(plan_sim.days),
+        "median": series(post[1]),
+        "p10": series(post[0]),
+        "p90": series(post[2]),
+        "response_probability": round(float(np.sum(wr)), 4),
+        "response_assessed_day": end_induction + 1.0,
+        "median_days_to_relapse": None if not math.isfinite(median_relapse) else median_relapse,
+        "relapse_follow_up_days": FOLLOW_UP_DAYS,
+        "suggested_maintenance_interval_days": None if not math.isfinite(interval) else interval,
+        "copies": pop.n,
+        "effective_copies": round(float(1.0 / np.sum(w**2)), 1),
+        "observed_scores": [o.model_dump() for o in patient.observed_scores],
+    }
+    if patient.observed_scores:
+        doc["prior"] = {"median": series(prior[1]), "p10": series(prior[0]), "p90": series(prior[2])}
+    doc["band_width_mean"] = round(float(np.mean(post[2] - post[0])), 3)
+    doc["prior_band_width_mean"] = round(float(np.mean(prior[2] - prior[0])), 3)
+    return doc
