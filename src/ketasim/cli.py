@@ -556,6 +556,31 @@ def _print_plan(doc: dict[str, Any]) -> None:
     console.print(DISCLAIMER, style="dim", soft_wrap=True)
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (1024–65535).")] = 8000,
+    validation_n: Annotated[int, typer.Option(help="Virtual patients per arm for /api/validation (20–2000).")] = 400,
+    max_patient_courses: Annotated[
+        int, typer.Option(help="Largest trial per request: patients × arms × replicates (100–10,000,000).")
+    ] = 200_000,
+) -> None:
+    """Start the web app and HTTP API (FastAPI under uvicorn): pages at http://HOST:PORT/,
+    API docs at /docs, schema at /openapi.json.  Supports and does not replace clinical
+    judgement."""
+    _check_range("--port", port, 1024, 65535, "")
+    _check_range("--validation-n", validation_n, 20, 2000, "patients")
+    _check_range("--max-patient-courses", max_patient_courses, 100, 10_000_000, "")
+    import uvicorn
+
+    from ketasim.api import Limits, create_app
+
+    limits = Limits(validation_n=validation_n, max_patient_courses=max_patient_courses)
+    console.print(f"ketasim {__version__}: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
+    console.print(DISCLAIMER, style="dim", soft_wrap=True)
+    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning")
+
+
 @app.command("export-sbml")
 def export_sbml_command(
     scenario: Annotated[

@@ -127,7 +127,7 @@ def actions(patient: PatientFile, regimen: Regimen, predictions: list[dict[str, 
             "earliest discharge (predicted), after a clinician confirms the patient is stable; "
             "no driving or machinery until the next day after restful sleep",
         )
-    return rows
+    return sorted(rows, key=lambda r: (r["session"], r["t_min"]))
 
 
 def rems_forms(patient: PatientFile, regimen: Regimen, predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from ketasim.io.scenario import ScenarioError
 from ketasim.pd._params import conditions, scales
@@ -95,7 +95,7 @@ class PatientFile(_Strict):
     failed_antidepressant_trials: int = Field(ge=0, le=30)
     history: tuple[str, ...] = ()
     concomitant_medications: tuple[str, ...] = ()
-    pregnant: bool = False
+    pregnant: StrictBool = False
     vitals: PatientVitals
     baseline_scores: dict[str, float] = Field(min_length=1)
     treatment: PlannedTreatment | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -110,22 +111,28 @@ class ScenarioError(ValueError):
     @classmethod
     def from_validation(cls, err: ValidationError) -> ScenarioError:
         """Field paths like ``patient.baseline.MADRS`` or ``treatment[0].days``."""
-        problems = []
-        for e in err.errors():
-            parts: list[str] = []
-            for loc in e["loc"]:
-                if isinstance(loc, int):
-                    parts[-1:] = [f"{parts[-1]}[{loc}]"] if parts else [f"[{loc}]"]
-                elif loc in ("ketamine", "placebo", "oral_antidepressant"):
-                    continue  # the discriminator's branch name
-                else:
-                    parts.append(str(loc))
-            message = str(e["msg"]).removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                message = "unknown key (not allowed here)"
-            sub = re.match(r"^([A-Za-z0-9_.\-]+): (.*)$", message)
-            if sub:  # a model-level check naming its own field
-                parts.append(sub.group(1))
-                message = sub.group(2)
-            problems.append((".".join(parts) or "(scenario)", message))
-        return cls(problems)
+        return cls(problems_from_errors(err.errors()))
+
+
+def problems_from_errors(errors: Sequence[Any], skip: int = 0) -> list[tuple[str, str]]:
+    """(field path, message) from pydantic's error list (the first ``skip`` loc parts dropped,
+    e.g. FastAPI's ``body``); a model-level check that names its own field is moved to it."""
+    problems = []
+    for e in errors:
+        parts: list[str] = []
+        for loc in list(e["loc"])[skip:]:
+            if isinstance(loc, int):
+                parts[-1:] = [f"{parts[-1]}[{loc}]"] if parts else [f"[{loc}]"]
+            elif loc in ("ketamine", "placebo", "oral_antidepressant"):
+                continue  # the discriminator's branch name
+            else:
+                parts.append(str(loc))
+        message = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown key (not allowed here)"
+        sub = re.match(r"^([A-Za-z0-9_.\-\[\]]+): (.*)$", message)
+        if sub:  # a model-level check naming its own field
+            parts.append(sub.group(1))
+            message = sub.group(2)
+        problems.append((".".join(parts) or "(body)", message))
+    return problems

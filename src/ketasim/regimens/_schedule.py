@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from ketasim.regimens._dose import Dose, Route
 
@@ -93,7 +93,7 @@ class OralAntidepressant(_Strict):
 
     kind: Literal["oral_antidepressant"] = "oral_antidepressant"
     start_day: float = Field(default=0.0, ge=0, le=MAX_DAY)
-    newly_started: bool = True
+    newly_started: StrictBool = True
 
 
 TreatmentItem = Annotated[KetamineSessions | PlaceboSessions | OralAntidepressant, Field(discriminator="kind")]

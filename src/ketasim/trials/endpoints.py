@@ -190,6 +190,13 @@ def summarise(design: TrialDesign, results: list[ChunkResult], replicates: int) 
             arm: {
                 "n": int(data.baseline.size),
                 "endpoints": {endpoint_name(e): arm_endpoint(design, e, data) for e in design.endpoints},
+                "trajectory": {
+                    "days": [float(d) for d in design.assessment_days],
+                    "mean": [_num(float(v)) for v in np.nanmean(data.scores, axis=0)],
+                    "sd": [_num(float(v)) for v in np.nanstd(data.scores, axis=0, ddof=1)]
+                    if data.scores.shape[0] > 1
+                    else [None] * len(design.assessment_days),
+                },
             }
             for arm, data in first.items()
         },

@@ -1,0 +1,156 @@
+"""Every page in a real browser: Playwright driving Debian's Chromium (headless) against
+`ketasim serve`'s app on loopback.  Screenshots go to out/screenshots/.
+
+`.ci/run` installs the `chromium` package when it is missing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from ketasim.api import Limits, create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "out" / "screenshots"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    app = create_app(Limits(validation_n=20, forecast_copies=100, max_patient_courses=20_000))
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Debian's chromium is needed (apt-get install chromium; .ci/run does it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _disclaimer(page: Page) -> None:
+    expect(page.locator("#disclaimer")).to_contain_text("does not replace clinical judgement")
+
+
+def test_explore_dose_slider_changes_the_charts(server: str, page: Page) -> None:
+    page.goto(server + "/")
+    _disclaimer(page)
+    stats = page.locator("#stats")
+    page.wait_for_function("document.querySelector('#stats').dataset.peak !== undefined", timeout=30_000)
+    before = float(stats.get_attribute("data-peak") or 0)
+    version = page.locator("#conc").get_attribute("data-version")
+    page.locator("#dose").fill("1")
+    page.locator("#dose").dispatch_event("input")
+    page.wait_for_function(
+        f"document.querySelector('#conc').dataset.version !== '{version}'"
+        f" && Number(document.querySelector('#stats').dataset.peak) > {before * 1.5}",
+        timeout=30_000,
+    )
+    after = float(stats.get_attribute("data-peak") or 0)
+    assert after == pytest.approx(2 * before, rel=0.05)  # linear PK: double the dose, double the peak
+    assert page.locator("#cascade .main-svg").count() > 0
+    _shot(page, "explore")
+
+
+def test_how_it_works_walks_through_one_infusion(server: str, page: Page) -> None:
+    page.goto(server + "/how")
+    _disclaimer(page)
+    page.wait_for_selector("#walk .main-svg", timeout=30_000)
+    page.locator("#play").click()
+    page.wait_for_function("Number(document.querySelector('#caption').dataset.step) >= 2", timeout=30_000)
+    expect(page.locator("#caption")).to_contain_text("Source:")
+    _shot(page, "how_it_works")
+
+
+def test_plan_shows_findings_and_the_band_narrows(server: str, page: Page) -> None:
+    page.goto(server + "/plan")
+    _disclaimer(page)
+    page.locator("#sbp").fill("165")
+    page.locator("#dbp").fill("100")
+    page.locator("#submit").click()
+    expect(page.locator("#decision")).to_contain_text("needs review", timeout=60_000)
+    expect(page.locator("#findings")).to_contain_text("140/90")
+    page.wait_for_function("document.querySelector('#forecast-stats').dataset.band !== undefined", timeout=60_000)
+    first = float(page.locator("#forecast-stats").get_attribute("data-band") or 0)
+    page.locator("#obs-day").fill("1")
+    page.locator("#obs-score").fill("18")
+    page.locator("#add-obs").click()
+    page.wait_for_function(f"Number(document.querySelector('#forecast-stats').dataset.band) < {first}", timeout=60_000)
+    expect(page.locator("#forecast-stats")).to_contain_text("was")
+    with page.expect_download(timeout=60_000) as download:
+        page.locator("#report").click()
+    assert download.value.suggested_filename.endswith(".html")
+    _shot(page, "plan")
+
+
+def test_a_small_trial_runs_to_completion(server: str, page: Page) -> None:
+    page.goto(server + "/trial")
+    _disclaimer(page)
+    page.wait_for_function("document.querySelector('#design').value.length > 100", timeout=30_000)
+    page.locator("#n").fill("40")
+    page.locator("#run").click()
+    page.wait_for_function("document.querySelector('#status').dataset.status === 'done'", timeout=120_000)
+    expect(page.locator("#endpoints table").first).to_be_visible()
+    expect(page.locator("#parquet")).to_be_visible()
+    assert page.locator("#trajectories .main-svg").count() > 0
+    _shot(page, "trial")
+
+
+def test_validation_plots_every_target(server: str, page: Page) -> None:
+    page.goto(server + "/validation")
+    _disclaimer(page)
+    page.wait_for_function("document.querySelector('#summary').dataset.total === '135'", timeout=180_000)
+    expect(page.locator("#summary")).to_contain_text("targets pass")
+    assert page.locator("#table tbody tr").count() == 135
+    _shot(page, "validation")
