@@ -184,3 +184,26 @@ def test_every_example_design_is_valid(example: str) -> None:
     design = parse_design(yaml.safe_load((EXAMPLES / example).read_text(encoding="utf-8")))
     assert design.source and design.control_arm is not None
     assert plan(design, replicates=1, to_file=False).chunk_size > 0
+
+
+def test_a_rating_on_a_session_day_is_taken_before_that_days_dose() -> None:
+    """Saline sessions on days 0 and 7: day 7's rating (pre-dose) matches the evening before,
+    not the session's own expectancy kick; one day after the session the kick shows."""
+    design = parse_design(
+        small_design(
+            n_per_arm=300,
+            dropout_fraction=0.0,
+            arms={"saline": {"treatment": [{"kind": "placebo", "placebo": "saline", "days": [0, 7]}]}},
+            control=None,
+            assessment_days=[0, 6.9, 7, 7.1],
+            endpoints=[
+                {"type": "mean_change", "day": 6.9},
+                {"type": "mean_change", "day": 7},
+                {"type": "mean_change", "day": 7.1},
+            ],
+        )
+    )
+    e = run_trial(design).summary["arms"]["saline"]["endpoints"]
+    before, at, after = (e[f"mean_change_day_{d}"]["value"] for d in ("6.9", "7", "7.1"))
+    assert abs(at - before) < 0.5
+    assert after < at - 0.5

@@ -34,7 +34,7 @@ from ketasim.pd.adverse import AE_NAMES
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk import load_model
 from ketasim.population import VirtualPopulation, sample_population
-from ketasim.regimens import KetamineSessions, course_start_h
+from ketasim.regimens import KetamineSessions, course_start_h, session_times_h
 from ketasim.trials.design import TrialDesign, TrialError
 
 FloatArray = NDArray[np.float64]
@@ -44,6 +44,8 @@ CHUNK_WORKING_MIB = 256.0
 MAX_CHUNK = 2000
 BYTES_PER_ROW = 80  # one tidy Parquet/DataFrame row held in memory (10 columns)
 DEFAULT_MEMORY_MIB = 2048.0
+PRE_DOSE_H = 5.0 / 60.0
+"""An assessment due at a session's start is taken this long before the dose."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,10 @@ def simulate_chunk(design: TrialDesign, arm: str, replicate: int, chunk: int, si
     days = np.asarray(design.assessment_days, dtype=np.float64)
     times = t0 + 24.0 * days
     times[days == 0] = max(t0 - 0.25, 0.0)  # day 0: before the first dose
+    sessions = np.asarray(session_times_h(treatment), dtype=np.float64)
+    if sessions.size:  # on a session day the rating is taken before that day's dose, as in the trials
+        at_session = np.min(np.abs(times[:, None] - sessions[None, :]), axis=1) < PRE_DOSE_H
+        times[at_session] -= PRE_DOSE_H
     ex = expose(treatment, pop.covariates, horizon, pk_etas=pop.pk_etas, output_times_h=times)
     res = outcomes(ex, design.condition, pop.baselines, times, gains=pop.gains())
     rng = np.random.default_rng(
