@@ -289,3 +289,20 @@ def test_every_example_patient_plans(example: str) -> None:
     result = runner.invoke(app, ["plan", str(EXAMPLES / example), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["decision"] in ("eligible", "needs_review", "not_eligible")
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(50, 400))
+def test_weighted_quantiles_are_ordered_and_respect_weights(seed: int, n: int) -> None:
+    import numpy as np
+
+    from ketasim.clinic.forecast import weighted_quantiles
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    q = weighted_quantiles(x, np.full(n, 1.0 / n), (0.1, 0.5, 0.9))
+    assert np.all(q[0] <= q[1]) and np.all(q[1] <= q[2])
+    spacing = np.max(np.diff(np.sort(x, axis=0), axis=0), axis=0)
+    assert np.all(np.abs(q[1] - np.median(x, axis=0)) <= spacing + 1e-12)
+    w = np.where(x[:, 0] > 0, 1.0, 0.0)  # all weight on the positive half of column 0
+    assert weighted_quantiles(x[:, :1], w, (0.1,))[0, 0] >= 0.0

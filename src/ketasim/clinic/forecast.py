@@ -81,15 +81,21 @@ def simulate_copies(
 
 
 def weighted_quantiles(values: FloatArray, weights: FloatArray, qs: tuple[float, ...]) -> FloatArray:
-    """Weighted quantiles of each column of ``values`` (copies × times): (len(qs), times)."""
+    """Weighted quantiles of each column of ``values`` (copies × times): (len(qs), times),
+    interpolated on the mid-point weighted CDF (all columns at once)."""
     order = np.argsort(values, axis=0)
     v = np.take_along_axis(values, order, axis=0)
     w = weights[order]
-    cdf = np.cumsum(w, axis=0) - 0.5 * w
-    cdf /= np.sum(weights)
+    cdf = (np.cumsum(w, axis=0) - 0.5 * w) / np.sum(weights)
+    cols = np.arange(values.shape[1])
+    n = values.shape[0]
     out = np.empty((len(qs), values.shape[1]))
-    for j in range(values.shape[1]):  # per output day: a few hundred, each vectorised over copies
-        out[:, j] = np.interp(qs, cdf[:, j], v[:, j])
+    for i, q in enumerate(qs):  # three quantiles, each over every column
+        k = np.clip(np.sum(cdf < q, axis=0), 1, max(n - 1, 1))
+        c0, c1 = cdf[k - 1, cols], cdf[np.minimum(k, n - 1), cols]
+        v0, v1 = v[k - 1, cols], v[np.minimum(k, n - 1), cols]
+        frac = np.clip(np.where(c1 > c0, (q - c0) / np.where(c1 > c0, c1 - c0, 1.0), 0.0), 0.0, 1.0)
+        out[i] = np.where(q <= cdf[0], v[0], np.where(q >= cdf[-1], v[-1], v0 + frac * (v1 - v0)))
     return out
 
 
