@@ -9,7 +9,6 @@ trial request, jobs at once, run time per job, and virtual patients for validati
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -328,7 +327,3 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     return app
 
-
-def openapi_json(app: FastAPI) -> str:
-    """The OpenAPI document as text."""
-    return json.dumps(app.openapi())

@@ -72,11 +72,6 @@ class Plan:
     nodes: int
     memory_mib: float
 
-    @property
-    def n_tasks(self) -> int:
-        """Chunks per replicate over all arms (times replicates, by the caller)."""
-        return self.chunks_per_arm
-
 
 def _horizon_h(design: TrialDesign, arm: str) -> tuple[float, float]:
     t0 = course_start_h(design.arms[arm].treatment)
