@@ -96,6 +96,10 @@ class Problem(BaseModel):
     detail: str
 
 
+def _no_job(job_id: str, finished: str = "") -> JSONResponse:
+    return JSONResponse(status_code=404, content={"detail": f"no {finished}trial job {job_id!r}"})
+
+
 def _unprocessable(problems: list[tuple[str, str]], where: str = "body") -> JSONResponse:
     """422 in FastAPI's validation-error shape: ``{"detail": [{"loc", "msg", "type"}]}``."""
     detail = [
@@ -249,7 +253,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         """Status, progress 0–1 and, when done, the ``ketasim trial`` JSON."""
         job = jobs.get(job_id)
         if job is None:
-            return JSONResponse(status_code=404, content={"detail": f"no trial job {job_id!r}"})
+            return _no_job(job_id)
         return job.as_json()
 
     @app.delete("/api/trials/{job_id}", tags=["api"], response_model=JobState, responses={404: {"model": Problem}})
@@ -257,7 +261,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         """Cancel a queued or running trial (or forget a finished one)."""
         job = jobs.cancel(job_id)
         if job is None:
-            return JSONResponse(status_code=404, content={"detail": f"no trial job {job_id!r}"})
+            return _no_job(job_id)
         return job.as_json()
 
     def job_methods(job_id: str) -> JSONResponse:
@@ -276,7 +280,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         """The per-patient, per-assessment rows of a finished trial (Parquet)."""
         job = jobs.get(job_id)
         if job is None or job.parquet is None or not job.parquet.exists():
-            return JSONResponse(status_code=404, content={"detail": f"no finished trial job {job_id!r}"})
+            return _no_job(job_id, "finished ")
         return FileResponse(
             job.parquet, media_type="application/vnd.apache.parquet", filename=f"trial-{job_id}.parquet"
         )
@@ -326,4 +330,3 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     return app
-

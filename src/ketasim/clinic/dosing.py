@@ -12,29 +12,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
+from ketasim.clinic._data import value
 from ketasim.clinic.patient import PatientFile
 from ketasim.clinic.rules import RuleSet, default_rules
-from ketasim.io.parameters import read_yaml
 from ketasim.regimens import KetamineSessions
 
 DEPRESSION = ("trd", "mdd", "suicidal_ideation", "bipolar_depression")
 
 
-@cache
-def schedules() -> dict[str, Any]:
-    """``data/clinic/schedules.yaml``: values with sources."""
-    data: dict[str, Any] = read_yaml("clinic/schedules.yaml")
-    return data
-
-
 def _v(*path: str) -> Any:
-    node: Any = schedules()
-    for p in path:
-        node = node[p]
-    return node["value"] if isinstance(node, dict) and "value" in node else node
+    return value("schedules", *path)
 
 
 def _mg(x: float) -> float:

@@ -12,32 +12,21 @@ infusion, **assumed**).  A clinician signs the patient out in every case.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim.clinic._data import value
 from ketasim.clinic.dosing import Regimen
 from ketasim.clinic.forecast import Course, weighted_quantiles
 from ketasim.clinic.patient import MEDICATION_CLASSES, PatientFile
-from ketasim.io.parameters import read_yaml
 
 FloatArray = NDArray[np.float64]
 
 
-@cache
-def cadences() -> dict[str, Any]:
-    """``data/clinic/monitoring.yaml``."""
-    data: dict[str, Any] = read_yaml("clinic/monitoring.yaml")
-    return data
-
-
 def _c(*path: str) -> Any:
-    node: Any = cadences()
-    for p in path:
-        node = node[p]
-    return node["value"] if isinstance(node, dict) and "value" in node else node
+    return value("monitoring", *path)
 
 
 def _band(values: FloatArray, w: FloatArray) -> dict[str, float]:

@@ -7,13 +7,12 @@ before treatment are refused with the field's path and the allowed values.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
+from ketasim.io.files import read_document
 from ketasim.io.scenario import ScenarioError
 from ketasim.pd._params import conditions, scales
 from ketasim.population import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
@@ -179,10 +178,8 @@ def parse_patient(data: Any) -> PatientFile:
 
 def load_patient(path: str | Path) -> PatientFile:
     """Read and validate a patient file (.yaml, .yml or .json)."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
     try:
-        data: Any = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise PlannerError([("(file)", f"cannot be parsed: {err}")]) from None
+        data = read_document(path)
+    except ValueError as err:
+        raise PlannerError([("(file)", str(err))]) from None
     return parse_patient(data)

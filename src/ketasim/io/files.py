@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 @contextmanager
@@ -30,3 +34,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def read_document(path: str | Path) -> Any:
+    """The content of a YAML (.yaml, .yml) or JSON (.json) file; ``ValueError`` naming the
+    format when it cannot be parsed."""
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    is_json = p.suffix.lower() == ".json"
+    try:
+        return json.loads(text) if is_json else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ValueError(f"not valid {'JSON' if is_json else 'YAML'}: {err}") from None

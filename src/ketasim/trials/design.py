@@ -7,17 +7,17 @@ assessment days and the endpoints.  Every problem is reported with its field pat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ketasim.io.files import read_document
 from ketasim.io.scenario import ScenarioError
 from ketasim.model import check_treatment
 from ketasim.pd._params import conditions, scales
+from ketasim.pd.adverse import AE_NAMES
 from ketasim.pk import DoseError
 from ketasim.population import Covariates
 from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions, TreatmentItem
@@ -102,16 +102,13 @@ class AdverseEvent(_Endpoint):
     """Fraction of patients with the event at least once during the course."""
 
     type: Literal["adverse_event"]
-    event: Literal[
-        "nausea",
-        "vomiting",
-        "dizziness",
-        "sedation",
-        "vertigo",
-        "hypoesthesia",
-        "sedation_moaas",
-        "dissociation_reported",
-    ]
+    event: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.event not in AE_NAMES:
+            raise ValueError(f"event: {self.event!r} is not a modelled adverse event; allowed: {', '.join(AE_NAMES)}")
+        return self
 
 
 Endpoint = Annotated[
@@ -248,14 +245,10 @@ def parse_design(data: Any) -> TrialDesign:
 
 def load_design(path: str | Path) -> TrialDesign:
     """Read and validate a trial design file (.yaml, .yml or .json)."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
     try:
-        data: Any = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise TrialError(
-            [("(file)", f"not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {err}")]
-        ) from None
+        data = read_document(path)
+    except ValueError as err:
+        raise TrialError([("(file)", str(err))]) from None
     return parse_design(data)
 
 
