@@ -15,7 +15,7 @@ from typing import Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ketasim.pd._params import conditions, scales
+from ketasim.pd._params import condition_scales, scales
 from ketasim.population import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
 from ketasim.regimens import KetamineSessions, OralAntidepressant, TreatmentItem
 
@@ -45,10 +45,7 @@ class Patient(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        known = conditions()
-        if self.condition not in known:
-            raise ValueError(f"condition: {self.condition!r} is unknown; allowed: {', '.join(known)}")
-        allowed = known[self.condition].scales
+        allowed = condition_scales(self.condition)
         for scale, value in self.baseline.items():
             if scale not in allowed:
                 raise ValueError(

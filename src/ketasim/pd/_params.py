@@ -130,3 +130,11 @@ def mechanism_table_markdown() -> str:
     ]
     lines += [f"| `{k}` | {v:g} | calibrated |" for k, v in cal.values.items()]
     return "\n".join(lines)
+
+
+def condition_scales(condition: str) -> tuple[str, ...]:
+    """The scales of ``condition``; ``ValueError`` naming the field and the allowed conditions."""
+    known = conditions()
+    if condition not in known:
+        raise ValueError(f"condition: {condition!r} is unknown; allowed: {', '.join(known)}")
+    return known[condition].scales

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ketasim.io.files import read_document
 from ketasim.io.scenario import ScenarioError
 from ketasim.model import check_treatment
-from ketasim.pd._params import conditions, scales
+from ketasim.pd._params import condition_scales, conditions, scales
 from ketasim.pd.adverse import AE_NAMES
 from ketasim.pk import DoseError
 from ketasim.population import Covariates
@@ -153,10 +153,7 @@ class TrialDesign(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        known = conditions()
-        if self.condition not in known:
-            raise ValueError(f"condition: {self.condition!r} is unknown; allowed: {', '.join(known)}")
-        allowed = known[self.condition].scales
+        allowed = condition_scales(self.condition)
         if self.scale not in allowed:
             raise ValueError(f"scale: {self.scale!r} is not a scale of {self.condition}; allowed: {', '.join(allowed)}")
         if self.control is not None and self.control not in self.arms:
