@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +20,9 @@ LIMITS = Limits(
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(LIMITS)) as c:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    limits = Limits(**{**LIMITS.__dict__, "cache_dir": tmp_path_factory.mktemp("cache")})
+    with TestClient(create_app(limits), base_url="http://localhost") as c:
         yield c
 
 
@@ -53,6 +57,11 @@ PATIENT = {
 }
 
 
+def _post(client: TestClient, path: str, body: Any) -> Any:
+    """POST JSON as a client may send it, NaN and Infinity included (json.dumps writes them)."""
+    return client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
+
+
 def _fields(response: Any) -> list[str]:
     return [".".join(str(p) for p in d["loc"][1:]) for d in response.json()["detail"]]
 
@@ -79,10 +88,15 @@ def test_pk_matches_the_cli_contract(client: TestClient) -> None:
         ({"drug": "racemic_ketamine", "route": "iv", "dose_mg": 10, "weight_kg": 500}, "weight_kg"),
         ({"drug": "esketamine", "route": "intranasal", "dose_mg": 50}, "dose_mg"),
         ({"drug": "racemic_ketamine", "route": "iv", "dose_mg": 10, "at_h": [2, 1]}, "at_h"),
+        ({"drug": "racemic_ketamine", "route": "iv", "dose_mg": 10, "at_h": [float("nan")]}, "at_h.0"),
+        ({"drug": "racemic_ketamine", "route": "iv", "dose_mg": float("inf")}, "dose_mg"),
+        ({"drug": "racemic_ketamine", "route": "iv", "dose_mg_per_kg": True}, "dose_mg_per_kg"),
+        ({"drug": "racemic_ketamine", "route": "iv", "dose_mg": "10"}, "dose_mg"),
+        ({"drug": "racemic_ketamine", "route": "iv", "dose_mg": 10, "colour": "red"}, "colour"),
     ],
 )
 def test_pk_refuses_bad_input_naming_the_field(client: TestClient, body: dict[str, Any], field: str) -> None:
-    r = client.post("/api/pk", json=body)
+    r = _post(client, "/api/pk", body)
     assert r.status_code == 422
     assert field in _fields(r)
 
@@ -97,6 +111,15 @@ def test_simulate_default_and_bad_scenario(client: TestClient) -> None:
     assert bad.status_code == 422 and any("dose_mg_per_kg" in f for f in _fields(bad))
     unknown = client.post("/api/simulate", json={"patient": {"condition": "flu"}})
     assert unknown.status_code == 422
+    nan_day = _post(
+        client, "/api/simulate", {"treatment": [{"kind": "ketamine", "dose_mg": 35, "days": [float("nan")]}]}
+    )
+    assert nan_day.status_code == 422 and "treatment.0.days.0" in _fields(nan_day)
+    no_start = client.post("/api/simulate", json={"treatment": [{"kind": "oral_antidepressant", "start_day": False}]})
+    assert no_start.status_code == 422 and "treatment.0.start_day" in _fields(no_start)
+    # an arm-like key named as a treatment kind keeps its name in the error path
+    tagged = client.post("/api/simulate", json={"treatment": [{"kind": "placebo", "days": [0], "ketamine": 1}]})
+    assert tagged.status_code == 422 and "treatment.0.ketamine" in _fields(tagged)
 
 
 def test_plan_and_its_report(client: TestClient) -> None:
@@ -135,12 +158,18 @@ def test_trial_job_runs_to_completion_off_the_request_thread(client: TestClient)
     assert client.get(f"/api/trials/{job}").status_code == 404
 
 
-def test_trial_job_can_be_cancelled(client: TestClient) -> None:
+def test_a_cancelled_trial_frees_its_slot_at_once(client: TestClient) -> None:
     r = client.post("/api/trials", json=small_trial(n_per_arm=2000, replicates=1, assessment_days=[0, 1, 7, 28]))
     assert r.status_code == 202
     job = r.json()["job_id"]
-    assert client.delete(f"/api/trials/{job}").status_code == 200
-    assert _wait(client, job)["status"] in ("cancelled", "done")
+    busy = client.post("/api/trials", json=small_trial())  # max_running_jobs = 1
+    assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
+    cancelled = client.delete(f"/api/trials/{job}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = client.post("/api/trials", json=small_trial())  # the slot is free without waiting for the chunk
+    assert again.status_code == 202
+    assert _wait(client, again.json()["job_id"])["status"] == "done"
+    assert client.get(f"/api/trials/{job}").json()["status"] == "cancelled"
 
 
 def test_trial_limits_and_bad_designs(client: TestClient) -> None:
@@ -165,26 +194,117 @@ def test_body_size_limit_names_the_limit(client: TestClient) -> None:
     assert r.status_code == 413 and "max_body_bytes" in r.json()["detail"]
 
 
+def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(client: TestClient) -> None:
+    sent = []
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(30):  # 30 × 64 KiB = 1.9 MB, no Content-Length
+            sent.append(1)
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = client.post("/api/simulate", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "max_body_bytes" in r.json()["detail"]
+
+
 def test_examples_and_validation(client: TestClient) -> None:
     ex = client.get("/api/trials-examples").json()
     assert len(ex) == 6 and all("arms" in d for d in ex.values())
-    v = client.get("/api/validation")
+    first = client.get("/api/validation")
+    assert first.status_code in (200, 202)
+    end = time.monotonic() + 300
+    v = first
+    while v.status_code == 202 and time.monotonic() < end:
+        assert 0.0 <= v.json()["progress"] <= 1.0 and int(v.headers["retry-after"]) > 0
+        time.sleep(0.5)
+        v = client.get("/api/validation")
     assert v.status_code == 200 and v.json()["total"] == 135
+    assert sum(r["used_in_calibration"] for r in v.json()["targets"]) > 0
+    assert client.get("/api/validation").json() == v.json()  # computed once, then served
     assert client.get("/api/validation", params={"n": 5}).status_code == 422
 
 
+def test_validation_is_kept_on_disk_for_the_next_server(tmp_path: Path) -> None:
+    limits = Limits(validation_n=20, cache_dir=tmp_path)
+    app = create_app(limits)
+    store = app.state.ketasim.validation
+    store._compute(20)  # in this thread, as the background thread would
+    assert getattr(store.get(20), "total", None) == 135
+    assert len(list(tmp_path.glob("validation-*-n20.json"))) == 1
+    fresh = create_app(limits).state.ketasim.validation.get(20)  # a second server: from disk, no computing
+    assert getattr(fresh, "total", None) == 135
+
+
 @pytest.mark.parametrize("page", ["/", "/how", "/plan", "/trial", "/validation"])
-def test_every_page_is_served_with_the_disclaimer_script(client: TestClient, page: str) -> None:
+def test_every_page_carries_the_disclaimer_and_only_local_assets(client: TestClient, page: str) -> None:
     r = client.get(page)
     assert r.status_code == 200 and "/static/common.js" in r.text and "/static/vendor/plotly.min.js" in r.text
-    js = client.get("/static/common.js").text
-    assert "does not replace clinical judgement" in js
-    assert client.get("/static/vendor/plotly.min.js").status_code == 200
+    assert "does not replace clinical judgement" in r.text
+    assert "<script>" not in r.text  # no inline script: the CSP allows none
+    for src in re.findall(r'src="([^"]+)"', r.text):
+        assert src.startswith("/static/"), src
+        assert client.get(src).status_code == 200
 
 
-def test_openapi_schema_and_docs(client: TestClient) -> None:
+def test_openapi_schema_shows_the_typed_results(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    assert {"/api/health", "/api/pk", "/api/simulate", "/api/plan", "/api/trials", "/api/validation"} <= set(
-        schema["paths"]
-    )
-    assert client.get("/docs").status_code == 200
+    paths = schema["paths"]
+    assert {"/api/health", "/api/pk", "/api/simulate", "/api/plan", "/api/trials", "/api/validation"} <= set(paths)
+    expected = {
+        ("/api/pk", "post"): "PKProfile",
+        ("/api/simulate", "post"): "CourseReport",
+        ("/api/plan", "post"): "Plan",
+        ("/api/trials/{job_id}", "get"): "JobState",
+        ("/api/validation", "get"): "ValidationReport",
+    }
+    for (path, method), model in expected.items():
+        ok = paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}, (path, ok)
+    components = schema["components"]["schemas"]
+    assert "TrialSummary" in components and "Forecast" in components
+    assert components["PKRequest"]["properties"]["route"]["enum"] == [
+        "iv",
+        "im",
+        "sc",
+        "intranasal",
+        "oral",
+        "sublingual",
+    ]
+
+
+def test_docs_reference_no_external_host(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "does not replace clinical judgement" in docs.text
+    refs = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert refs and all(ref.startswith("/") and not ref.startswith("//") for ref in refs), refs
+    for ref in refs:
+        assert client.get(ref).status_code == 200, ref
+    assert client.get("/redoc").status_code == 404
+
+
+def test_wrong_host_is_refused(client: TestClient) -> None:
+    assert client.get("/api/health", headers={"host": "attacker.example"}).status_code == 400
+    assert client.get("/api/health", headers={"host": "localhost:8000"}).status_code == 200
+    assert client.get("/api/health", headers={"host": "127.0.0.1:8000"}).status_code == 200
+    assert client.get("/api/health", headers={"host": "[::1]:8000"}).status_code == 200
+
+
+def test_security_headers_on_pages_and_api(client: TestClient) -> None:
+    for path in ("/", "/api/health", "/static/common.js"):
+        h = client.get(path).headers
+        assert (
+            "script-src 'self'" in h["content-security-policy"]
+            and "frame-ancestors 'none'" in h["content-security-policy"]
+        )
+        assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
+        assert h["referrer-policy"] == "no-referrer"
+    assert client.get("/api/health").headers["cache-control"] == "no-store"
+
+
+def test_heavy_requests_over_the_limit_get_503_with_retry_after(client: TestClient) -> None:
+    gate = client.app.state.ketasim.heavy  # type: ignore[attr-defined]
+    with gate.slot(), gate.slot():  # both slots taken (max_heavy_requests = 2)
+        r = client.post("/api/plan", json=PATIENT)
+        assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and "limit" in r.json()["detail"]
+    assert client.post("/api/plan", json=PATIENT).status_code == 200

@@ -10,6 +10,9 @@ import yaml
 from typer.testing import CliRunner
 
 from ketasim.cli import app
+from ketasim.model import clinic_sessions
+from ketasim.model.scenario import load_scenario
+from ketasim.vocabulary import scale
 
 runner = CliRunner(env={"COLUMNS": "300"})
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
@@ -37,13 +40,31 @@ def test_default_scenario_json_contract() -> None:
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
-def test_every_example_runs(example: str, tmp_path: Path) -> None:
+def test_every_example_simulates_what_its_file_says(example: str, tmp_path: Path) -> None:
+    scenario = load_scenario(EXAMPLES / example)
     plot, report = tmp_path / "c.png", tmp_path / "r.html"
-    code, out = _run("simulate", str(EXAMPLES / example), "--plot", str(plot), "--report", str(report))
+    code, out = _run(
+        "simulate", str(EXAMPLES / example), "--format", "json", "--plot", str(plot), "--report", str(report)
+    )
     assert code == 0, out
+    doc = json.loads(out)
+    # the horizon and step of the file, one session row per clinic session it lists
+    assert doc["times_h"][-1] == pytest.approx(24 * scenario.follow_up_days)
+    assert doc["times_h"][1] - doc["times_h"][0] == pytest.approx(scenario.output_step_h)
+    assert [s["time_h"] for s in doc["sessions"]] == [t for t, _ in clinic_sessions(scenario.treatment)]
+    # every score starts at its baseline and stays on its scale
+    assert set(doc["scales"]) == set(scenario.patient.baseline)
+    for name, series in doc["scales"].items():
+        assert series[0] == pytest.approx(scenario.patient.baseline[name])
+        assert scale(name).min <= min(series) and max(series) <= scale(name).max
+    occupancy = doc["states"]["nmda_occupancy"]
+    assert all(0.0 <= o < 1.0 for o in occupancy)
+    first = doc["sessions"][0]["time_h"] if doc["sessions"] else float("inf")
+    assert all(o == 0.0 for t, o in zip(doc["times_h"], occupancy, strict=True) if t < first)
     assert plot.read_bytes()[:4] == b"\x89PNG"
     text = report.read_text()
     assert "does not replace clinical judgement" in text and "data:image/png;base64" in text
+    assert scenario.name.replace("&", "&amp;").replace("<", "&lt;") in text
 
 
 def _write(tmp_path: Path, doc: object) -> Path:
@@ -57,6 +78,11 @@ def _write(tmp_path: Path, doc: object) -> Path:
     [
         ({"patient": {"colour": "red"}}, "patient.colour"),
         ({"patient": {"baseline": {"MADRS": -3}}}, "outside the scale's range"),
+        ({"patient": {"baseline": {"MADRS": float("nan")}}}, "patient.baseline.MADRS"),
+        ({"patient": {"weight_kg": True}}, "true is not allowed"),
+        ({"treatment": [{"kind": "ketamine", "dose_mg_per_kg": float("nan"), "days": [0]}]}, "finite"),
+        ({"treatment": [{"kind": "ketamine", "dose_mg_per_kg": 0.5, "days": [float("inf")]}]}, "treatment[0].days"),
+        ({"treatment": [{"kind": "oral_antidepressant", "start_day": False}]}, "treatment[0].start_day"),
         ({"patient": {"baseline": {"MADRS": 70}}}, "0–60"),
         ({"patient": {"condition": "flu"}}, "trd"),
         ({"patient": {"condition": "ocd", "baseline": {"MADRS": 30}}}, "Y-BOCS"),
@@ -87,7 +113,10 @@ def test_bad_scenarios_exit_2_naming_the_field(doc: dict, fragment: str, tmp_pat
     assert not plot.exists()
 
 
-def test_missing_scenario_file(tmp_path: Path) -> None:
+def test_missing_scenario_file_or_a_folder(tmp_path: Path) -> None:
     code, out = _run("simulate", str(tmp_path / "nope.yaml"))
     assert code == 2
     assert "does not exist" in out
+    code, out = _run("simulate", str(tmp_path))
+    assert code == 2
+    assert "is a directory" in out

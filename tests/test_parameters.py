@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ketasim.io.parameters import load_pk_file
+from ketasim.pk import load_pk_file
 
 MODEL_FILES = ["clements_1981", "domino_1982", "perez_ruixo_2021"]
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "model.md"

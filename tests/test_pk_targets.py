@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
+from ketasim.covariates import Covariates
 from ketasim.pk import compute_nca, load_model
-from ketasim.population import Covariates
 from ketasim.regimens import Dose
 
 GRID_H = np.arange(0.0, 96.0 + 1e-9, 1.0 / 60.0)

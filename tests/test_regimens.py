@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ketasim.pk import DoseError, load_model
+from ketasim.covariates import Covariates
+from ketasim.errors import DoseError
+from ketasim.pk import load_model
 from ketasim.regimens import Dose, expand
 
 
@@ -62,14 +64,44 @@ def test_rate_defined_infusion_duration() -> None:
 
 
 def test_nasal_session_is_made_of_devices_five_minutes_apart() -> None:
-    """84 mg = three 28-mg devices at 0, 5 and 10 min; the 2nd and 3rd absorbed × 0.62."""
+    """84 mg = three 28-mg devices at 0, 5 and 10 min; of each, FRn = 0.54 is absorbed nasally,
+    × 0.62 for the 2nd and 3rd device; the rest is swallowed, of which Fgut = 0.64 escapes gut
+    metabolism (Perez-Ruixo 2021 Table 3)."""
     model = load_model("esketamine")
-    one = model.simulate([Dose(amount_mg=28, route="intranasal")], [1 / 60, 6 / 60, 11 / 60, 24.0])
-    three = model.simulate([Dose(amount_mg=84, route="intranasal")], [1 / 60, 6 / 60, 11 / 60, 24.0])
+    system = model.linear_system(Covariates.one())
+    inputs = model.dose_inputs([Dose(amount_mg=84, route="intranasal")], system)
+    nasal = inputs.compartment == system.states.index("depot_nasal")
+    swallowed = inputs.compartment == system.states.index("depot_swallowed")
+    fr1, fr2 = 0.54, 0.54 * 0.62
+    assert inputs.start_h[0, nasal] == pytest.approx([0.0, 5 / 60, 10 / 60])
+    assert inputs.amount_mg[0, nasal] == pytest.approx([28 * fr1, 28 * fr2, 28 * fr2])
+    fgut = 0.64
+    assert inputs.amount_mg[0, swallowed] == pytest.approx([28 * (1 - f) * fgut for f in (fr1, fr2, fr2)])
+    one = model.simulate([Dose(amount_mg=28, route="intranasal")], [1 / 60, 6 / 60])
+    three = model.simulate([Dose(amount_mg=84, route="intranasal")], [1 / 60, 6 / 60])
     i = three.compartments.index("depot_nasal")
     # after 1 min only the first device has been given: identical to a 28 mg session
     assert three.amounts_mg[0, 0, i] == pytest.approx(one.amounts_mg[0, 0, i])
     assert three.amounts_mg[0, 1, i] > one.amounts_mg[0, 1, i]
+
+
+@pytest.mark.parametrize(
+    ("dose", "field"),
+    [
+        (Dose(amount_mg=50, route="intranasal"), "amount_mg"),
+        (Dose(amount_mg=1, route="intranasal"), "amount_mg"),
+        (Dose(amount_mg=112, route="intranasal"), "amount_mg"),
+        (Dose(amount_mg_per_kg=1, route="intranasal"), "amount_mg_per_kg"),
+    ],
+)
+def test_the_python_api_refuses_nasal_sessions_other_than_whole_devices(dose: Dose, field: str) -> None:
+    """No rounding to devices: 50 mg is not silently 56 mg, 1 mg not zero, mg/kg not a fixed dose."""
+    model = load_model("esketamine")
+    for weight in (40.0, 120.0):
+        with pytest.raises(DoseError) as err:
+            model.simulate([dose], [1.0], Covariates.one(weight_kg=weight))
+        assert err.value.field == field
+        assert "28" in str(err.value)
 
 
 def test_esketamine_70_year_old_dose_bounds() -> None:

@@ -9,11 +9,10 @@ import pytest
 import roadrunner
 from typer.testing import CliRunner
 
+from ketasim.adapters.sbml import scenario_sbml
 from ketasim.cli import app
-from ketasim.io.sbml import scenario_sbml
-from ketasim.io.scenario import Patient, Scenario, Vitals
+from ketasim.model.scenario import Patient, Scenario, Vitals, simulate_scenario
 from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions
-from ketasim.simulate import simulate_scenario
 
 runner = CliRunner(env={"COLUMNS": "300"})
 roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)

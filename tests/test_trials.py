@@ -91,7 +91,7 @@ def test_same_seed_same_result_and_seed_matters() -> None:
     b = run_trial(design, seed=5).summary
     c = run_trial(design, seed=6).summary
     assert a == b
-    assert a["arms"] != c["arms"]
+    assert a.arms != c.arms
 
 
 def test_dask_cluster_gives_the_local_result() -> None:
@@ -122,12 +122,13 @@ def test_parquet_rows_are_tidy(tmp_path: Path) -> None:
 def test_replicates_give_power(tmp_path: Path) -> None:
     design = parse_design(small_design(n_per_arm=40, endpoints=[{"type": "mean_change", "day": 8}]))
     doc = run_trial(design, replicates=6).summary
-    power = doc["replicates"]["comparisons"]["mean_change_day_8"]["power"]
-    assert doc["replicates"]["n"] == 6 and power >= 0.8
+    assert doc.replicates is not None
+    power = doc.replicates.comparisons["mean_change_day_8"].power
+    assert doc.replicates.n == 6 and power >= 0.8
     same = small_design(n_per_arm=40, endpoints=[{"type": "mean_change", "day": 8}])
     same["arms"]["saline"] = same["arms"]["ketamine"]
     null = run_trial(parse_design(same), replicates=10).summary
-    assert null["replicates"]["comparisons"]["mean_change_day_8"]["power"] <= 0.4
+    assert null.replicates is not None and null.replicates.comparisons["mean_change_day_8"].power <= 0.4
 
 
 def test_crossover_uses_the_same_patients() -> None:
@@ -153,13 +154,30 @@ def test_crossover_uses_the_same_patients() -> None:
         ({"endpoints": [{"type": "response", "day": 9}]}, "endpoints[0].day"),
         ({"n_per_arm": 5_000_000}, "n_per_arm"),
         ({"control": "nobody"}, "control"),
+        ({"n_per_arm": True}, "n_per_arm"),
+        ({"assessment_days": [0, 1, float("nan")]}, "assessment_days[2]"),
+        ({"dropout_fraction": float("inf")}, "dropout_fraction"),
+        (
+            {
+                "control": None,
+                "arms": {"ketamine": {"treatment": [{"kind": "ketamine", "dose_mg_per_kg": 9.0, "days": [0]}]}},
+            },
+            "arms.ketamine.treatment[0].dose_mg_per_kg",
+        ),
+        (
+            {
+                "control": None,
+                "arms": {"placebo": {"treatment": [{"kind": "placebo", "placebo": "sugar", "days": [0]}]}},
+            },
+            "arms.placebo.treatment[0].placebo",
+        ),
     ],
 )
 def test_bad_designs_exit_2_naming_the_field(tmp_path: Path, change: dict[str, Any], field: str) -> None:
     out = tmp_path / "rows.parquet"
     code, text = _run("trial", str(_write(tmp_path, small_design(**change))), "--format", "json")
     assert code == 2, text
-    assert field in text
+    assert field in text, text
     assert not out.exists()
 
 
@@ -203,7 +221,8 @@ def test_a_rating_on_a_session_day_is_taken_before_that_days_dose() -> None:
             ],
         )
     )
-    e = run_trial(design).summary["arms"]["saline"]["endpoints"]
-    before, at, after = (e[f"mean_change_day_{d}"]["value"] for d in ("6.9", "7", "7.1"))
+    e = run_trial(design).summary.arms["saline"].endpoints
+    before, at, after = (e[f"mean_change_day_{d}"].value for d in ("6.9", "7", "7.1"))
+    assert before is not None and at is not None and after is not None
     assert abs(at - before) < 0.5
     assert after < at - 0.5

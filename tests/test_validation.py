@@ -2,48 +2,61 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from ketasim.cli import app
-from ketasim.pd._params import calibrated
-from ketasim.trials._targets import load_targets
-from ketasim.trials.calibration import fit_glutamate_adaptation
-from ketasim.trials.validation import validate, validation_json
+from ketasim.io.data import packaged
+from ketasim.params import default_parameters, load_parameters
+from ketasim.trials.calibration import calibrate, fit_glutamate_adaptation, write_calibration
+from ketasim.trials.targets import load_targets
+from ketasim.trials.validation import ValidationReport, validate
 
-REQUIRED_PASS_RATE = 0.85  # issue: >= 85% of calibration targets within their declared tolerances
+REQUIRED_PASS_RATE = 0.85
+"""In-sample: the packaged parameters were fitted on these targets, so this measures the fit
+(issue 12 asks for cross-validated figures; this bar only guards against regressions)."""
+runner = CliRunner(env={"COLUMNS": "300"})
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
-    return validation_json(validate(n=400))
+def report() -> ValidationReport:
+    return validate(n=400)
 
 
-def test_every_target_is_listed_none_dropped(report: dict) -> None:
+def test_every_target_is_listed_none_dropped(report: ValidationReport) -> None:
     ids = [t.id for t in load_targets()]
-    assert [row["id"] for row in report["targets"]] == ids
-    assert report["total"] == len(ids) >= 75
-    for row in report["targets"]:
-        assert set(row) >= {"id", "source", "endpoint", "observed", "predicted", "tolerance", "pass"}
-        if row["predicted"] is None:
-            assert row["pass"] is False and row["reason"]
+    assert [row.id for row in report.targets] == ids
+    assert report.total == len(ids) >= 75
+    for row in report.targets:
+        if row.predicted is None:
+            assert row.passed is False and row.reason
 
 
-def test_pass_rate_meets_the_bar(report: dict) -> None:
-    rate = report["passed"] / report["total"]
-    assert rate >= REQUIRED_PASS_RATE, f"{report['passed']}/{report['total']} = {rate:.1%}"
+def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> None:
+    used = set(default_parameters().calibration.targets_used)
+    assert {r.id for r in report.targets if r.used_in_calibration} == used
+    assert "digest" in report.parameters
+
+
+@pytest.mark.slow
+def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
+    rate = report.passed / report.total
+    assert rate >= REQUIRED_PASS_RATE, f"{report.passed}/{report.total} = {rate:.1%}"
 
 
 def test_calibration_stage_1_is_reproducible() -> None:
-    """Re-running the glutamate-timing fit gives the value in calibrated.yaml."""
-    assert fit_glutamate_adaptation() == pytest.approx(calibrated().values["tau_glutamate_adaptation_min"], rel=1e-3)
+    """Re-running the glutamate-timing fit gives the packaged value."""
+    p = default_parameters()
+    assert fit_glutamate_adaptation(p) == pytest.approx(p["tau_glutamate_adaptation_min"], rel=1e-3)
 
 
 def test_calibrated_file_records_provenance() -> None:
-    cal = calibrated()
+    cal = default_parameters().calibration
     assert cal.fit_date and cal.method and cal.targets_used
     known = {t.id for t in load_targets()}
     assert set(cal.targets_used) <= known
@@ -51,14 +64,73 @@ def test_calibrated_file_records_provenance() -> None:
 
 def test_validate_cli_json_and_report(tmp_path: Path) -> None:
     html = tmp_path / "v.html"
-    result = CliRunner(env={"COLUMNS": "300"}).invoke(
-        app, ["validate", "--format", "json", "--n", "50", "--report", str(html)]
-    )
+    result = runner.invoke(app, ["validate", "--format", "json", "--n", "50", "--report", str(html)])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert set(doc) == {"targets", "passed", "total"}
-    assert doc["total"] == len(load_targets())
-    assert "data:image/png;base64" in html.read_text()
+    assert set(doc) == {"targets", "passed", "total", "n_per_arm", "parameters", "disclaimer"}
+    assert doc["total"] == len(load_targets()) and doc["n_per_arm"] == 50
+    text = html.read_text()
+    assert "data:image/png;base64" in text and "does not replace clinical judgement" in text
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_calibration_end_to_end_on_a_tiny_configuration(tmp_path: Path) -> None:
+    """`ketasim calibrate --out` on five targets: a new parameter file, deterministic, usable
+    with --params everywhere, and the packaged file untouched."""
+    packaged_file = Path(str(packaged("calibrated.yaml")))
+    before = _sha(packaged_file)
+    out = tmp_path / "fit.yaml"
+    args = ["calibrate", "--out", str(out), "--n", "50", "--max-evaluations", "2", "--targets", "1,2,5,107-esk,109a"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _sha(packaged_file) == before
+    fitted = load_parameters(out)
+    assert fitted.calibration.targets_used == ("1", "2", "5", "107-esk", "109a")
+    assert fitted.digest != default_parameters().digest
+    assert "GENERATED by `ketasim calibrate`" in out.read_text()
+    again = tmp_path / "again.yaml"
+    assert runner.invoke(app, [*args[:2], str(again), *args[3:]]).exit_code == 0
+    assert yaml.safe_load(again.read_text())["values"] == yaml.safe_load(out.read_text())["values"]
+    sim = runner.invoke(app, ["simulate", "--params", str(out), "--format", "json"])
+    assert sim.exit_code == 0, sim.output
+    default = runner.invoke(app, ["simulate", "--format", "json"])
+    assert json.loads(sim.output)["scales"] != json.loads(default.output)["scales"]
+
+
+def test_calibrate_writes_through_the_python_api_too(tmp_path: Path) -> None:
+    targets = [t for t in load_targets() if t.id in ("1", "2")]
+    cal = calibrate(n=50, max_nfev=1, targets=targets, log=lambda _m: None)
+    write_calibration(cal, str(tmp_path / "c.yaml"))
+    assert load_parameters(tmp_path / "c.yaml").calibration == cal
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("values: {efficacy_emax: 0.4}\n", "fit_date"),
+        ("fit_date: x\nmethod: y\ntargets_used: []\nvalues: {efficacy_emax: .nan}\n", "values.efficacy_emax"),
+        ("[1, 2]\n", "mapping"),
+    ],
+)
+def test_a_bad_parameter_file_is_refused_naming_the_field(tmp_path: Path, content: str, fragment: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(content)
+    result = runner.invoke(app, ["simulate", "--params", str(path)])
+    assert result.exit_code == 2 and "--params" in result.output and fragment in result.output, result.output
+
+
+def test_a_parameter_file_must_hold_every_free_parameter(tmp_path: Path) -> None:
+    raw = yaml.safe_load(Path(str(packaged("calibrated.yaml"))).read_text())
+    del raw["values"]["efficacy_emax"]
+    raw["values"]["made_up"] = 1.0
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["plan", "examples/patients/trd_iv_ketamine.yaml", "--params", str(path)])
+    assert result.exit_code == 2
+    assert "values.efficacy_emax" in result.output and "values.made_up" in result.output
 
 
 def test_validate_cli_refuses_bad_n() -> None:
@@ -70,15 +142,18 @@ def test_validate_cli_refuses_bad_n() -> None:
 @pytest.mark.parametrize(
     ("args", "flag"),
     [
-        (["calibrate", "--n", "10"], "--n"),
-        (["calibrate", "--max-evaluations", "0"], "--max-evaluations"),
-        (["calibrate", "--output", "fit.txt"], "--output"),
+        (["calibrate", "--out", "fit.yaml", "--n", "10"], "--n"),
+        (["calibrate", "--out", "fit.yaml", "--max-evaluations", "0"], "--max-evaluations"),
+        (["calibrate", "--out", "fit.txt"], "--out"),
+        (["calibrate", "--out", "fit.yaml", "--targets", "999,1"], "--targets"),
+        (["calibrate"], "--out"),
         (["params", "bogus_model"], "MODEL"),
     ],
 )
 def test_calibrate_and_params_refuse_bad_input(args: list[str], flag: str, tmp_path: Path) -> None:
-    before = calibrated().values
-    result = CliRunner(env={"COLUMNS": "300"}).invoke(app, args)
+    before = _sha(Path(str(packaged("calibrated.yaml"))))
+    result = runner.invoke(app, [a.replace("fit.", f"{tmp_path}/fit.") for a in args])
     assert result.exit_code == 2, result.output
     assert flag in result.output
-    assert calibrated().values == before
+    assert _sha(Path(str(packaged("calibrated.yaml")))) == before
+    assert list(tmp_path.iterdir()) == []

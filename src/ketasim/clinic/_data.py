@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from ketasim.io.parameters import read_yaml
+from ketasim.io.data import read_packaged_yaml
 
 
 @cache
 def clinic_file(name: str) -> dict[str, Any]:
     """``data/clinic/<name>.yaml`` as loaded (cached)."""
-    data: dict[str, Any] = read_yaml(f"clinic/{name}.yaml")
+    data: dict[str, Any] = read_packaged_yaml(f"clinic/{name}.yaml")
     return data
 
 

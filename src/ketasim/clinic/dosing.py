@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from ketasim.clinic._data import value
 from ketasim.clinic.patient import PatientFile
 from ketasim.clinic.rules import RuleSet, default_rules
@@ -41,13 +43,45 @@ class Session:
     phase: str
     dose_mg_per_kg: float | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        """The ``regimen.sessions`` row of the plan JSON."""
-        row: dict[str, Any] = {"day": self.day, "dose_mg": _mg(self.dose_mg), "duration_min": self.duration_min}
-        row["phase"] = self.phase
-        if self.dose_mg_per_kg is not None:
-            row["dose_mg_per_kg"] = self.dose_mg_per_kg
-        return row
+    def report(self) -> SessionPlan:
+        """The session as the plan reports it (dose to 0.01 mg, rounded down)."""
+        return SessionPlan(
+            day=self.day,
+            dose_mg=_mg(self.dose_mg),
+            duration_min=self.duration_min,
+            phase=self.phase,
+            dose_mg_per_kg=self.dose_mg_per_kg,
+        )
+
+
+class SessionPlan(BaseModel):
+    """One planned session: day (0 = first), dose, infusion duration (0 for nasal), phase."""
+
+    day: float
+    dose_mg: float
+    duration_min: float
+    phase: str
+    dose_mg_per_kg: float | None = None
+
+
+class EscalationStep(BaseModel):
+    """A dose step the clinician may take, and when."""
+
+    when: str
+    dose_mg: float
+    dose_mg_per_kg: float | None = None
+
+
+class RegimenReport(BaseModel):
+    """The method, its sessions and why (``sessions`` is empty when nothing is planned)."""
+
+    drug: str
+    route: str
+    sessions: list[SessionPlan]
+    reasons: list[str]
+    dosing_weight_kg: float | None = None
+    escalation: list[EscalationStep] = []
+    notes: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -59,7 +93,7 @@ class Regimen:
     sessions: tuple[Session, ...]
     reasons: tuple[str, ...]
     dosing_weight_kg: float
-    escalation: tuple[dict[str, Any], ...]
+    escalation: tuple[EscalationStep, ...]
     notes: tuple[str, ...]
 
     @property
@@ -80,17 +114,17 @@ class Regimen:
                 items.append(KetamineSessions(drug="esketamine", route="intranasal", dose_mg=dose, days=days))
         return items
 
-    def as_json(self) -> dict[str, Any]:
-        """The ``regimen`` object of the plan JSON."""
-        return {
-            "drug": self.drug,
-            "route": self.route,
-            "sessions": [s.as_json() for s in self.sessions],
-            "reasons": list(self.reasons),
-            "dosing_weight_kg": round(self.dosing_weight_kg, 2),
-            "escalation": list(self.escalation),
-            "notes": list(self.notes),
-        }
+    def report(self) -> RegimenReport:
+        """The regimen as the plan reports it."""
+        return RegimenReport(
+            drug=self.drug,
+            route=self.route,
+            sessions=[s.report() for s in self.sessions],
+            reasons=list(self.reasons),
+            dosing_weight_kg=round(self.dosing_weight_kg, 2),
+            escalation=list(self.escalation),
+            notes=list(self.notes),
+        )
 
 
 def ideal_body_weight_kg(height_cm: float, female: bool) -> float:
@@ -156,11 +190,11 @@ def _iv(patient: PatientFile, reasons: tuple[str, ...], rules: RuleSet) -> Regim
     sessions += [Session(d, per_kg * weight, duration, "taper", per_kg) for d in _v("iv", "taper_days")]
     sessions += [Session(d, per_kg * weight, duration, "maintenance", per_kg) for d in _v("iv", "maintenance_days")]
     escalation = tuple(
-        {
-            "if_no_response_after_session": step["after_session"],
-            "dose_mg_per_kg": step["dose_mg_per_kg"],
-            "dose_mg": _mg(step["dose_mg_per_kg"] * weight),
-        }
+        EscalationStep(
+            when=f"no response after session {step['after_session']}",
+            dose_mg=_mg(step["dose_mg_per_kg"] * weight),
+            dose_mg_per_kg=step["dose_mg_per_kg"],
+        )
         for step in _v("iv", "escalation")
     )
     notes = [f"dose by {patient.weight_basis} body weight ({weight:.1f} kg)"]
@@ -187,7 +221,8 @@ def _esketamine(patient: PatientFile, reasons: tuple[str, ...], rules: RuleSet) 
     sessions += [Session(d, later, 0.0, "induction") for d in days[1:]]
     sessions += [Session(d, later, 0.0, "taper") for d in _v("esketamine", "weekly_days")]
     sessions += [Session(d, later, 0.0, "maintenance") for d in _v("esketamine", "maintenance_days")]
-    escalation = ({"if_insufficient_response": "increase to 84 mg (after a 56 mg dose was tolerated)", "dose_mg": 84},)
+    step_mg = float(_v("esketamine", "escalation_dose_mg"))
+    escalation = (EscalationStep(when=f"insufficient response after a tolerated {later:g} mg dose", dose_mg=step_mg),)
     notes: tuple[str, ...] = ("each 28 mg device is 2 sprays; 5 minutes between devices",)
     if older:
         notes += ("65 or over: 28 mg on day 1, then 28, 56 or 84 mg in 28 mg steps",)

@@ -14,21 +14,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from ketasim.clinic.dosing import Regimen
-from ketasim.clinic.patient import PatientFile
-from ketasim.model import CourseResult, expose, outcomes
-from ketasim.pd._params import scales
+from ketasim.clinic.patient import ObservedScore, PatientFile
+from ketasim.covariates import Covariates
+from ketasim.model import expose, outcomes
+from ketasim.params import ParameterSet
 from ketasim.pd.symptoms import EfficacyParameters
-from ketasim.population import Covariates, VirtualPopulation, sample_population
+from ketasim.population import VirtualPopulation, sample_population
 from ketasim.regimens import course_start_h
+from ketasim.vocabulary import scale
 
 FloatArray = NDArray[np.float64]
 COPIES = 400
+CHUNK_COPIES = 50
+"""Copies simulated at once: bounds a plan's working memory (full-grid arrays of one chunk)."""
 FOLLOW_UP_DAYS = 56.0
 SCORE_OFFSET = 0.5
 SESSION_WINDOW_H = 4.0
@@ -50,20 +54,29 @@ def copies(patient: PatientFile, n: int = COPIES, seed: int = 2026) -> VirtualPo
 
 @dataclass(frozen=True)
 class Simulated:
-    """The copies' course under a regimen: daily scores and the session windows."""
+    """The copies' course under a regimen: daily scores, and dissociation and systolic
+    pressure every 5 minutes for 4 hours after each session's start."""
 
     days: FloatArray
     scores: FloatArray  # (copies, days) on the patient's scale, model score
-    result: CourseResult
     start_h: float
-    session_times_h: FloatArray
+    session_times_h: FloatArray  # (sessions,)
+    window_min: FloatArray  # (W,) minutes after a session's start
+    cadss: FloatArray  # (copies, sessions, W)
+    sbp_mmhg: FloatArray  # (copies, sessions, W)
 
 
 def simulate_copies(
-    patient: PatientFile, regimen: Regimen, pop: VirtualPopulation, phases: tuple[str, ...]
+    patient: PatientFile,
+    regimen: Regimen,
+    pop: VirtualPopulation,
+    phases: tuple[str, ...],
+    params: ParameterSet,
+    chunk: int = CHUNK_COPIES,
 ) -> Simulated:
     """Daily scores to 8 weeks after the last session of ``phases``, and 5-minute outputs for
-    4 hours after each session (for the predicted peaks)."""
+    4 hours after each session (for the predicted peaks); ``chunk`` copies at a time, keeping
+    only those outputs."""
     treatment = regimen.treatment(phases)
     t0 = course_start_h(treatment)
     last_day = max(s.day for s in regimen.sessions if s.phase in phases)
@@ -71,13 +84,38 @@ def simulate_copies(
     daily = t0 + 24.0 * days
     daily[0] = max(t0 - 0.25, 0.0)  # day 0 before the first dose
     sessions = np.array([t0 + 24.0 * s.day for s in regimen.sessions if s.phase in phases])
-    window = (sessions[:, None] + np.arange(0.0, SESSION_WINDOW_H + 1e-9, SESSION_STEP_H)[None, :]).ravel()
-    times = np.unique(np.concatenate([daily, window]))
-    ex = expose(treatment, pop.covariates, float(times[-1]), pk_etas=pop.pk_etas, output_times_h=times)
-    vitals = {k: np.full(pop.n, v) for k, v in patient.vitals.model_dump().items() if k != "spo2_pct"}
-    res = outcomes(ex, patient.condition, pop.baselines, times, gains=pop.gains(), vitals=vitals)
-    idx = np.searchsorted(times, daily)
-    return Simulated(days, res.scales[patient.scale][:, idx], res, t0, sessions)
+    window_h = np.arange(0.0, SESSION_WINDOW_H + 1e-9, SESSION_STEP_H)
+    times = np.unique(np.concatenate([daily, (sessions[:, None] + window_h[None, :]).ravel()]))
+    at_day = np.searchsorted(times, daily)
+    at_window = np.searchsorted(times, sessions[:, None] + window_h[None, :] - 1e-9)
+    vitals = {k: v for k, v in patient.vitals.model_dump().items() if k != "spo2_pct"}
+    scores, cadss, sbp = [], [], []
+    for lo in range(0, pop.n, chunk):  # a few chunks, each vectorised over its copies
+        part = pop.take(slice(lo, min(pop.n, lo + chunk)))
+        ex = expose(
+            treatment, part.covariates, float(times[-1]), params=params, pk_etas=part.pk_etas, output_times_h=times
+        )
+        res = outcomes(
+            ex,
+            patient.condition,
+            part.baselines,
+            times,
+            params=params,
+            gains=part.gains(params),
+            vitals={k: np.full(part.n, v) for k, v in vitals.items()},
+        )
+        scores.append(res.scales[patient.scale][:, at_day])
+        cadss.append(res.adverse["cadss"][:, at_window])
+        sbp.append(res.adverse["sbp_mmhg"][:, at_window])
+    return Simulated(
+        days=days,
+        scores=np.concatenate(scores),
+        start_h=t0,
+        session_times_h=sessions,
+        window_min=window_h * 60.0,
+        cadss=np.concatenate(cadss),
+        sbp_mmhg=np.concatenate(sbp),
+    )
 
 
 def weighted_quantiles(values: FloatArray, weights: FloatArray, qs: tuple[float, ...]) -> FloatArray:
@@ -99,12 +137,12 @@ def weighted_quantiles(values: FloatArray, weights: FloatArray, qs: tuple[float,
     return out
 
 
-def likelihood_weights(patient: PatientFile, sim: Simulated) -> FloatArray:
+def likelihood_weights(patient: PatientFile, sim: Simulated, params: ParameterSet) -> FloatArray:
     """Importance weights of the copies given the observed scores (uniform without any)."""
     n = sim.scores.shape[0]
     if not patient.observed_scores:
         return np.full(n, 1.0 / n)
-    sigma = EfficacyParameters.for_condition(patient.condition).residual_sd
+    sigma = EfficacyParameters.from_params(params, patient.condition).residual_sd
     loglik = np.zeros(n)
     for obs in patient.observed_scores:  # a handful of visits, each vectorised over copies
         base = patient.baseline_scores[obs.scale]
@@ -135,11 +173,11 @@ def _weighted_median(x: FloatArray, w: FloatArray) -> float:
 
 def relapse_days(patient: PatientFile, sim: Simulated, after_day: float) -> tuple[NDArray[np.bool_], FloatArray]:
     """(responded at ``after_day`` + 1, days from then to loss of response; inf if none in follow-up)."""
-    drop = scales()[patient.scale].response_drop
-    threshold = (1 - drop) * patient.baseline_scores[patient.scale]
+    s = scale(patient.scale)
+    baseline = patient.baseline_scores[patient.scale]
     k = int(np.searchsorted(sim.days, after_day + 1.0))
-    responded = sim.scores[:, k] <= threshold + 1e-9
-    lost = sim.scores[:, k + 1 :] > threshold + 1e-9
+    responded = s.responded(sim.scores[:, k], baseline)
+    lost = ~s.responded(sim.scores[:, k + 1 :], baseline)
     first = np.argmax(lost, axis=1)
     days: FloatArray = np.where(lost.any(axis=1), sim.days[k + 1 :][first] - sim.days[k], np.inf)
     return np.asarray(responded), days
@@ -155,16 +193,43 @@ class Course:
     n: int
 
 
-def simulate_course_copies(patient: PatientFile, regimen: Regimen, n: int = COPIES) -> Course:
+def simulate_course_copies(patient: PatientFile, regimen: Regimen, params: ParameterSet, n: int = COPIES) -> Course:
     """The copies under the plan and under induction only; weights from the observed scores."""
     pop = copies(patient, n)
-    plan_sim = simulate_copies(patient, regimen, pop, ("induction", "taper", "maintenance"))
-    induction_sim = simulate_copies(patient, regimen, pop, ("induction",))
-    return Course(plan_sim, induction_sim, likelihood_weights(patient, plan_sim), pop.n)
+    plan_sim = simulate_copies(patient, regimen, pop, ("induction", "taper", "maintenance"), params)
+    induction_sim = simulate_copies(patient, regimen, pop, ("induction",), params)
+    return Course(plan_sim, induction_sim, likelihood_weights(patient, plan_sim, params), pop.n)
 
 
-def forecast(patient: PatientFile, regimen: Regimen, course: Course) -> dict[str, Any]:
-    """The ``forecast`` object of the plan JSON (and, with observed scores, the prior band)."""
+class Band(BaseModel):
+    """A weighted 10th, 50th and 90th percentile per day."""
+
+    median: list[float]
+    p10: list[float]
+    p90: list[float]
+
+
+class Forecast(Band):
+    """The course forecast on the patient's scale, updated by the observed scores (``prior``:
+    the band before them)."""
+
+    scale: str
+    days: list[float]
+    response_probability: float
+    response_assessed_day: float
+    median_days_to_relapse: float | None
+    relapse_follow_up_days: float
+    suggested_maintenance_interval_days: float | None
+    copies: int
+    effective_copies: float
+    observed_scores: list[ObservedScore]
+    prior: Band | None
+    band_width_mean: float
+    prior_band_width_mean: float
+
+
+def forecast(patient: PatientFile, regimen: Regimen, course: Course) -> Forecast:
+    """The forecast of the plan (and, with observed scores, the prior band)."""
     plan_sim, induction_sim, w = course.plan, course.induction, course.weights
     pop = course
     prior = weighted_quantiles(plan_sim.scores, np.full(pop.n, 1.0 / pop.n), (0.1, 0.5, 0.9))
@@ -186,23 +251,23 @@ def forecast(patient: PatientFile, regimen: Regimen, course: Course) -> dict[str
     def series(x: FloatArray) -> list[float]:
         return [round(float(v), 3) for v in x]
 
-    doc: dict[str, Any] = {
-        "scale": patient.scale,
-        "days": series(plan_sim.days),
-        "median": series(post[1]),
-        "p10": series(post[0]),
-        "p90": series(post[2]),
-        "response_probability": round(float(np.sum(wr)), 4),
-        "response_assessed_day": end_induction + 1.0,
-        "median_days_to_relapse": None if not math.isfinite(median_relapse) else median_relapse,
-        "relapse_follow_up_days": FOLLOW_UP_DAYS,
-        "suggested_maintenance_interval_days": None if not math.isfinite(interval) else interval,
-        "copies": pop.n,
-        "effective_copies": round(float(1.0 / np.sum(w**2)), 1),
-        "observed_scores": [o.model_dump() for o in patient.observed_scores],
-    }
-    if patient.observed_scores:
-        doc["prior"] = {"median": series(prior[1]), "p10": series(prior[0]), "p90": series(prior[2])}
-    doc["band_width_mean"] = round(float(np.mean(post[2] - post[0])), 3)
-    doc["prior_band_width_mean"] = round(float(np.mean(prior[2] - prior[0])), 3)
-    return doc
+    return Forecast(
+        scale=patient.scale,
+        days=series(plan_sim.days),
+        median=series(post[1]),
+        p10=series(post[0]),
+        p90=series(post[2]),
+        response_probability=round(float(np.sum(wr)), 4),
+        response_assessed_day=end_induction + 1.0,
+        median_days_to_relapse=None if not math.isfinite(median_relapse) else median_relapse,
+        relapse_follow_up_days=FOLLOW_UP_DAYS,
+        suggested_maintenance_interval_days=None if not math.isfinite(interval) else interval,
+        copies=pop.n,
+        effective_copies=round(float(1.0 / np.sum(w**2)), 1),
+        observed_scores=list(patient.observed_scores),
+        prior=Band(median=series(prior[1]), p10=series(prior[0]), p90=series(prior[2]))
+        if patient.observed_scores
+        else None,
+        band_width_mean=round(float(np.mean(post[2] - post[0])), 3),
+        prior_band_width_mean=round(float(np.mean(prior[2] - prior[0])), 3),
+    )

@@ -10,59 +10,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from ketasim.io.files import read_document
-from ketasim.io.scenario import ScenarioError
-from ketasim.pd._params import conditions, scales
-from ketasim.population import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
+from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
+from ketasim.errors import PlannerError
+from ketasim.io.files import read_mapping
+from ketasim.schema import Count, Flag, Real, StrictModel
+from ketasim.vocabulary import ConditionName, DrugName, HistoryFlag, MedicationClass, RouteName, vocabulary
+from ketasim.vocabulary import condition as condition_entry
+from ketasim.vocabulary import scale as scale_entry
 
-HISTORY_FLAGS = (
-    "aneurysmal_vascular_disease",
-    "arteriovenous_malformation",
-    "intracerebral_hemorrhage",
-    "psychosis",
-    "substance_use_disorder",
-    "uncontrolled_hypertension",
-    "cardiovascular_disease",
-    "hepatic_impairment",
-    "interstitial_cystitis",
-    "ketamine_hypersensitivity",
-)
-MEDICATION_CLASSES = (
-    "benzodiazepines",
-    "non_benzodiazepine_hypnotics",
-    "opioids",
-    "psychostimulants",
-    "mao_inhibitors",
-)
 TREATMENTS = {("racemic_ketamine", "iv"), ("esketamine", "intranasal")}
 """Drug and route pairs with a published schedule the planner follows (consensus IV
 infusions; the Spravato label)."""
+MAX_OBSERVED_SCORES = 500
 
 
-class PlannerError(ScenarioError):
-    """A patient file that failed validation: (field path, message) pairs."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PatientVitals(_Strict):
+class PatientVitals(StrictModel):
     """Resting vital signs at evaluation (physiological ranges)."""
 
-    systolic_mmhg: float = Field(ge=60, le=260)
-    diastolic_mmhg: float = Field(ge=30, le=160)
-    heart_rate_bpm: float = Field(ge=25, le=220)
-    spo2_pct: float = Field(ge=50, le=100)
+    systolic_mmhg: Real = Field(ge=60, le=260)
+    diastolic_mmhg: Real = Field(ge=30, le=160)
+    heart_rate_bpm: Real = Field(ge=25, le=220)
+    spo2_pct: Real = Field(ge=50, le=100)
 
 
-class PlannedTreatment(_Strict):
+class PlannedTreatment(StrictModel):
     """The method chosen by the clinic (optional: the planner proposes one)."""
 
-    drug: Literal["racemic_ketamine", "esketamine"]
-    route: Literal["iv", "intranasal"]
+    drug: DrugName
+    route: RouteName
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -74,47 +51,36 @@ class PlannedTreatment(_Strict):
         return self
 
 
-class ObservedScore(_Strict):
+class ObservedScore(StrictModel):
     """A score recorded during treatment; day 0 is the first session."""
 
-    day: float = Field(le=730)
+    day: Real = Field(le=730)
     scale: str
-    score: float
+    score: Real
 
 
-class PatientFile(_Strict):
+class PatientFile(StrictModel):
     """One patient, as the clinic's evaluation records them."""
 
-    name: str = "patient"
-    age_years: float = Field(ge=AGE_RANGE_YEARS[0], le=AGE_RANGE_YEARS[1])
+    name: str = Field(default="patient", max_length=200)
+    age_years: Real = Field(ge=AGE_RANGE_YEARS[0], le=AGE_RANGE_YEARS[1])
     sex: Sex
-    weight_kg: float = Field(ge=WEIGHT_RANGE_KG[0], le=WEIGHT_RANGE_KG[1])
-    height_cm: float = Field(ge=120, le=230)
-    diagnoses: tuple[str, ...] = Field(min_length=1)
-    failed_antidepressant_trials: int = Field(ge=0, le=30)
-    history: tuple[str, ...] = ()
-    concomitant_medications: tuple[str, ...] = ()
-    pregnant: StrictBool = False
+    weight_kg: Real = Field(ge=WEIGHT_RANGE_KG[0], le=WEIGHT_RANGE_KG[1])
+    height_cm: Real = Field(ge=120, le=230)
+    diagnoses: tuple[ConditionName, ...] = Field(min_length=1, max_length=10)
+    failed_antidepressant_trials: Count = Field(ge=0, le=30)
+    history: tuple[HistoryFlag, ...] = Field(default=(), max_length=50)
+    concomitant_medications: tuple[MedicationClass, ...] = Field(default=(), max_length=50)
+    pregnant: Flag = False
     vitals: PatientVitals
-    baseline_scores: dict[str, float] = Field(min_length=1)
+    baseline_scores: dict[str, Real] = Field(min_length=1, max_length=20)
     treatment: PlannedTreatment | None = None
     weight_basis: Literal["actual", "ideal", "adjusted"] = "actual"
-    observed_scores: tuple[ObservedScore, ...] = ()
+    observed_scores: tuple[ObservedScore, ...] = Field(default=(), max_length=MAX_OBSERVED_SCORES)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        known = conditions()
-        for i, d in enumerate(self.diagnoses):
-            if d not in known:
-                raise ValueError(f"diagnoses[{i}]: {d!r} is unknown; allowed: {', '.join(known)}")
-        for i, h in enumerate(self.history):
-            if h not in HISTORY_FLAGS:
-                raise ValueError(f"history[{i}]: {h!r} is unknown; allowed: {', '.join(HISTORY_FLAGS)}")
-        for i, m in enumerate(self.concomitant_medications):
-            if m not in MEDICATION_CLASSES:
-                raise ValueError(
-                    f"concomitant_medications[{i}]: {m!r} is unknown; allowed: {', '.join(MEDICATION_CLASSES)}"
-                )
+        known = vocabulary().conditions
         if self.pregnant and self.sex == "male":
             raise ValueError("pregnant: true is not possible with sex: male")
         if self.vitals.diastolic_mmhg >= self.vitals.systolic_mmhg:
@@ -149,7 +115,7 @@ class PatientFile(_Strict):
     @property
     def scale(self) -> str:
         """The forecast's scale: the first baseline scale of the primary diagnosis."""
-        own = conditions()[self.condition].scales
+        own = condition_entry(self.condition).scales
         return next(s for s in self.baseline_scores if s in own)
 
     @property
@@ -158,28 +124,24 @@ class PatientFile(_Strict):
         return self.weight_kg / (self.height_cm / 100.0) ** 2
 
 
-def _check_score(field: str, scale: str, value: float, allowed: list[str]) -> None:
-    if scale not in scales() or scale not in allowed:
-        raise ValueError(f"{field}: {scale!r} is not a scale of the diagnoses; allowed: {', '.join(allowed)}")
-    s = scales()[scale]
-    if not s.min <= value <= s.max:
-        raise ValueError(f"{field}: {value:g} is outside {scale}'s range {s.min:g}–{s.max:g}")
+def _check_score(field: str, name: str, value: float, allowed: list[str]) -> None:
+    if name not in allowed:
+        raise ValueError(f"{field}: {name!r} is not a scale of the diagnoses; allowed: {', '.join(allowed)}")
+    s = scale_entry(name)
+    if not s.contains(value):
+        raise ValueError(f"{field}: {value:g} is outside {name}'s range {s.min:g}–{s.max:g}")
 
 
 def parse_patient(data: Any) -> PatientFile:
     """Validate a patient given as a mapping (file content or an HTTP body)."""
     if not isinstance(data, dict):
-        raise PlannerError([("(file)", "a patient file is a mapping of keys to values")])
+        raise PlannerError.one("(file)", "a patient file is a mapping of keys to values")
     try:
         return PatientFile.model_validate(data)
     except ValidationError as err:
-        raise PlannerError(ScenarioError.from_validation(err).problems) from None
+        raise PlannerError.from_validation(err, data) from None
 
 
 def load_patient(path: str | Path) -> PatientFile:
     """Read and validate a patient file (.yaml, .yml or .json)."""
-    try:
-        data = read_document(path)
-    except ValueError as err:
-        raise PlannerError([("(file)", str(err))]) from None
-    return parse_patient(data)
+    return parse_patient(read_mapping(path, PlannerError, "a patient file"))

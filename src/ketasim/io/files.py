@@ -1,16 +1,183 @@
-"""Writing output files safely: all or nothing."""
+"""Users' files: reading input documents defensively, writing outputs all or nothing.
+
+Input documents (YAML or JSON) are refused, with a message naming the file and the reason,
+when they are missing, a directory, unreadable, larger than :data:`MAX_DOCUMENT_BYTES`, binary,
+not valid YAML/JSON (Python-object tags included: only the safe loader is used), nested
+deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_NODES` values once aliases are
+expanded, or when JSON holds NaN or Infinity.
+
+Outputs are written under a temporary name beside the final one and renamed onto it only
+when complete; the temporary file is removed on failure, on SIGTERM (see
+:func:`remove_partial_files`) and, after a SIGKILL, by the next write into the same folder.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
+import re
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ketasim.errors import InputError
+
+MAX_DOCUMENT_BYTES = 10 * 2**20
+MAX_DEPTH = 32
+MAX_NODES = 1_000_000
+_PARTIAL = re.compile(r"^\..+\.ketasim-(\d+)-[0-9a-f]{8}\.part$")
+_in_progress: set[Path] = set()
+_lock = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (Linux), else once at import."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def read_document(path: str | Path, error: type[InputError] = InputError, field: str = "(file)") -> Any:
+    """The content of a YAML (.yaml, .yml) or JSON (.json) file, or ``error`` naming ``field``."""
+    p = Path(path)
+
+    def refuse(reason: str) -> InputError:
+        return error.one(field, f"{str(p)!r} {reason}")
+
+    if p.is_dir():
+        raise refuse("is a directory, not a file")
+    if not p.exists():
+        raise refuse("does not exist")
+    try:
+        size = p.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise refuse(f"is {size:,} bytes; documents are at most {MAX_DOCUMENT_BYTES:,} bytes")
+        raw = p.read_bytes()
+    except OSError as err:
+        raise refuse(f"cannot be read: {err.strerror or err}") from None
+    if b"\x00" in raw:
+        raise refuse("is not a text file (binary content)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse("is not UTF-8 text") from None
+    is_json = p.suffix.lower() == ".json"
+    try:
+        data = parse_json(text) if is_json else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise refuse(f"is not valid {'JSON' if is_json else 'YAML'}: {first}") from None
+    except RecursionError:
+        raise refuse(f"is nested too deeply (at most {MAX_DEPTH} levels)") from None
+    problem = shape_problem(data)
+    if problem:
+        raise refuse(problem)
+    return data
+
+
+def parse_json(text: str) -> Any:
+    """JSON without NaN or Infinity (``ValueError`` if present)."""
+
+    def refuse_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    return json.loads(text, parse_constant=refuse_constant)
+
+
+def shape_problem(data: Any) -> str | None:
+    """Why a parsed document is too deep or too large (aliases expanded), or None."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    seen = 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            return f"holds more than {MAX_NODES:,} values (aliases expanded)"
+        if depth > MAX_DEPTH:
+            return f"is nested too deeply (at most {MAX_DEPTH} levels)"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((k, depth + 1) for k in node if not isinstance(k, str | int | float | bool))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, depth + 1) for v in node)
+    return None
+
+
+def read_mapping(path: str | Path, error: type[InputError], what: str, field: str = "(file)") -> dict[str, Any]:
+    """A document that must be a mapping (``what``: 'a scenario', 'a trial design', ...)."""
+    data = read_document(path, error, field)
+    if not isinstance(data, dict):
+        raise error.one(field, f"{what} is a mapping of keys to values, not {type(data).__name__}")
+    return data
+
+
+def check_output_path(path: str | Path, suffixes: Sequence[str], field: str) -> Path:
+    """``path`` if a file can be written there (right suffix, existing writable folder, not a
+    directory); else :class:`InputError` naming ``field`` (a CLI flag, an API field)."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise InputError.one(field, f"{str(p)!r} must end in {' or '.join(suffixes)}")
+    if p.is_dir():
+        raise InputError.one(field, f"{str(p)!r} is a directory; give a file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError.one(field, f"the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError.one(field, f"the folder {str(folder)!r} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError.one(field, f"{str(p)!r} exists and is not writable")
+    return p
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_partial_files(folder: Path) -> list[Path]:
+    """Remove temporary files left in ``folder`` by writers that no longer run (SIGKILL)."""
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _PARTIAL.match(entry.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+def remove_partial_files() -> None:
+    """Remove this process's unfinished temporary files (called on SIGTERM)."""
+    with _lock:
+        pending = list(_in_progress)
+        _in_progress.clear()
+    for path in pending:
+        path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -21,28 +188,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=final.suffix, dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
+    sweep_partial_files(final.parent)
+    tmp = final.parent / f".{final.name}.ketasim-{os.getpid()}-{secrets.token_hex(4)}.part"
+    with _lock:
+        _in_progress.add(tmp)
     try:
-        yield tmp_path
-        if tmp_path.exists():
-            os.chmod(tmp_path, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-        os.replace(tmp_path, final)
+        yield tmp
+        if tmp.exists():
+            os.chmod(tmp, _FILE_MODE)  # as an ordinary new file
+            os.replace(tmp, final)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def read_document(path: str | Path) -> Any:
-    """The content of a YAML (.yaml, .yml) or JSON (.json) file; ``ValueError`` naming the
-    format when it cannot be parsed."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    is_json = p.suffix.lower() == ".json"
-    try:
-        return json.loads(text) if is_json else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise ValueError(f"not valid {'JSON' if is_json else 'YAML'}: {err}") from None
+        with _lock:
+            _in_progress.discard(tmp)
+        tmp.unlink(missing_ok=True)

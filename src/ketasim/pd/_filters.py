@@ -120,7 +120,7 @@ def coefficients(times_h: FloatArray, tau_h: float) -> FloatArray:
     c[2, :1], c[3, :1] = (w0 - w1)[:1], w1[:1]
     if n > 1:
         # σ of nodes k − 1, k, k + 1 on step k's own scale, σ = (t − t_k)/h_k
-        sig = (np.stack([times_h[:-2] - times_h[1:-1], np.zeros(n - 1), h[1:]]) / h[1:])
+        sig = np.stack([times_h[:-2] - times_h[1:-1], np.zeros(n - 1), h[1:]]) / h[1:]
         for j in range(3):
             o = [i for i in range(3) if i != j]
             s1, s2 = sig[o[0]], sig[o[1]]

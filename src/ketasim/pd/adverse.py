@@ -16,34 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
+from ketasim.params import ParameterSet
 from ketasim.pd._filters import first_order
-from ketasim.pd._params import calibrated, fixed, fixed_parameters
+from ketasim.vocabulary import names
 
 FloatArray = NDArray[np.float64]
-AE_NAMES = (
-    "nausea",
-    "vomiting",
-    "dizziness",
-    "sedation",
-    "vertigo",
-    "hypoesthesia",
-    "sedation_moaas",
-    "dissociation_reported",
-)
-"""Per-session events. ``sedation`` and ``dissociation_reported`` are spontaneously reported
-adverse reactions (label AE tables); ``sedation_moaas`` is sedation measured systematically
-on the MOAA/S scale — a different, more sensitive measurement of the same effect, hence its
-own rate.  Dissociation *measured* (CADSS) is the continuous model above."""
 
 
 @dataclass(frozen=True)
 class AdverseParameters:
-    """Calibrated side-effect parameters."""
+    """Side-effect parameters (fitted, except where a label table fixes them)."""
 
     cadss_max: float
     cadss_o50: float
@@ -60,24 +48,28 @@ class AdverseParameters:
     ae_beta: dict[str, float]
 
     @classmethod
-    def default(cls, overrides: dict[str, float] | None = None) -> AdverseParameters:
-        """Packaged calibrated values."""
-        derived = {name: entry.value for name, entry in fixed_parameters()["adverse"].items()}
-        v = {**derived, **calibrated().values, **(overrides or {})}
+    def from_params(cls, p: ParameterSet) -> AdverseParameters:
+        """The values in a parameter set (an event's rates are fitted, ``ae_<event>_*``, or fixed
+        from the label, ``adverse.ae_<event>_*``)."""
+
+        def rate(event: str, kind: str) -> float:
+            name = f"ae_{event}_{kind}"
+            return p[name] if name in p else p[f"adverse.{name}"]
+
         return cls(
-            cadss_max=v["cadss_max"],
-            cadss_o50=v["cadss_occupancy50"],
-            cadss_hill=v["cadss_hill"],
-            cadss_omega=v["cadss_omega"],
-            tolerance_gain=v["dissociation_tolerance_gain"],
-            tau_tolerance_h=fixed("adverse", "tau_tolerance_days") * 24.0,
-            sbp_max=v["sbp_rise_max_mmhg"],
-            dbp_max=v["dbp_rise_max_mmhg"],
-            hr_max=v["hr_rise_max_bpm"],
-            bp_o50=v["bp_occupancy50"],
-            bp_hill=v["bp_hill"],
-            ae_p0={a: v[f"ae_{a}_p0"] for a in AE_NAMES},
-            ae_beta={a: v[f"ae_{a}_beta"] for a in AE_NAMES},
+            cadss_max=p["cadss_max"],
+            cadss_o50=p["cadss_occupancy50"],
+            cadss_hill=p["cadss_hill"],
+            cadss_omega=p["cadss_omega"],
+            tolerance_gain=p["dissociation_tolerance_gain"],
+            tau_tolerance_h=p["adverse.tau_tolerance_days"] * 24.0,
+            sbp_max=p["sbp_rise_max_mmhg"],
+            dbp_max=p["dbp_rise_max_mmhg"],
+            hr_max=p["hr_rise_max_bpm"],
+            bp_o50=p["bp_occupancy50"],
+            bp_hill=p["bp_hill"],
+            ae_p0={a: rate(a, "p0") for a in names("adverse_events")},
+            ae_beta={a: rate(a, "beta") for a in names("adverse_events")},
         )
 
 
@@ -113,37 +105,44 @@ def haemodynamics(occupancy: FloatArray, p: AdverseParameters) -> dict[str, Floa
 def session_probabilities(peak_occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:
     """Probability of each adverse event at a session, from the session's peak occupancy
     (0 for a placebo session: then only the placebo rate p₀ remains)."""
-    return {a: 1.0 - (1.0 - p.ae_p0[a]) * np.exp(-p.ae_beta[a] * peak_occupancy) for a in AE_NAMES}
+    return {a: 1.0 - (1.0 - p0) * np.exp(-p.ae_beta[a] * peak_occupancy) for a, p0 in p.ae_p0.items()}
 
 
-def exposure_flags(ketamine_session_days: Sequence[float], drug: str) -> list[dict[str, Any]]:
+class Flag(BaseModel):
+    """A flag raised by the dosing pattern (not a prediction), with its source."""
+
+    flag: Literal["abuse_misuse_risk", "bladder_toxicity_risk"]
+    message: str
+    source: str
+
+
+def exposure_flags(ketamine_session_days: Sequence[float], drug: str, params: ParameterSet) -> list[Flag]:
     """Flags for frequent, long-term dosing (abuse/misuse; bladder toxicity). Not predictions."""
     days = np.sort(np.asarray(ketamine_session_days, dtype=np.float64))
-    flags: list[dict[str, Any]] = []
+    flags: list[Flag] = []
     if days.size == 0:
         return flags
     per_28 = int(max(np.sum((days >= d) & (days < d + 28)) for d in days))
-    limit = fixed("adverse", "abuse_flag_sessions_per_28_days")
-    source_abuse = fixed_parameters()["adverse"]["abuse_flag_sessions_per_28_days"].source
-    if per_28 >= limit:
+    abuse = params.entry("adverse.abuse_flag_sessions_per_28_days")
+    if per_28 >= abuse.value:
         flags.append(
-            {
-                "flag": "abuse_misuse_risk",
-                "message": f"{per_28} {drug} sessions within 28 days (flag at {limit:g}): frequent dosing; "
+            Flag(
+                flag="abuse_misuse_risk",
+                message=f"{per_28} {drug} sessions within 28 days (flag at {abuse.value:g}): frequent dosing; "
                 "abuse and misuse is a boxed warning.",
-                "source": source_abuse,
-            }
+                source=abuse.source,
+            )
         )
-    months = fixed("adverse", "bladder_flag_months_of_regular_use")
+    bladder = params.entry("adverse.bladder_flag_months_of_regular_use")
     gaps = np.diff(days)
     span_days = float(days[-1] - days[0])
-    if days.size >= 2 and span_days >= months * 30.0 and float(np.max(gaps)) <= 7.0:
+    if days.size >= 2 and span_days >= bladder.value * 30.0 and float(np.max(gaps)) <= 7.0:
         flags.append(
-            {
-                "flag": "bladder_toxicity_risk",
-                "message": f"at least weekly {drug} for {span_days / 30:.1f} months: monitor urinary symptoms "
+            Flag(
+                flag="bladder_toxicity_risk",
+                message=f"at least weekly {drug} for {span_days / 30:.1f} months: monitor urinary symptoms "
                 "(ulcerative or interstitial cystitis warning).",
-                "source": fixed_parameters()["adverse"]["bladder_flag_months_of_regular_use"].source,
-            }
+                source=bladder.source,
+            )
         )
     return flags

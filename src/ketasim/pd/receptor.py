@@ -14,26 +14,26 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._params import fixed
+from ketasim.params import ParameterSet
+from ketasim.vocabulary import names
 
 FloatArray = NDArray[np.float64]
 
-SPECIES_KI = {
-    "s_ketamine": "Ki_s_ketamine_um",
-    "r_ketamine": "Ki_r_ketamine_um",
-    "s_norketamine": "Ki_s_norketamine_um",
-    "r_norketamine": "Ki_r_norketamine_um",
-}
+
+def affinities_um(params: ParameterSet) -> dict[str, float]:
+    """K_i (µM) of every receptor-active species (``receptor.Ki_<species>_um``)."""
+    return {species: params[f"receptor.Ki_{species}_um"] for species in names("species")}
 
 
-def nmda_occupancy(free_brain_um: Mapping[str, FloatArray]) -> FloatArray:
-    """Fraction (0–1) of NMDA receptors blocked, from unbound brain concentrations in µM.
+def nmda_occupancy(free_brain_um: Mapping[str, FloatArray], ki_um: Mapping[str, float]) -> FloatArray:
+    """Fraction (0–1) of NMDA receptors blocked, from unbound brain concentrations in µM and
+    the species' inhibition constants ``ki_um`` (µM).
 
-    >>> float(nmda_occupancy({"s_ketamine": np.array(0.3)}))
+    >>> float(nmda_occupancy({"s_ketamine": np.array(0.3)}, {"s_ketamine": 0.3}))
     0.5
     """
     load: FloatArray | float = 0.0
     for species, conc in free_brain_um.items():
-        load = load + np.asarray(conc, dtype=np.float64) / fixed("receptor", SPECIES_KI[species])
+        load = load + np.asarray(conc, dtype=np.float64) / ki_um[species]
     load_arr = np.asarray(load, dtype=np.float64)
     return load_arr / (1.0 + load_arr)

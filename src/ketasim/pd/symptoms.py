@@ -26,14 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._params import Scale, calibrated, conditions, fixed, scales
+from ketasim.params import ParameterSet
+from ketasim.vocabulary import condition as condition_entry
+from ketasim.vocabulary import scale
 
 FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class EfficacyParameters:
-    """Calibrated weights and variability of the symptom layer, for one condition."""
+    """Weights, time constants and variability of the symptom layer, for one condition."""
 
     emax: float
     d50: float
@@ -50,35 +52,45 @@ class EfficacyParameters:
     drug_gain: float
     placebo_gain: float
     ssri_gain: float
+    tau_mood_h: float
+    tau_session_h: float
+    tau_sustained_h: float
+    tau_ssri_onset_h: float
+    inflammation_reduction: float
 
     @classmethod
-    def for_condition(cls, condition: str, overrides: dict[str, float] | None = None) -> EfficacyParameters:
-        """Calibrated values for ``condition`` (multipliers default to 1 where not fitted)."""
-        if condition not in conditions():
-            raise KeyError(condition)
-        v = {**calibrated().values, **(overrides or {})}
+    def from_params(cls, p: ParameterSet, condition: str) -> EfficacyParameters:
+        """The values for ``condition`` (its multipliers are 1 where none was fitted)."""
+        condition_entry(condition)
         return cls(
-            emax=v["efficacy_emax"],
-            d50=v["efficacy_d50"],
-            slow_weight=v["efficacy_slow_weight"],
-            drug_omega=v["drug_gain_omega"],
-            placebo_session=v["placebo_session_effect"],
-            placebo_sustained=v["placebo_sustained_effect"],
-            midazolam_factor=v["midazolam_factor"],
-            placebo_omega=v["placebo_gain_omega"],
-            ssri_effect=v["ssri_effect"],
-            ssri_omega=v["ssri_gain_omega"],
-            ssri_onset_omega=v["ssri_onset_omega"],
-            residual_sd=v["residual_sd_log"],
-            drug_gain=v.get(f"condition_{condition}_drug_gain", 1.0),
-            placebo_gain=v.get(f"condition_{condition}_placebo_gain", 1.0),
-            ssri_gain=v.get(f"condition_{condition}_ssri_gain", 1.0),
+            emax=p["efficacy_emax"],
+            d50=p["efficacy_d50"],
+            slow_weight=p["efficacy_slow_weight"],
+            drug_omega=p["drug_gain_omega"],
+            placebo_session=p["placebo_session_effect"],
+            placebo_sustained=p["placebo_sustained_effect"],
+            midazolam_factor=p["midazolam_factor"],
+            placebo_omega=p["placebo_gain_omega"],
+            ssri_effect=p["ssri_effect"],
+            ssri_omega=p["ssri_gain_omega"],
+            ssri_onset_omega=p["ssri_onset_omega"],
+            residual_sd=p["residual_sd_log"],
+            drug_gain=p.get(f"condition_{condition}_drug_gain", 1.0),
+            placebo_gain=p.get(f"condition_{condition}_placebo_gain", 1.0),
+            ssri_gain=p.get(f"condition_{condition}_ssri_gain", 1.0),
+            tau_mood_h=p["tau_mood_onset_h"],
+            tau_session_h=p["placebo.tau_session_expectancy_h"],
+            tau_sustained_h=p["placebo.tau_sustained_expectancy_days"] * 24.0,
+            tau_ssri_onset_h=p["ssri.tau_onset_days"] * 24.0,
+            inflammation_reduction=p["cascade.inflammation_gain_reduction"],
         )
 
 
-def session_expectancy(times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float]) -> FloatArray:
-    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s (τ from cascade.yaml)."""
-    tau = fixed("placebo", "tau_session_expectancy_h")
+def session_expectancy(
+    times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float], tau_h: float
+) -> FloatArray:
+    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s."""
+    tau = tau_h
     x = np.zeros_like(times_h)
     for t_s, w in zip(session_h, weights, strict=True):
         after = times_h >= t_s
@@ -99,12 +111,11 @@ def rising(times_h: FloatArray, start_h: float | None, tau_h: float | FloatArray
     return np.where(elapsed > 0, -np.expm1(-elapsed / tau), 0.0)
 
 
-def observe(scores: FloatArray, scale: str, residual_sd: float, rng: np.random.Generator) -> FloatArray:
+def observe(scores: FloatArray, scale_name: str, residual_sd: float, rng: np.random.Generator) -> FloatArray:
     """Scores as a rater records them: the model's score × exp(ε), ε ~ N(0, σ²) per visit
     (residual visit-to-visit variability, calibrated), within the scale's range."""
-    s: Scale = scales()[scale]
     noisy = scores * np.exp(residual_sd * rng.standard_normal(scores.shape))
-    return np.clip(noisy, s.min, s.max)
+    return scale(scale_name).bounded(noisy)
 
 
 @dataclass(frozen=True)
@@ -122,20 +133,6 @@ class PatientGains:
         """The typical patient(s): all random effects 0."""
         zeros = np.zeros(n)
         return cls(zeros, zeros, zeros, zeros, zeros)
-
-    @classmethod
-    def sample(
-        cls, n: int, params: EfficacyParameters, rng: np.random.Generator, dissociation_omega: float = 0.0
-    ) -> PatientGains:
-        """Draw log-normal gains with the calibrated ω's (standard normals × ω, one stream)."""
-        z = rng.standard_normal((5, n))
-        return cls(
-            eta_drug=params.drug_omega * z[0],
-            eta_placebo=params.placebo_omega * z[1],
-            eta_ssri=params.ssri_omega * z[2],
-            eta_dissociation=dissociation_omega * z[3],
-            eta_ssri_onset=params.ssri_onset_omega * z[4],
-        )
 
 
 def remaining_fraction(
@@ -162,18 +159,6 @@ def remaining_fraction(
     return result
 
 
-def score(remaining: FloatArray, baseline: FloatArray, scale: str) -> FloatArray:
+def score(remaining: FloatArray, baseline: FloatArray, scale_name: str) -> FloatArray:
     """Scale score from remaining fraction and each patient's baseline, within the scale range."""
-    s: Scale = scales()[scale]
-    return np.clip(np.asarray(baseline)[:, None] * remaining, s.min, s.max)
-
-
-def responded(scores: FloatArray, baseline: FloatArray, scale: str) -> NDArray[np.bool_]:
-    """Response: a drop of at least the scale's response fraction from baseline."""
-    drop = scales()[scale].response_drop
-    return np.asarray(scores <= (1.0 - drop) * np.asarray(baseline)[:, None] + 1e-9)
-
-
-def remitted(scores: FloatArray, scale: str) -> NDArray[np.bool_]:
-    """Remission: score at or below the scale's remission threshold."""
-    return np.asarray(scores <= scales()[scale].remission_max + 1e-9)
+    return scale(scale_name).bounded(np.asarray(baseline)[:, None] * remaining)

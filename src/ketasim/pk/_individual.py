@@ -15,14 +15,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.io.parameters import (
+from ketasim.covariates import Covariates
+from ketasim.pk._files import (
     FactorCovariate,
     LinearAboveCovariate,
     Parameter,
     PKModelFile,
     PowerCovariate,
 )
-from ketasim.population import Covariates
 
 FloatArray = NDArray[np.float64]
 

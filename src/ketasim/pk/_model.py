@@ -11,7 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from ketasim.io.parameters import PKModelFile, Route, RouteInput, load_pk_file
+from ketasim.covariates import Covariates
+from ketasim.errors import DoseError, InputError
+from ketasim.pk._files import PKModelFile, Route, RouteInput, load_pk_file
 from ketasim.pk._individual import individual_parameters
 from ketasim.pk._linear import decompose, solve_inputs
 from ketasim.pk._march import grid_holds_inputs, march_inputs
@@ -22,26 +24,14 @@ from ketasim.pk._structures import (
     is_sink,
     rate_matrix,
 )
-from ketasim.population import Covariates
 from ketasim.regimens import Dose, expand
+from ketasim.vocabulary import drug as drug_entry
+from ketasim.vocabulary import names, vocabulary
 
 FloatArray = NDArray[np.float64]
 
-DRUG_MODELS: dict[str, str] = {
-    "racemic_ketamine": "clements_1981",
-    "esketamine": "perez_ruixo_2021",
-}
-DRUGS: tuple[str, ...] = tuple(DRUG_MODELS)
 NG_ML_PER_MG_L = 1000.0
 IV_MIN_DURATION_H = 1.0 / 60.0  # Ketalar label: give an IV dose over at least 60 s
-
-
-class DoseError(ValueError):
-    """A dose outside what the model or the clinical bounds allow."""
-
-    def __init__(self, field: str, value: object, allowed: str) -> None:
-        self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{field}={value!r} is not allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -136,37 +126,71 @@ class PKModel:
             raise DoseError("route", name, f"{self.drug} is modelled for: {', '.join(self.routes)}")
         return self.spec.routes[name]
 
-    def check_dose(self, dose: Dose, weight_kg: float) -> None:
-        """Refuse (not clip) a dose outside the route's clinical bounds; see routes in the YAML."""
+    def check_dose(self, dose: Dose, weight_kg: float | FloatArray) -> None:
+        """Refuse (never clip) a dose outside the route's clinical bounds for any of the body
+        weights ``weight_kg`` (bounds and their sources: the routes of the PK file)."""
         route = self.route(dose.route)
-        amount = dose.amount_for(weight_kg)
+        weights = np.atleast_1d(np.asarray(weight_kg, dtype=np.float64))
+        amounts = np.array([dose.amount_for(float(w)) for w in weights])
         field = "amount_mg_per_kg" if dose.amount_mg_per_kg is not None else "amount_mg"
         shown = dose.amount_mg_per_kg if dose.amount_mg_per_kg is not None else dose.amount_mg
+        devices = route.devices
+        if devices is not None and dose.amount_mg is None:
+            raise DoseError(
+                "amount_mg_per_kg",
+                shown,
+                f"{self.drug} {dose.route} is given in whole {devices.device_mg:g} mg devices: give amount_mg "
+                f"({devices.source})",
+            )
         if route.allowed_session_mg is not None and not any(
-            math.isclose(amount, a, rel_tol=1e-9) for a in route.allowed_session_mg
+            math.isclose(float(amounts[0]), a, rel_tol=1e-9) for a in route.allowed_session_mg
         ):
             allowed = ", ".join(f"{a:g}" for a in route.allowed_session_mg)
             raise DoseError(field, shown, f"one {dose.route} session is {allowed} mg ({route.bound_source})")
-        if route.max_single_dose_mg_per_kg is not None and amount / weight_kg > route.max_single_dose_mg_per_kg * (
-            1 + 1e-9
+        if devices is not None:
+            n_devices = float(amounts[0]) / devices.device_mg
+            if not math.isclose(n_devices, round(n_devices), rel_tol=1e-9) or round(n_devices) < 1:
+                raise DoseError(
+                    field,
+                    shown,
+                    f"one {dose.route} session is a whole number of {devices.device_mg:g} mg devices "
+                    f"({devices.source})",
+                )
+        per_kg = amounts / weights
+        if route.max_single_dose_mg_per_kg is not None and np.any(
+            per_kg > route.max_single_dose_mg_per_kg * (1 + 1e-9)
         ):
+            worst = float(np.max(per_kg))
             raise DoseError(
                 field,
                 shown,
                 f"at most {route.max_single_dose_mg_per_kg:g} mg/kg per {dose.route} dose "
-                f"({amount / weight_kg:.3g} mg/kg asked; {route.bound_source})",
+                f"({worst:.3g} mg/kg asked; {route.bound_source})",
             )
-        if route.max_single_dose_mg is not None and amount > route.max_single_dose_mg * (1 + 1e-9):
+        if route.max_single_dose_mg is not None and np.any(amounts > route.max_single_dose_mg * (1 + 1e-9)):
+            worst = float(np.max(amounts))
             raise DoseError(
                 field,
                 shown,
                 f"at most {route.max_single_dose_mg:g} mg per {dose.route} dose "
-                f"({amount:.4g} mg asked; {route.bound_source})",
+                f"({worst:.4g} mg asked; {route.bound_source})",
             )
-        if dose.route == "iv":
-            duration = self._duration_h(dose, amount)
-            if duration < IV_MIN_DURATION_H:
-                raise DoseError("duration_h", duration, "an IV dose is given over at least 1 min (Ketalar label)")
+        if vocabulary().routes[dose.route].infusion:
+            durations = np.array([self._duration_h(dose, float(a)) for a in amounts])
+            if np.any(durations < IV_MIN_DURATION_H):
+                raise DoseError(
+                    "duration_h", float(np.min(durations)), "an IV dose is given over at least 1 min (Ketalar label)"
+                )
+
+    def check_doses(self, doses: Sequence[Dose], covariates: Covariates) -> None:
+        """Refuse any dose of a regimen outside the clinical bounds for any patient."""
+        weights = np.unique(covariates.weight_kg)
+        checked: set[Dose] = set()
+        for dose in expand(list(doses)):
+            single = dose.model_copy(update={"time_h": 0.0})
+            if single not in checked:
+                self.check_dose(single, weights)
+                checked.add(single)
 
     @staticmethod
     def _duration_h(dose: Dose, amount_mg: float) -> float:
@@ -194,6 +218,8 @@ class PKModel:
             if route.devices is not None:
                 devices = route.devices
                 n_devices = round(float(nominal[0]) / devices.device_mg)
+                if n_devices < 1 or not math.isclose(n_devices * devices.device_mg, float(nominal[0]), rel_tol=1e-9):
+                    raise DoseError("amount_mg", float(nominal[0]), f"whole {devices.device_mg:g} mg devices")
                 first = params[devices.first_device_fraction]
                 later = first * params[devices.later_device_factor]
                 per_device = [(k, first if k == 0 else later) for k in range(n_devices)]
@@ -300,12 +326,19 @@ class PKModel:
         etas: dict[str, FloatArray] | None = None,
         *,
         amounts: bool = True,
+        check: bool = True,
     ) -> PKResult:
         """Exposure at ``times_h`` (hours) for every patient in ``covariates`` (default: one
         70 kg, 40-year-old man), with optional random effects ``etas`` (name → (P,)).
-        ``amounts=False`` skips the compartment amounts (faster: only what is observed)."""
+        ``amounts=False`` skips the compartment amounts (faster: only what is observed).
+        Doses outside the clinical bounds raise :class:`ketasim.errors.DoseError` unless
+        ``check=False`` (for mathematical checks of the solver only)."""
         cov = covariates or Covariates.one()
         times = np.asarray(times_h, dtype=np.float64)
+        if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
+            raise DoseError("times_h", "(non-finite or negative)", "finite times ≥ 0 h")
+        if check:
+            self.check_doses(doses, cov)
         system = self.linear_system(cov, etas)
         inputs = self.dose_inputs(doses, system)
         analytes = self.spec.analytes
@@ -386,10 +419,22 @@ def absorption_rates(model_name: str) -> dict[str, float]:
     return dict(_absorption_rates(model_name))
 
 
+PK_MODELS = ("clements_1981", "domino_1982", "perez_ruixo_2021")
+"""The packaged PK model files (``data/pk``)."""
+
+
 def load_model(drug_or_name: str) -> PKModel:
-    """The default model for a drug (``racemic_ketamine``, ``esketamine``) or a model by
-    file name (``clements_1981``, ``domino_1982``, ``perez_ruixo_2021``)."""
-    name = DRUG_MODELS.get(drug_or_name, drug_or_name)
+    """The default model for a drug of the vocabulary (``racemic_ketamine`` → Clements 1981,
+    ``esketamine`` → Perez-Ruixo 2021) or a model by file name (:data:`PK_MODELS`)."""
+    name = drug_entry(drug_or_name).pk_model if drug_or_name in names("drugs") else drug_or_name
+    if name not in PK_MODELS:
+        allowed = ", ".join((*names("drugs"), *PK_MODELS))
+        raise InputError.one("drug", f"{drug_or_name!r} is not a drug or a packaged PK model; allowed: {allowed}")
+    return _load_model(name)
+
+
+@cache
+def _load_model(name: str) -> PKModel:
     return PKModel(load_pk_file(name))
 
 

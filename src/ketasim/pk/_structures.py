@@ -14,10 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim.vocabulary import vocabulary
+
 FloatArray = NDArray[np.float64]
 Params = Mapping[str, FloatArray]
 
-FIRST_ORDER_ROUTES = ("im", "sc", "intranasal", "oral", "sublingual")
+FIRST_ORDER_ROUTES = tuple(name for name, route in vocabulary().routes.items() if not route.infusion)
+"""Routes absorbed first-order from a depot (every route that is not an infusion)."""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """Patients and virtual populations."""
 
-from ketasim.population._covariates import AGE_RANGE_YEARS as AGE_RANGE_YEARS
-from ketasim.population._covariates import WEIGHT_RANGE_KG as WEIGHT_RANGE_KG
-from ketasim.population._covariates import Covariates as Covariates
-from ketasim.population._covariates import Sex as Sex
+from ketasim.covariates import AGE_RANGE_YEARS as AGE_RANGE_YEARS
+from ketasim.covariates import WEIGHT_RANGE_KG as WEIGHT_RANGE_KG
+from ketasim.covariates import Covariates as Covariates
+from ketasim.covariates import Sex as Sex
 from ketasim.population._height import HEIGHT_CM as HEIGHT_CM
 from ketasim.population._height import sample_height_cm as sample_height_cm
-from ketasim.population._virtual import DRUGS as DRUGS
+from ketasim.population._virtual import POPULATION_WEIGHT_RANGE_KG as POPULATION_WEIGHT_RANGE_KG
 from ketasim.population._virtual import Seeds as Seeds
 from ketasim.population._virtual import VirtualPopulation as VirtualPopulation
 from ketasim.population._virtual import sample_baselines as sample_baselines
@@ -15,8 +15,8 @@ from ketasim.population._virtual import sample_population as sample_population
 
 __all__ = [
     "AGE_RANGE_YEARS",
-    "DRUGS",
     "HEIGHT_CM",
+    "POPULATION_WEIGHT_RANGE_KG",
     "WEIGHT_RANGE_KG",
     "Covariates",
     "Seeds",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.population._covariates import Covariates
+from ketasim.covariates import Covariates
 
 FloatArray = NDArray[np.float64]
 HEIGHT_CM = {

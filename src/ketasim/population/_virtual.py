@@ -23,19 +23,22 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd._params import calibrated, scales
+from ketasim.covariates import Covariates
+from ketasim.params import ParameterSet
 from ketasim.pd.symptoms import EfficacyParameters, PatientGains
-from ketasim.population._covariates import Covariates
+from ketasim.pk import load_model, sample_etas
 from ketasim.population._height import sample_height_cm
+from ketasim.vocabulary import names, scale
 
 FloatArray = NDArray[np.float64]
 BASELINE_CV = 0.15
-DRUGS = ("racemic_ketamine", "esketamine")
+POPULATION_WEIGHT_RANGE_KG = (45.0, 150.0)
+"""Weights of virtual patients are bounded to this range (docstring above)."""
 
 
 def sample_covariates(n: int, rng: np.random.Generator, *, female_fraction: float = 0.584) -> Covariates:
     """Draw ``n`` adult patients (see module docstring for the distributions)."""
-    weight = np.clip(74.0 * np.exp(rng.normal(0.0, np.sqrt(np.log1p(0.2**2)), n)), 45.0, 150.0)
+    weight = np.clip(74.0 * np.exp(rng.normal(0.0, np.sqrt(np.log1p(0.2**2)), n)), *POPULATION_WEIGHT_RANGE_KG)
     age = np.clip(rng.normal(45.0, 12.0, n), 18.0, 75.0)
     female = rng.random(n) < female_fraction
     return Covariates(weight_kg=weight, age_years=age, female=female)
@@ -46,10 +49,7 @@ def sample_baselines(
 ) -> dict[str, FloatArray]:
     """Baseline scores per scale: normal around the mean with SD = cv × mean, within the
     scale's range."""
-    return {
-        scale: np.clip(mean + cv * mean * rng.standard_normal(n), scales()[scale].min, scales()[scale].max)
-        for scale, mean in means.items()
-    }
+    return {name: scale(name).bounded(mean + cv * mean * rng.standard_normal(n)) for name, mean in means.items()}
 
 
 @dataclass(frozen=True)
@@ -92,15 +92,15 @@ class VirtualPopulation:
         """Number of patients."""
         return self.covariates.n
 
-    def gains(self, overrides: dict[str, float] | None = None) -> PatientGains:
-        """Symptom-layer random effects: ω (calibrated, or ``overrides``) × the patients' z."""
-        efficacy = EfficacyParameters.for_condition(self.condition, overrides)
+    def gains(self, params: ParameterSet) -> PatientGains:
+        """Symptom-layer random effects: the parameter set's ω × the patients' z."""
+        efficacy = EfficacyParameters.from_params(params, self.condition)
         z = self.gain_z
         return PatientGains(
             eta_drug=efficacy.drug_omega * z[0],
             eta_placebo=efficacy.placebo_omega * z[1],
             eta_ssri=efficacy.ssri_omega * z[2],
-            eta_dissociation={**calibrated().values, **(overrides or {})}["cadss_omega"] * z[3],
+            eta_dissociation=params["cadss_omega"] * z[3],
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
         )
 
@@ -108,8 +108,8 @@ class VirtualPopulation:
     def baselines(self) -> dict[str, FloatArray]:
         """Baseline score per scale: mean + 15% of the mean × z, within the scale's range."""
         return {
-            scale: np.clip(mean * (1.0 + BASELINE_CV * self.baseline_z), scales()[scale].min, scales()[scale].max)
-            for scale, mean in self.baseline_means.items()
+            name: scale(name).bounded(mean * (1.0 + BASELINE_CV * self.baseline_z))
+            for name, mean in self.baseline_means.items()
         }
 
     def take(self, index: NDArray[np.intp] | slice) -> VirtualPopulation:
@@ -145,14 +145,13 @@ def sample_population(
     >>> p.n, sorted(p.pk_etas)
     (3, ['esketamine', 'racemic_ketamine'])
     """
-    from ketasim.pk import load_model, sample_etas  # here: pk itself imports population
-
     seeds = Seeds.from_seed(seed)
     cov = sample_covariates(n, seeds.covariates, female_fraction=female_fraction)
-    pk_streams = np.random.SeedSequence(int(seeds.pk.integers(2**63))).spawn(len(DRUGS))
+    drugs = names("drugs")
+    pk_streams = np.random.SeedSequence(int(seeds.pk.integers(2**63))).spawn(len(drugs))
     pk_etas = {
         drug: sample_etas(load_model(drug).spec, n, np.random.default_rng(s))
-        for drug, s in zip(DRUGS, pk_streams, strict=True)
+        for drug, s in zip(drugs, pk_streams, strict=True)
     }
     return VirtualPopulation(
         condition=condition,

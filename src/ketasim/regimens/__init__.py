@@ -1,10 +1,9 @@
 """Dose records, treatment schedules and regimens."""
 
-from ketasim.regimens._dose import ROUTES as ROUTES
 from ketasim.regimens._dose import Dose as Dose
-from ketasim.regimens._dose import Route as Route
 from ketasim.regimens._dose import expand as expand
-from ketasim.regimens._schedule import DrugName as DrugName
+from ketasim.regimens._schedule import DEFAULT_INFUSION_MIN as DEFAULT_INFUSION_MIN
+from ketasim.regimens._schedule import DOSE_FIELD_NAMES as DOSE_FIELD_NAMES
 from ketasim.regimens._schedule import KetamineSessions as KetamineSessions
 from ketasim.regimens._schedule import OralAntidepressant as OralAntidepressant
 from ketasim.regimens._schedule import PlaceboSessions as PlaceboSessions
@@ -13,13 +12,12 @@ from ketasim.regimens._schedule import course_start_h as course_start_h
 from ketasim.regimens._schedule import session_times_h as session_times_h
 
 __all__ = [
-    "ROUTES",
+    "DEFAULT_INFUSION_MIN",
+    "DOSE_FIELD_NAMES",
     "Dose",
-    "DrugName",
     "KetamineSessions",
     "OralAntidepressant",
     "PlaceboSessions",
-    "Route",
     "TreatmentItem",
     "course_start_h",
     "expand",

@@ -6,15 +6,15 @@ pydantic ``ValidationError`` naming the field, the value and the allowed range.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-Route = Literal["iv", "im", "sc", "intranasal", "oral", "sublingual"]
-ROUTES: tuple[Route, ...] = ("iv", "im", "sc", "intranasal", "oral", "sublingual")
+from ketasim.schema import Count, Real, StrictModel
+from ketasim.vocabulary import RouteName
 
 
-class Dose(BaseModel):
+class Dose(StrictModel):
     """One dose record, optionally repeated.
 
     Fields follow NONMEM: ``time_h`` (TIME), ``amount_mg`` or ``amount_mg_per_kg`` (AMT,
@@ -26,18 +26,16 @@ class Dose(BaseModel):
     40.0
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    time_h: float = Field(default=0.0, ge=0.0, le=24.0 * 365 * 5)
-    amount_mg: float | None = Field(default=None, gt=0.0, le=5000.0)
-    amount_mg_per_kg: float | None = Field(default=None, gt=0.0, le=20.0)
-    route: Route = "iv"
-    duration_h: float | None = Field(default=None, ge=0.0, le=24.0)
-    rate_mg_per_h: float | None = Field(default=None, gt=0.0)
-    bioavailability: float | None = Field(default=None, gt=0.0, le=1.0)
-    lag_h: float = Field(default=0.0, ge=0.0, le=24.0)
-    interval_h: float | None = Field(default=None, gt=0.0)
-    additional: int = Field(default=0, ge=0, le=10_000)
+    time_h: Real = Field(default=0.0, ge=0.0, le=24.0 * 365 * 5)
+    amount_mg: Real | None = Field(default=None, gt=0.0, le=5000.0)
+    amount_mg_per_kg: Real | None = Field(default=None, gt=0.0, le=20.0)
+    route: RouteName = "iv"
+    duration_h: Real | None = Field(default=None, ge=0.0, le=24.0)
+    rate_mg_per_h: Real | None = Field(default=None, gt=0.0, le=1e6)
+    bioavailability: Real | None = Field(default=None, gt=0.0, le=1.0)
+    lag_h: Real = Field(default=0.0, ge=0.0, le=24.0)
+    interval_h: Real | None = Field(default=None, gt=0.0, le=24.0 * 365)
+    additional: Count = Field(default=0, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

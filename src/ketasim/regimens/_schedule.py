@@ -14,47 +14,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import Field, model_validator
 
-from ketasim.regimens._dose import Dose, Route
+from ketasim.regimens._dose import Dose
+from ketasim.schema import Flag, Real, StrictModel
+from ketasim.vocabulary import DrugName, PlaceboName, RouteName, vocabulary
 
-DrugName = Literal["racemic_ketamine", "esketamine"]
 MAX_DAY = 730.0
+DOSE_FIELD_NAMES = {"amount_mg": "dose_mg", "amount_mg_per_kg": "dose_mg_per_kg", "duration_h": "duration_min"}
+"""How sessions (and ``ketasim pk``) call the dose-record fields a ``DoseError`` names."""
+DEFAULT_INFUSION_MIN = 40.0
+"""IV infusion duration when none is given: 0.5 mg/kg over 40 min (Berman 2000; the clinics' standard)."""
+Day = Annotated[Real, Field(ge=0, le=MAX_DAY)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KetamineSessions(_Strict):
+class KetamineSessions(StrictModel):
     """Ketamine or esketamine sessions: one dose per listed day, at ``hour_of_day``."""
 
     kind: Literal["ketamine"] = "ketamine"
     drug: DrugName = "racemic_ketamine"
-    route: Route = "iv"
-    dose_mg: float | None = Field(default=None, gt=0, le=1000)
-    dose_mg_per_kg: float | None = Field(default=None, gt=0, le=20)
-    duration_min: float | None = Field(default=None, gt=0, le=24 * 60)
-    days: tuple[float, ...] = Field(min_length=1, max_length=500)
-    hour_of_day: float = Field(default=9.0, ge=0, lt=24)
+    route: RouteName = "iv"
+    dose_mg: Real | None = Field(default=None, gt=0, le=1000)
+    dose_mg_per_kg: Real | None = Field(default=None, gt=0, le=20)
+    duration_min: Real | None = Field(default=None, gt=0, le=24 * 60)
+    days: tuple[Day, ...] = Field(min_length=1, max_length=500)
+    hour_of_day: Real = Field(default=9.0, ge=0, lt=24)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         if (self.dose_mg is None) == (self.dose_mg_per_kg is None):
             raise ValueError("give exactly one of dose_mg or dose_mg_per_kg")
-        if self.duration_min is not None and self.route != "iv":
-            raise ValueError("duration_min applies to route 'iv' only")
-        if any(d < 0 or d > MAX_DAY for d in self.days):
-            raise ValueError(f"days must lie between 0 and {MAX_DAY:g}")
-        if list(self.days) != sorted(set(self.days)):
-            raise ValueError("days must be increasing, without repeats")
+        if self.duration_min is not None and not self.is_infusion:
+            raise ValueError(f"duration_min: applies to infusion routes only, not {self.route!r}")
+        _check_days(self.days)
         return self
+
+    @property
+    def is_infusion(self) -> bool:
+        """True for a route given over a duration (IV)."""
+        return vocabulary().routes[self.route].infusion
 
     def doses(self) -> list[Dose]:
         """Dose records (IV infusions default to 40 min, the clinics' standard)."""
         duration_min = self.duration_min
-        if self.route == "iv" and duration_min is None:
-            duration_min = 40.0
+        if self.is_infusion and duration_min is None:
+            duration_min = DEFAULT_INFUSION_MIN
         return [
             Dose(
                 time_h=24.0 * day + self.hour_of_day,
@@ -67,24 +71,26 @@ class KetamineSessions(_Strict):
         ]
 
 
-class PlaceboSessions(_Strict):
+class PlaceboSessions(StrictModel):
     """Placebo sessions: ``saline`` (inert, incl. nasal placebo) or ``midazolam`` (active)."""
 
     kind: Literal["placebo"] = "placebo"
-    placebo: Literal["saline", "midazolam"] = "saline"
-    days: tuple[float, ...] = Field(min_length=1, max_length=500)
-    hour_of_day: float = Field(default=9.0, ge=0, lt=24)
+    placebo: PlaceboName = "saline"
+    days: tuple[Day, ...] = Field(min_length=1, max_length=500)
+    hour_of_day: Real = Field(default=9.0, ge=0, lt=24)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if any(d < 0 or d > MAX_DAY for d in self.days):
-            raise ValueError(f"days must lie between 0 and {MAX_DAY:g}")
-        if list(self.days) != sorted(set(self.days)):
-            raise ValueError("days must be increasing, without repeats")
+        _check_days(self.days)
         return self
 
 
-class OralAntidepressant(_Strict):
+def _check_days(days: tuple[float, ...]) -> None:
+    if list(days) != sorted(set(days)):
+        raise ValueError(f"days: {', '.join(f'{d:g}' for d in days)} must be increasing, without repeats")
+
+
+class OralAntidepressant(StrictModel):
     """A monoaminergic oral antidepressant (SSRI/SNRI) taken daily from ``start_day``.
 
     ``newly_started`` is True when the drug starts with the course (its weeks-long onset
@@ -92,8 +98,8 @@ class OralAntidepressant(_Strict):
     """
 
     kind: Literal["oral_antidepressant"] = "oral_antidepressant"
-    start_day: float = Field(default=0.0, ge=0, le=MAX_DAY)
-    newly_started: StrictBool = True
+    start_day: Day = 0.0
+    newly_started: Flag = True
 
 
 TreatmentItem = Annotated[KetamineSessions | PlaceboSessions | OralAntidepressant, Field(discriminator="kind")]

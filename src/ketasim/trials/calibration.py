@@ -14,7 +14,9 @@ numbers:
 3. side effects: dissociation (Emax, occupancy50, Hill, spread, tolerance), blood pressure and
    heart-rate slopes, and per-session adverse-event rates — on the adverse targets.
 
-Low-reliability targets ([L]) get half weight.  Values go to ``data/calibrated.yaml``.
+Low-reliability targets ([L]) get half weight.  The result is a new parameter file (``ketasim
+calibrate --out FILE``); the packaged ``data/calibrated.yaml`` is one such file, never
+rewritten by the command.
 """
 
 from __future__ import annotations
@@ -22,83 +24,27 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
-from ketasim.pd._params import Calibrated, dump_calibrated
+from ketasim.io.files import atomic_path
+from ketasim.params import Calibration, FreeParameter, ParameterSet, default_parameters, dump_calibration
+from ketasim.params import free_parameters as declared
 from ketasim.pd.cascade import CascadeParameters, _upstream, standard_infusion_occupancy
-from ketasim.trials._targets import Target, load_targets
+from ketasim.pd.receptor import affinities_um
+from ketasim.trials.targets import Target, load_targets
 from ketasim.trials.validation import Evaluator, predict, start_h
 
 FloatArray = NDArray[np.float64]
 MILAK_PEAK_MIN = 26.0  # Milak et al. 2016 Mol Psychiatry 21:320
 
 
-@dataclass(frozen=True)
-class FreeParameter:
-    """A fitted parameter: name, bounds, and whether it is fitted on the log scale."""
-
-    name: str
-    start: float
-    low: float
-    high: float
-    log: bool = True
-
-
-# per-session adverse events fitted on the targets (vomiting has no target: it is derived from
-# the label table in cascade.yaml instead); starting values (p0, beta) from the previous fit
-AE_FITTED = ("nausea", "dizziness", "sedation", "vertigo", "hypoesthesia", "sedation_moaas", "dissociation_reported")
-AE_START = {
-    "nausea": (0.0117, 0.0781),
-    "dizziness": (0.0104, 0.0864),
-    "sedation": (0.0102, 0.071),
-    "vertigo": (0.0038, 0.077),
-    "hypoesthesia": (0.00252, 0.0594),
-    "sedation_moaas": (0.0112, 0.238),
-    "dissociation_reported": (0.0117, 0.145),
-}
-EFFICACY = (
-    FreeParameter("efficacy_emax", 0.428, 0.05, 10.0),
-    FreeParameter("efficacy_d50", 0.314, 0.02, 50.0),
-    FreeParameter("efficacy_slow_weight", 0.215, 0.01, 20.0),
-    FreeParameter("tau_mood_onset_h", 1.3, 0.25, 24.0),
-    FreeParameter("drug_gain_omega", 2.08, 0.05, 2.5),
-    FreeParameter("spine_stable_fraction", 0.001, 0.001, 0.95),
-    FreeParameter("tau_spine_stable_days", 3.0, 3.0, 180.0),
-    FreeParameter("placebo_session_effect", 0.057, 0.001, 3.0),
-    FreeParameter("placebo_sustained_effect", 0.0636, 0.001, 3.0),
-    FreeParameter("midazolam_factor", 9.83, 1.0, 10.0),
-    FreeParameter("placebo_gain_omega", 1.96, 0.05, 2.5),
-    FreeParameter("ssri_effect", 0.272, 0.01, 5.0),
-    FreeParameter("ssri_gain_omega", 1.36, 0.05, 2.5),
-    FreeParameter("ssri_onset_omega", 0.664, 0.05, 2.5),
-    FreeParameter("residual_sd_log", 0.299, 0.01, 1.0),
-    FreeParameter("condition_mdd_ssri_gain", 0.52, 0.1, 10.0),
-    FreeParameter("condition_bipolar_depression_drug_gain", 0.516, 0.05, 20.0),
-    FreeParameter("condition_ptsd_drug_gain", 1.22, 0.05, 20.0),
-    FreeParameter("condition_gad_drug_gain", 2.2, 0.05, 20.0),
-    FreeParameter("condition_ocd_drug_gain", 2.85, 0.05, 20.0),
-    FreeParameter("condition_suicidal_ideation_drug_gain", 0.651, 0.05, 20.0),
-    FreeParameter("condition_bipolar_depression_placebo_gain", 0.388, 0.01, 10.0),
-    FreeParameter("condition_ocd_placebo_gain", 0.5, 0.01, 10.0),
-)
-ADVERSE = (
-    FreeParameter("cadss_max", 26.4, 1.0, 92.0),
-    FreeParameter("cadss_occupancy50", 0.536, 0.05, 0.95),
-    FreeParameter("cadss_hill", 4.12, 1.0, 12.0),
-    FreeParameter("cadss_omega", 1.01, 0.05, 2.5),
-    FreeParameter("dissociation_tolerance_gain", 0.332, 0.001, 5.0),
-    FreeParameter("sbp_rise_max_mmhg", 26.0, 0.5, 200.0),
-    FreeParameter("dbp_rise_max_mmhg", 24.2, 0.5, 200.0),
-    FreeParameter("hr_rise_max_bpm", 6.59, 0.5, 200.0),
-    FreeParameter("bp_occupancy50", 0.603, 0.05, 0.95),
-    FreeParameter("bp_hill", 2.49, 1.0, 12.0),
-    *(FreeParameter(f"ae_{a}_p0", AE_START[a][0], 1e-4, 0.5) for a in AE_FITTED),
-    *(FreeParameter(f"ae_{a}_beta", AE_START[a][1], 1e-3, 50.0) for a in AE_FITTED),
-)
+def stage(name: str) -> tuple[FreeParameter, ...]:
+    """The free parameters a calibration stage fits (``data/pd/free_parameters.yaml``)."""
+    return tuple(p for p in declared() if p.stage == name)
 
 
 def _to_x(params: Sequence[FreeParameter]) -> FloatArray:
@@ -146,16 +92,15 @@ def _sd_residuals(targets: Sequence[Target], ev: Evaluator) -> list[float]:
     return out
 
 
-def fit_glutamate_adaptation() -> float:
+def fit_glutamate_adaptation(params: ParameterSet) -> float:
     """τ (min) putting the glutamate peak 26 min into the standard infusion (Milak 2016)."""
     step_h = 15.0 / 3600.0  # a uniform 15-s grid over the first 3 h, for the parabolic peak refinement
     times = np.arange(0.0, 3.0, step_h)
-    occ = standard_infusion_occupancy(times)[None, :]
-    base = CascadeParameters.default()
+    occ = standard_infusion_occupancy(times, affinities_um(params))[None, :]
+    base = CascadeParameters.from_params(params)
 
     def peak_minus_target(tau_min: float) -> float:
-        p = CascadeParameters(**{**base.__dict__, "tau_adapt_h": tau_min / 60.0})
-        surge = _upstream(occ, times, p, {})["surge"][0]
+        surge = _upstream(occ, times, replace(base, tau_adapt_h=tau_min / 60.0), {})["surge"][0]
         i = int(np.argmax(surge))
         # parabolic refinement of the grid maximum
         y0, y1, y2 = surge[i - 1], surge[i], surge[i + 1]
@@ -166,19 +111,19 @@ def fit_glutamate_adaptation() -> float:
 
 
 def _fit(
-    params: Sequence[FreeParameter],
+    free: Sequence[FreeParameter],
     targets: Sequence[Target],
-    fixed_values: dict[str, float],
+    params: ParameterSet,
     n: int,
     extra: Callable[[Evaluator], list[float]] | None = None,
     max_nfev: int = 60,
     log: Callable[[str], None] = print,
 ) -> tuple[dict[str, float], float]:
-    ev = Evaluator(n=n, overrides=dict(fixed_values))
+    ev = Evaluator(n=n, params=params)
     calls = [0]
 
     def residuals(x: FloatArray) -> FloatArray:
-        ev.overrides.update(_from_x(params, x))
+        ev.params = params.replace(_from_x(free, x))
         res = [residual(t, predict(t, ev)[0]) for t in targets]
         if extra is not None:
             res += extra(ev)
@@ -187,46 +132,52 @@ def _fit(
             log(f"  evaluation {calls[0]}: cost {0.5 * float(np.sum(np.square(res))):.2f}")
         return np.array(res)
 
-    x0 = _to_x(params)
-    lo, hi = _bounds(params)
+    x0 = _to_x(free)
+    lo, hi = _bounds(free)
     sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=0.05, max_nfev=max_nfev)
-    return _from_x(params, sol.x), float(sol.cost)
+    return _from_x(free, sol.x), float(sol.cost)
 
 
-def calibrate(n: int = 200, max_nfev: int = 60, log: Callable[[str], None] = print) -> Calibrated:
-    """Run the three stages from the fixed starting values in this module (so that a re-run
-    reproduces the file); return the new calibration."""
-    values = {p.name: p.start for p in (*EFFICACY, *ADVERSE)}
+def calibrate(
+    n: int = 200,
+    max_nfev: int = 60,
+    log: Callable[[str], None] = print,
+    *,
+    targets: Sequence[Target] | None = None,
+    params: ParameterSet | None = None,
+) -> Calibration:
+    """Run the three stages from the declared starting values (so that a re-run reproduces
+    the result) on ``targets`` (default: every addressable packaged target); the fixed values
+    come from ``params`` (default: the packaged set)."""
+    base = (params or default_parameters()).replace({p.name: p.start for p in declared()})
     log("stage 1: glutamate adaptation (Milak 2016 peak at 26 min)")
-    values["tau_glutamate_adaptation_min"] = fit_glutamate_adaptation()
-    targets = [t for t in load_targets() if t.addressable]
-    symptom = [t for t in targets if t.family != "adverse"]
-    adverse = [t for t in targets if t.family == "adverse"]
+    base = base.replace(tau_glutamate_adaptation_min=fit_glutamate_adaptation(base))
+    chosen = [t for t in (targets if targets is not None else load_targets()) if t.addressable]
+    symptom = [t for t in chosen if t.family != "adverse"]
+    adverse = [t for t in chosen if t.family == "adverse"]
     symptom_fit = [t for t in symptom if t.endpoint != "not_significant" or t.control is not None]
-    log(f"stage 2: efficacy, placebo and antidepressant ({len(EFFICACY)} parameters, {len(symptom_fit)} targets)")
-    fitted, cost_2 = _fit(
-        EFFICACY,
-        symptom_fit,
-        values,
-        n,
-        extra=lambda ev: _sd_residuals(symptom_fit, ev),
-        max_nfev=max_nfev,
-        log=log,
-    )
-    values.update(fitted)
-    log(f"stage 3: side effects ({len(ADVERSE)} parameters, {len(adverse)} targets)")
-    fitted, cost_3 = _fit(ADVERSE, adverse, values, n, max_nfev=max_nfev, log=log)
-    values.update(fitted)
-    rounded = {k: float(f"{v:.5g}") for k, v in values.items()}
-    return Calibrated(
+    efficacy, side_effects = stage("efficacy"), stage("adverse")
+    cost_2 = cost_3 = 0.0
+    if symptom_fit:
+        log(f"stage 2: efficacy, placebo and antidepressant ({len(efficacy)} parameters, {len(symptom_fit)} targets)")
+        fitted, cost_2 = _fit(
+            efficacy, symptom_fit, base, n, extra=lambda ev: _sd_residuals(symptom_fit, ev), max_nfev=max_nfev, log=log
+        )
+        base = base.replace(fitted)
+    if adverse:
+        log(f"stage 3: side effects ({len(side_effects)} parameters, {len(adverse)} targets)")
+        fitted, cost_3 = _fit(side_effects, adverse, base, n, max_nfev=max_nfev, log=log)
+        base = base.replace(fitted)
+    values = {p.name: float(f"{base[p.name]:.5g}") for p in declared()}
+    return Calibration(
         fit_date=_dt.date.today().isoformat(),
         method=(
             f"scipy least_squares (trf, finite-difference step 5% on the log scale to see through Monte Carlo "
             f"discreteness), residuals (predicted − observed)/tolerance, n = {n} virtual patients per arm with "
             f"fixed seeds, max {max_nfev} evaluations per stage"
         ),
-        values=rounded,
-        targets_used=tuple(t.id for t in targets),
+        values=values,
+        targets_used=tuple(t.id for t in chosen),
         objective=round(cost_2 + cost_3, 4),
         notes=(
             "stage 1: tau_glutamate_adaptation_min from Milak et al. 2016 (peak 26 min into infusion)",
@@ -236,9 +187,7 @@ def calibrate(n: int = 200, max_nfev: int = 60, log: Callable[[str], None] = pri
     )
 
 
-def write_calibration(cal: Calibrated, path: str) -> None:
+def write_calibration(cal: Calibration, path: str) -> None:
     """Write atomically (a failed run leaves the old file)."""
-    from ketasim.io.files import atomic_path
-
     with atomic_path(path) as tmp:
-        tmp.write_text(dump_calibrated(cal), encoding="utf-8")
+        tmp.write_text(dump_calibration(cal), encoding="utf-8")

@@ -11,36 +11,31 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from ketasim.io.files import read_document
-from ketasim.io.scenario import ScenarioError
+from ketasim.covariates import Covariates
+from ketasim.errors import DoseError, TrialError
+from ketasim.io.files import read_mapping
 from ketasim.model import check_treatment
-from ketasim.pd._params import condition_scales, conditions, scales
-from ketasim.pd.adverse import AE_NAMES
-from ketasim.pk import DoseError
-from ketasim.population import Covariates
+from ketasim.population import POPULATION_WEIGHT_RANGE_KG
 from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions, TreatmentItem
+from ketasim.schema import Count, Real, StrictModel
+from ketasim.vocabulary import AdverseEventName, ConditionName, ScaleName
+from ketasim.vocabulary import condition as condition_entry
+from ketasim.vocabulary import scale as scale_entry
 
 MAX_PATIENTS_PER_ARM = 10_000_000
 MAX_REPLICATES = 10_000
+Day = Annotated[Real, Field(ge=0, le=3650)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TrialError(ScenarioError):
-    """A trial design that failed validation: (field path, message) pairs."""
-
-
-class PopulationSpec(_Strict):
+class PopulationSpec(StrictModel):
     """Who is enrolled: baseline severity on the design's scale and the inclusion criteria."""
 
-    baseline_mean: float | None = Field(default=None, ge=0)
-    female_fraction: float = Field(default=0.584, ge=0, le=1)
-    failed_trials_min: int = Field(default=0, ge=0, le=20)
-    failed_trials_max: int = Field(default=0, ge=0, le=20)
+    baseline_mean: Real | None = Field(default=None, ge=0)
+    female_fraction: Real = Field(default=0.584, ge=0, le=1)
+    failed_trials_min: Count = Field(default=0, ge=0, le=20)
+    failed_trials_max: Count = Field(default=0, ge=0, le=20)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -51,29 +46,29 @@ class PopulationSpec(_Strict):
         return self
 
 
-class Arm(_Strict):
+class Arm(StrictModel):
     """One arm: a list of regimens given together."""
 
-    treatment: tuple[TreatmentItem, ...] = Field(min_length=1)
-    label: str | None = None
+    treatment: tuple[TreatmentItem, ...] = Field(min_length=1, max_length=50)
+    label: str | None = Field(default=None, max_length=200)
 
 
-class _Endpoint(_Strict):
-    name: str | None = None
+class _Endpoint(StrictModel):
+    name: str | None = Field(default=None, max_length=200)
 
 
 class MeanChange(_Endpoint):
     """Mean change from baseline (SD) at ``day``; lower is better."""
 
     type: Literal["mean_change"]
-    day: float = Field(ge=0)
+    day: Day
 
 
 class Proportion(_Endpoint):
     """Fraction responding or remitting (the scale's definitions) at ``day``."""
 
     type: Literal["response", "remission"]
-    day: float = Field(ge=0)
+    day: Day
 
 
 class TimeToResponse(_Endpoint):
@@ -86,8 +81,8 @@ class SustainedResponse(_Endpoint):
     """Fraction responding at every assessment from ``from_day`` to ``to_day``."""
 
     type: Literal["sustained_response"]
-    from_day: float = Field(ge=0)
-    to_day: float = Field(ge=0)
+    from_day: Day
+    to_day: Day
 
 
 class Relapse(_Endpoint):
@@ -95,20 +90,14 @@ class Relapse(_Endpoint):
     response (score back above the response threshold)."""
 
     type: Literal["relapse"]
-    responders_at_day: float = Field(ge=0)
+    responders_at_day: Day
 
 
 class AdverseEvent(_Endpoint):
     """Fraction of patients with the event at least once during the course."""
 
     type: Literal["adverse_event"]
-    event: str
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if self.event not in AE_NAMES:
-            raise ValueError(f"event: {self.event!r} is not a modelled adverse event; allowed: {', '.join(AE_NAMES)}")
-        return self
+    event: AdverseEventName
 
 
 Endpoint = Annotated[
@@ -132,28 +121,28 @@ def endpoint_name(e: Endpoint) -> str:
     return e.type
 
 
-class TrialDesign(_Strict):
+class TrialDesign(StrictModel):
     """A virtual clinical trial."""
 
-    name: str
-    source: str | None = None
-    condition: str
-    scale: str
+    name: str = Field(max_length=200)
+    source: str | None = Field(default=None, max_length=2000)
+    condition: ConditionName
+    scale: ScaleName
     population: PopulationSpec = PopulationSpec()
     allocation: Literal["parallel", "crossover"] = "parallel"
-    n_per_arm: int = Field(gt=0, le=MAX_PATIENTS_PER_ARM)
-    dropout_fraction: float = Field(default=0.0, ge=0, lt=1)
-    arms: dict[str, Arm] = Field(min_length=1)
+    n_per_arm: Count = Field(gt=0, le=MAX_PATIENTS_PER_ARM)
+    dropout_fraction: Real = Field(default=0.0, ge=0, lt=1)
+    arms: dict[str, Arm] = Field(min_length=1, max_length=20)
     control: str | None = None
-    assessment_days: tuple[float, ...] = Field(min_length=1, max_length=200)
-    endpoints: tuple[Endpoint, ...] = Field(min_length=1)
-    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
-    alpha: float = Field(default=0.05, gt=0, lt=1)
-    seed: int = Field(default=1, ge=0)
+    assessment_days: tuple[Day, ...] = Field(min_length=1, max_length=200)
+    endpoints: tuple[Endpoint, ...] = Field(min_length=1, max_length=100)
+    replicates: Count = Field(default=1, ge=1, le=MAX_REPLICATES)
+    alpha: Real = Field(default=0.05, gt=0, lt=1)
+    seed: Count = Field(default=1, ge=0, le=2**63 - 1)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        allowed = condition_scales(self.condition)
+        allowed = condition_entry(self.condition).scales
         if self.scale not in allowed:
             raise ValueError(f"scale: {self.scale!r} is not a scale of {self.condition}; allowed: {', '.join(allowed)}")
         if self.control is not None and self.control not in self.arms:
@@ -161,8 +150,8 @@ class TrialDesign(_Strict):
         days = list(self.assessment_days)
         if days != sorted(set(days)) or days[0] < 0:
             raise ValueError("assessment_days: must be increasing, without repeats, from day 0 on")
-        s = scales()[self.scale]
-        if self.population.baseline_mean is not None and not s.min <= self.population.baseline_mean <= s.max:
+        s = scale_entry(self.scale)
+        if self.population.baseline_mean is not None and not s.contains(self.population.baseline_mean):
             raise ValueError(
                 f"population.baseline_mean: {self.population.baseline_mean:g} is outside {self.scale}'s range "
                 f"{s.min:g}–{s.max:g}"
@@ -195,8 +184,7 @@ class TrialDesign(_Strict):
         """The design's baseline mean, else the condition's typical baseline on the scale."""
         if self.population.baseline_mean is not None:
             return self.population.baseline_mean
-        cond = conditions()[self.condition]
-        return cond.typical_baseline.get(self.scale, 0.5 * scales()[self.scale].max)
+        return condition_entry(self.condition).typical_baseline_on(self.scale)
 
     @property
     def control_arm(self) -> str | None:
@@ -210,43 +198,32 @@ class TrialDesign(_Strict):
 
 
 def check_doses(design: TrialDesign) -> None:
-    """Refuse any dose outside clinical bounds for the population's weight range (45–150 kg),
-    naming the arm and regimen."""
-    weights = Covariates(np.array([45.0, 150.0]), np.array([40.0, 40.0]), np.array([False, False]))
+    """Refuse any dose outside clinical bounds for the population's weight range, naming the
+    arm and regimen (``arms.ketamine.treatment[0].dose_mg``)."""
+    lo, hi = POPULATION_WEIGHT_RANGE_KG
+    weights = Covariates(np.array([lo, hi]), np.array([40.0, 40.0]), np.array([False, False]))
     for arm_name, arm in design.arms.items():
-        for j, item in enumerate(arm.treatment):
-            if not isinstance(item, KetamineSessions):
-                continue
-            try:
-                check_treatment([item], weights)
-            except DoseError as err:
-                fld = {"amount_mg": "dose_mg", "amount_mg_per_kg": "dose_mg_per_kg", "duration_h": "duration_min"}.get(
-                    err.field, err.field
-                )
-                raise TrialError(
-                    [(f"arms.{arm_name}.treatment[{j}].{fld}", f"{err.value!r} is not allowed: {err.allowed}")]
-                ) from None
+        try:
+            check_treatment(arm.treatment, weights, prefix=f"arms.{arm_name}.treatment")
+        except DoseError as err:
+            raise TrialError(err.problems) from None
 
 
 def parse_design(data: Any) -> TrialDesign:
     """Validate a design given as a mapping (YAML/JSON content or an HTTP body)."""
     if not isinstance(data, dict):
-        raise TrialError([("(file)", "a trial design is a mapping of keys to values")])
+        raise TrialError.one("(file)", "a trial design is a mapping of keys to values")
     try:
         design = TrialDesign.model_validate(data)
     except ValidationError as err:
-        raise TrialError(ScenarioError.from_validation(err).problems) from None
+        raise TrialError.from_validation(err, data) from None
     check_doses(design)
     return design
 
 
 def load_design(path: str | Path) -> TrialDesign:
     """Read and validate a trial design file (.yaml, .yml or .json)."""
-    try:
-        data = read_document(path)
-    except ValueError as err:
-        raise TrialError([("(file)", str(err))]) from None
-    return parse_design(data)
+    return parse_design(read_mapping(path, TrialError, "a trial design"))
 
 
 __all__ = [

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
-from ketasim.pd._params import scales
+from ketasim import DISCLAIMER
 from ketasim.trials.design import (
     AdverseEvent,
     Endpoint,
@@ -39,6 +40,91 @@ from ketasim.trials.statistics import (
     mean_ci,
     wilson,
 )
+from ketasim.vocabulary import scale
+
+Number = float | None
+
+
+class EstimateReport(BaseModel):
+    """A value with its 95% confidence interval (None where it cannot be estimated)."""
+
+    value: Number
+    ci95: tuple[Number, Number]
+
+
+class Curve(BaseModel):
+    """A Kaplan–Meier curve with its 95% log–log band, on the assessment days."""
+
+    days: list[float]
+    survival: list[float]
+    lower: list[float]
+    upper: list[float]
+
+
+class ArmEndpoint(EstimateReport):
+    """One endpoint in one arm; ``sd`` for mean change, ``curve`` for time-to-event endpoints,
+    ``among`` for relapse (the responders followed)."""
+
+    sd: Number = None
+    curve: Curve | None = None
+    among: int | None = None
+
+
+class Trajectory(BaseModel):
+    """Mean (SD) score per assessment day, last observation carried forward."""
+
+    days: list[float]
+    mean: list[Number]
+    sd: list[Number]
+
+
+class ArmSummary(BaseModel):
+    """One arm of the first replicate."""
+
+    n: int
+    endpoints: dict[str, ArmEndpoint]
+    trajectory: Trajectory
+
+
+class ComparisonReport(BaseModel):
+    """Arm minus control for one endpoint."""
+
+    difference: Number
+    ci95: tuple[Number, Number]
+    p_value: Number
+
+
+class Power(BaseModel):
+    """Over replicate trials: the fraction significant and the spread of the difference."""
+
+    power: float
+    mean_difference: Number
+    difference_p2_5_p97_5: tuple[Number, Number]
+
+
+class Replicates(BaseModel):
+    """Power over replicate trials."""
+
+    n: int
+    alpha: float
+    comparisons: dict[str, Power]
+
+
+class TrialSummary(BaseModel):
+    """The ``ketasim trial`` result: endpoints per arm and comparisons with the control
+    (first replicate), and power over replicates when there are several."""
+
+    trial: str
+    source: str | None
+    scale: str
+    allocation: Literal["parallel", "crossover"]
+    arms: dict[str, ArmSummary]
+    comparisons: dict[str, ComparisonReport]
+    control: str | None
+    replicates: Replicates | None = None
+    seed: int
+    disclaimer: str = DISCLAIMER
+
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -82,8 +168,7 @@ def _day_index(design: TrialDesign, day: float) -> int:
 
 
 def _responded(design: TrialDesign, d: ArmData) -> BoolArray:
-    drop = scales()[design.scale].response_drop
-    return np.asarray(d.scores <= (1 - drop) * d.baseline[:, None] + 1e-9)
+    return scale(design.scale).responded(d.scores, d.baseline[:, None])
 
 
 def _time_to_response(design: TrialDesign, d: ArmData) -> tuple[FloatArray, BoolArray]:
@@ -125,7 +210,7 @@ def _binary(design: TrialDesign, e: Endpoint, d: ArmData) -> BoolArray:
         k = _day_index(design, e.day)
         if e.type == "response":
             return _responded(design, d)[:, k]
-        return np.asarray(d.scores[:, k] <= scales()[design.scale].remission_max + 1e-9)
+        return scale(design.scale).remitted(d.scores[:, k])
     if isinstance(e, SustainedResponse):
         lo, hi = _day_index(design, e.from_day), _day_index(design, e.to_day)
         return np.asarray(_responded(design, d)[:, lo : hi + 1].all(axis=1))
@@ -137,20 +222,17 @@ def _change(design: TrialDesign, e: MeanChange, d: ArmData) -> FloatArray:
     return np.asarray(d.scores[:, _day_index(design, e.day)] - d.baseline)
 
 
-def arm_endpoint(design: TrialDesign, e: Endpoint, d: ArmData) -> dict[str, Any]:
-    """``{"value", "ci95", ...}`` for one arm (extra keys: sd, n, curve, among)."""
+def arm_endpoint(design: TrialDesign, e: Endpoint, d: ArmData) -> ArmEndpoint:
+    """One endpoint for one arm, with its 95% CI."""
     if isinstance(e, MeanChange):
         x = _change(design, e, d)
-        est = mean_ci(x)
-        return _json(est) | {"sd": _num(float(np.std(x, ddof=1)) if x.size > 1 else math.nan)}
+        return ArmEndpoint(**_estimate(mean_ci(x)), sd=_num(float(np.std(x, ddof=1)) if x.size > 1 else math.nan))
     if isinstance(e, TimeToResponse | Relapse):
         km = _km(design, e, d)
-        extra: dict[str, Any] = {"curve": km.as_json()}
-        if isinstance(e, Relapse):
-            extra["among"] = int(_relapse(design, d, e.responders_at_day)[2].sum())
-        return _json(km.median()) | extra
+        among = int(_relapse(design, d, e.responders_at_day)[2].sum()) if isinstance(e, Relapse) else None
+        return ArmEndpoint(**_estimate(km.median()), curve=Curve(**km.as_json()), among=among)
     b = _binary(design, e, d)
-    return _json(wilson(int(b.sum()), b.size))
+    return ArmEndpoint(**_estimate(wilson(int(b.sum()), b.size)))
 
 
 def compare(design: TrialDesign, e: Endpoint, arm: ArmData, control: ArmData) -> Comparison:
@@ -167,8 +249,8 @@ def _num(x: float) -> float | None:
     return round(x, 6) if math.isfinite(x) else None
 
 
-def _json(est: Estimate) -> dict[str, Any]:
-    return {"value": _num(est.value), "ci95": [_num(est.ci95[0]), _num(est.ci95[1])]}
+def _estimate(est: Estimate) -> dict[str, Number | tuple[Number, Number]]:
+    return {"value": _num(est.value), "ci95": (_num(est.ci95[0]), _num(est.ci95[1]))}
 
 
 def comparison_name(e: Endpoint, arm: str, control: str) -> str:
@@ -176,67 +258,79 @@ def comparison_name(e: Endpoint, arm: str, control: str) -> str:
     return f"{endpoint_name(e)}: {arm} vs {control}"
 
 
-def summarise(design: TrialDesign, results: list[ChunkResult], replicates: int) -> dict[str, Any]:
-    """The ``ketasim trial`` JSON: arms and comparisons of the first replicate, and (when
-    more than one) power and the spread of differences over all replicates."""
+def _trajectory(design: TrialDesign, data: ArmData) -> Trajectory:
+    days = [float(d) for d in design.assessment_days]
+    mean = [_num(float(v)) for v in np.nanmean(data.scores, axis=0)]
+    if data.scores.shape[0] > 1:
+        sd = [_num(float(v)) for v in np.nanstd(data.scores, axis=0, ddof=1)]
+    else:
+        sd = [None] * len(days)
+    return Trajectory(days=days, mean=mean, sd=sd)
+
+
+def _p(p: float) -> Number:
+    return float(f"{p:.4g}") if math.isfinite(p) else None
+
+
+def summarise(design: TrialDesign, results: list[ChunkResult], replicates: int) -> TrialSummary:
+    """Arms and comparisons of the first replicate, and (when more than one) power and the
+    spread of differences over all replicates."""
     first = gather(design, results, 0)
     control = design.control_arm
-    doc: dict[str, Any] = {
-        "trial": design.name,
-        "source": design.source,
-        "scale": design.scale,
-        "allocation": design.allocation,
-        "arms": {
-            arm: {
-                "n": int(data.baseline.size),
-                "endpoints": {endpoint_name(e): arm_endpoint(design, e, data) for e in design.endpoints},
-                "trajectory": {
-                    "days": [float(d) for d in design.assessment_days],
-                    "mean": [_num(float(v)) for v in np.nanmean(data.scores, axis=0)],
-                    "sd": [_num(float(v)) for v in np.nanstd(data.scores, axis=0, ddof=1)]
-                    if data.scores.shape[0] > 1
-                    else [None] * len(design.assessment_days),
-                },
-            }
-            for arm, data in first.items()
-        },
-        "comparisons": {},
-        "control": control,
+    arms = {
+        arm: ArmSummary(
+            n=int(data.baseline.size),
+            endpoints={endpoint_name(e): arm_endpoint(design, e, data) for e in design.endpoints},
+            trajectory=_trajectory(design, data),
+        )
+        for arm, data in first.items()
     }
-    if control is None:
-        return doc
-    others = [a for a in design.arms if a != control]
+    comparisons: dict[str, ComparisonReport] = {}
+    power: dict[str, Power] = {}
+    others = [a for a in design.arms if a != control] if control is not None else []
     single = len(others) == 1
+
+    def name_of(e: Endpoint, arm: str) -> str:
+        assert control is not None
+        return endpoint_name(e) if single else comparison_name(e, arm, control)
+
     for arm in others:
+        assert control is not None
         for e in design.endpoints:
             c = compare(design, e, first[arm], first[control])
-            name = endpoint_name(e) if single else comparison_name(e, arm, control)
-            doc["comparisons"][name] = {
-                "difference": _num(c.difference),
-                "ci95": [_num(c.ci95[0]), _num(c.ci95[1])],
-                "p_value": float(f"{c.p_value:.4g}") if math.isfinite(c.p_value) else None,
-            }
-    if replicates > 1:
-        power: dict[str, Any] = {}
-        for arm in others:
-            diffs: dict[str, list[float]] = {}
-            sig: dict[str, list[bool]] = {}
-            for r in range(replicates):
-                data = first if r == 0 else gather(design, results, r)
+            comparisons[name_of(e, arm)] = ComparisonReport(
+                difference=_num(c.difference), ci95=(_num(c.ci95[0]), _num(c.ci95[1])), p_value=_p(c.p_value)
+            )
+    if control is not None and replicates > 1:
+        diffs: dict[str, list[float]] = {}
+        sig: dict[str, list[bool]] = {}
+        for r in range(replicates):
+            data = first if r == 0 else gather(design, results, r)
+            for arm in others:
                 for e in design.endpoints:
                     c = compare(design, e, data[arm], data[control])
-                    name = endpoint_name(e) if single else comparison_name(e, arm, control)
-                    diffs.setdefault(name, []).append(c.difference)
-                    sig.setdefault(name, []).append(bool(c.p_value < design.alpha))
-            for name in diffs:
-                d = np.asarray(diffs[name], dtype=np.float64)
-                d = d[np.isfinite(d)]
-                power[name] = {
-                    "power": round(float(np.mean(sig[name])), 6),
-                    "mean_difference": _num(float(np.mean(d))) if d.size else None,
-                    "difference_p2_5_p97_5": [_num(float(np.percentile(d, q))) for q in (2.5, 97.5)]
+                    diffs.setdefault(name_of(e, arm), []).append(c.difference)
+                    sig.setdefault(name_of(e, arm), []).append(bool(c.p_value < design.alpha))
+        for name, values in diffs.items():
+            d = np.asarray(values, dtype=np.float64)
+            d = d[np.isfinite(d)]
+            power[name] = Power(
+                power=round(float(np.mean(sig[name])), 6),
+                mean_difference=_num(float(np.mean(d))) if d.size else None,
+                difference_p2_5_p97_5=(
+                    (_num(float(np.percentile(d, 2.5))), _num(float(np.percentile(d, 97.5))))
                     if d.size
-                    else [None, None],
-                }
-        doc["replicates"] = {"n": replicates, "alpha": design.alpha, "comparisons": power}
-    return doc
+                    else (None, None)
+                ),
+            )
+    return TrialSummary(
+        trial=design.name,
+        source=design.source,
+        scale=design.scale,
+        allocation=design.allocation,
+        arms=arms,
+        comparisons=comparisons,
+        control=control,
+        replicates=Replicates(n=replicates, alpha=design.alpha, comparisons=power) if power else None,
+        seed=design.seed,
+    )

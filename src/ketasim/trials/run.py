@@ -16,6 +16,7 @@ executor or the number of workers.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +27,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from ketasim.errors import TrialError
 from ketasim.io.files import atomic_path
 from ketasim.model import expose, outcomes
+from ketasim.params import ParameterSet
 from ketasim.pd._filters import solver_grid
-from ketasim.pd._params import scales
-from ketasim.pd.adverse import AE_NAMES
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk import load_model
 from ketasim.population import VirtualPopulation, sample_population
 from ketasim.regimens import KetamineSessions, course_start_h, session_times_h
-from ketasim.trials.design import TrialDesign, TrialError
+from ketasim.trials.design import TrialDesign
+from ketasim.vocabulary import names, scale
 
 FloatArray = NDArray[np.float64]
 BYTES_PER_NODE_PATIENT = 8 * 40
@@ -100,7 +102,7 @@ def plan(design: TrialDesign, *, replicates: int, to_file: bool, memory_mib: flo
     size = int(max(16, min(MAX_CHUNK, CHUNK_WORKING_MIB * 2**20 // (nodes * BYTES_PER_NODE_PATIENT))))
     n = design.n_per_arm
     total = n * len(design.arms) * replicates
-    per_patient = 8 * (len(design.assessment_days) + 3) + len(AE_NAMES) + 8 * 4
+    per_patient = 8 * (len(design.assessment_days) + 3) + len(names("adverse_events")) + 8 * 4
     held = total * per_patient + (0 if to_file else total * len(design.assessment_days) * BYTES_PER_ROW)
     need = (held + min(size, n) * nodes * BYTES_PER_NODE_PATIENT + 350 * 2**20) / 2**20
     if need > memory_mib:
@@ -136,7 +138,9 @@ def chunk_population(design: TrialDesign, arm: str, replicate: int, chunk: int, 
     )
 
 
-def simulate_chunk(design: TrialDesign, arm: str, replicate: int, chunk: int, size: int) -> ChunkResult:
+def simulate_chunk(
+    design: TrialDesign, arm: str, replicate: int, chunk: int, size: int, params: ParameterSet
+) -> ChunkResult:
     """One chunk of one arm: the batched model for all its patients, then what the trial
     records — scores by a rater (residual noise), dropout, adverse events."""
     pop = chunk_population(design, arm, replicate, chunk, size)
@@ -149,12 +153,12 @@ def simulate_chunk(design: TrialDesign, arm: str, replicate: int, chunk: int, si
     if sessions.size:  # on a session day the rating is taken before that day's dose, as in the trials
         at_session = np.min(np.abs(times[:, None] - sessions[None, :]), axis=1) < PRE_DOSE_H
         times[at_session] -= PRE_DOSE_H
-    ex = expose(treatment, pop.covariates, horizon, pk_etas=pop.pk_etas, output_times_h=times)
-    res = outcomes(ex, design.condition, pop.baselines, times, gains=pop.gains())
+    ex = expose(treatment, pop.covariates, horizon, params=params, pk_etas=pop.pk_etas, output_times_h=times)
+    res = outcomes(ex, design.condition, pop.baselines, times, params=params, gains=pop.gains(params))
     rng = np.random.default_rng(
         np.random.SeedSequence((design.seed, replicate, 1 + list(design.arms).index(arm), chunk, 7))
     )
-    efficacy = EfficacyParameters.for_condition(design.condition)
+    efficacy = EfficacyParameters.from_params(params, design.condition)
     model_scores = res.scales[design.scale]
     scores = observe(model_scores, design.scale, efficacy.residual_sd, rng)
     baseline = pop.baselines[design.scale]
@@ -163,12 +167,12 @@ def simulate_chunk(design: TrialDesign, arm: str, replicate: int, chunk: int, si
     dropout = rng.exponential(1.0 / hazard, pop.n) if hazard > 0 else np.full(pop.n, np.inf)
     scores[days[None, :] > dropout[:, None]] = np.nan
     events: dict[str, NDArray[np.bool_]] = {}
-    session_day = np.array([(row["time_h"] - t0) / 24.0 for row in res.sessions])
+    session_day = np.array([(s.time_h - t0) / 24.0 for s in res.sessions])
     given = session_day[None, :] <= dropout[:, None]
-    for name in AE_NAMES:
+    for name in names("adverse_events"):
         p = np.zeros((pop.n, len(res.sessions)))
-        for k, row in enumerate(res.sessions):  # a few sessions, each for all patients at once
-            p[:, k] = row[f"p_{name}"]
+        for k, s in enumerate(res.sessions):  # a few sessions, each for all patients at once
+            p[:, k] = s.event_probability[name]
         events[name] = np.any((rng.random(p.shape) < p) & given, axis=1)
     cov = pop.covariates
     return ChunkResult(
@@ -194,7 +198,7 @@ def tidy_rows(design: TrialDesign, r: ChunkResult) -> pa.Table:
     baseline, change, responded, remitted, observed (False after dropout), covariates."""
     days = np.asarray(design.assessment_days, dtype=np.float64)
     p, a = r.scores.shape
-    s = scales()[design.scale]
+    s = scale(design.scale)
     score = r.scores.ravel()
     base = np.repeat(r.baseline, a)
     return pa.table(
@@ -207,8 +211,8 @@ def tidy_rows(design: TrialDesign, r: ChunkResult) -> pa.Table:
             "score": score,
             "baseline": base,
             "change": score - base,
-            "responded": score <= (1 - s.response_drop) * base + 1e-9,
-            "remitted": score <= s.remission_max + 1e-9,
+            "responded": s.responded(score, base),
+            "remitted": s.remitted(score),
             "observed": np.isfinite(score),
             "weight_kg": np.repeat(r.covariates["weight_kg"], a),
             "age_years": np.repeat(r.covariates["age_years"], a),
@@ -224,48 +228,79 @@ def _tasks(design: TrialDesign, replicates: int, size: int, chunks: int) -> list
     return [(arm, r, c) for r in range(replicates) for arm in design.arms for c in range(chunks)]
 
 
-def _local(design: TrialDesign, tasks: list[tuple[str, int, int]], size: int) -> Iterator[ChunkResult]:
-    for arm, r, c in tasks:
-        yield simulate_chunk(design, arm, r, c, size)
-
-
-def _dask(
-    design: TrialDesign, tasks: list[tuple[str, int, int]], size: int, scheduler: str | None, workers: int
+def _local(
+    design: TrialDesign, tasks: list[tuple[str, int, int]], size: int, params: ParameterSet
 ) -> Iterator[ChunkResult]:
-    """Chunks on a dask.distributed cluster (``scheduler`` address, or a local one with
-    ``workers`` processes), at most a few in flight per worker, gathered in order."""
+    for arm, r, c in tasks:
+        yield simulate_chunk(design, arm, r, c, size, params)
+
+
+SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls)://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-]+):\d{1,5}$")
+SCHEDULER_TIMEOUT_S = 10
+
+
+def check_scheduler(address: str) -> str:
+    """A dask scheduler address ``[tcp://|tls://]HOST:PORT``, else :class:`TrialError`."""
+    if not SCHEDULER_ADDRESS.match(address) or not 0 < int(address.rsplit(":", 1)[1]) < 65536:
+        raise TrialError.one(
+            "scheduler",
+            f"{address!r} is not a scheduler address; give [tcp://|tls://]HOST:PORT, e.g. tcp://127.0.0.1:8786",
+        )
+    return address
+
+
+def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
+    """(client, local cluster or None); an unreachable scheduler is a :class:`TrialError`."""
     from dask.distributed import Client, LocalCluster
 
-    cluster = None
     if scheduler is None:
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
-        client = Client(cluster)  # type: ignore[no-untyped-call]
-    else:
-        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        return Client(cluster), cluster  # type: ignore[no-untyped-call]
+    check_scheduler(scheduler)
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S), None  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as err:
+        raise TrialError.one(
+            "scheduler", f"{scheduler!r} cannot be reached within {SCHEDULER_TIMEOUT_S} s: {err}"
+        ) from None
+
+
+def _dask(
+    design: TrialDesign,
+    tasks: list[tuple[str, int, int]],
+    size: int,
+    params: ParameterSet,
+    connection: tuple[Any, Any],
+    workers: int,
+) -> Iterator[ChunkResult]:
+    """Chunks on a dask.distributed cluster (a scheduler's, or a local one with ``workers``
+    processes), at most a few in flight per worker, gathered in order."""
+    client, cluster = connection
     try:
         in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})) or workers)
         futures: list[Any] = []
         it = iter(tasks)
         for task in it:
-            futures.append(client.submit(simulate_chunk, design, *task, size, pure=False))
+            futures.append(client.submit(simulate_chunk, design, *task, size, params, pure=False))
             if len(futures) >= in_flight:
                 break
         while futures:
             result = futures.pop(0).result()
             nxt = next(it, None)
             if nxt is not None:
-                futures.append(client.submit(simulate_chunk, design, *nxt, size, pure=False))
+                futures.append(client.submit(simulate_chunk, design, *nxt, size, params, pure=False))
             yield result
     finally:
-        client.close()  # type: ignore[no-untyped-call]
+        client.close()
         if cluster is not None:
             cluster.close()
 
 
 def execute(
     design: TrialDesign,
+    params: ParameterSet,
     *,
     replicates: int = 1,
     out: str | Path | None = None,
@@ -279,11 +314,10 @@ def execute(
     to a temporary name and renamed at the end) or returned as a table (``keep_rows``)."""
     p = plan(design, replicates=replicates, to_file=out is not None, memory_mib=memory_mib)
     tasks = _tasks(design, replicates, p.chunk_size, p.chunks_per_arm)
-    source = (
-        _local(design, tasks, p.chunk_size)
-        if scheduler is None and workers <= 1
-        else _dask(design, tasks, p.chunk_size, scheduler, workers)
-    )
+    if scheduler is None and workers <= 1:
+        source = _local(design, tasks, p.chunk_size, params)
+    else:  # connect (or refuse the address) before any output is opened
+        source = _dask(design, tasks, p.chunk_size, params, _client(scheduler, workers), workers)
     results: list[ChunkResult] = []
     tables: list[pa.Table] = []
 

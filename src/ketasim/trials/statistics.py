@@ -22,6 +22,8 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 Z95 = 1.959963984540054
+MEDIAN_TOLERANCE = 1e-12
+"""Survival within this of ½ counts as ½ (R's quantile.survfit compares with a tolerance too)."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class KaplanMeier:
         """Median time to event (NaN if survival stays above 0.5) and its 95% CI."""
 
         def first_below(s: FloatArray) -> float:
-            idx = np.flatnonzero(s <= 0.5)
+            idx = np.flatnonzero(s <= 0.5 + MEDIAN_TOLERANCE)  # a product of fractions lands a hair above ½
             return float(self.times[idx[0]]) if idx.size else math.nan
 
         return Estimate(first_below(self.survival), (first_below(self.lower), first_below(self.upper)))
@@ -167,15 +169,17 @@ def kaplan_meier(time: FloatArray, event: BoolArray, grid: FloatArray) -> Kaplan
 
 
 def log_rank(a: KaplanMeier, b: KaplanMeier) -> float:
-    """Two-sided p-value of the log-rank test between two KM estimates on the same grid."""
+    """Two-sided p-value of the log-rank test between two KM estimates on the same grid
+    (Mantel–Haenszel: at each time, expected events in ``a`` = d·n_a/n; the hypergeometric
+    variance is 0 where only one patient is at risk, but the expected count is not)."""
     n1, n2 = a.at_risk.astype(float), b.at_risk.astype(float)
     d1, d2 = a.events.astype(float), b.events.astype(float)
     n, d = n1 + n2, d1 + d2
-    ok = n > 1
-    expected = np.where(ok, d * n1 / np.where(ok, n, 1), 0.0)
-    var = np.where(
-        ok, d * (n1 / np.where(ok, n, 1)) * (1 - n1 / np.where(ok, n, 1)) * (n - d) / np.where(ok, n - 1, 1), 0
-    )
+    at_risk = n > 0
+    share = np.where(at_risk, n1 / np.where(at_risk, n, 1.0), 0.0)
+    expected = d * share
+    several = n > 1
+    var = np.where(several, d * share * (1 - share) * (n - d) / np.where(several, n - 1, 1.0), 0.0)
     v = float(np.sum(var))
     if v <= 0:
         return 1.0

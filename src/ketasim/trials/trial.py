@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
+from ketasim.params import ParameterSet, default_parameters
 from ketasim.trials.design import TrialDesign
-from ketasim.trials.endpoints import summarise
+from ketasim.trials.endpoints import TrialSummary, summarise
 from ketasim.trials.run import DEFAULT_MEMORY_MIB, Plan, Progress, execute
 
 
 @dataclass(frozen=True)
 class TrialResult:
-    """Endpoints (the ``ketasim trial`` JSON), and the per-patient rows: a table in memory,
+    """Endpoints (the ``ketasim trial`` result), and the per-patient rows: a table in memory,
     or the Parquet file they were streamed to."""
 
-    summary: dict[str, Any]
+    summary: TrialSummary
     rows: pa.Table | None
     rows_path: Path | None
     plan: Plan
@@ -26,6 +26,7 @@ class TrialResult:
 
 def run_trial(
     design: TrialDesign,
+    params: ParameterSet | None = None,
     *,
     replicates: int | None = None,
     seed: int | None = None,
@@ -42,6 +43,7 @@ def run_trial(
     reps = replicates if replicates is not None else design.replicates
     results, rows, plan = execute(
         design,
+        params or default_parameters(),
         replicates=reps,
         out=out,
         workers=workers,
@@ -50,5 +52,4 @@ def run_trial(
         memory_mib=memory_mib,
     )
     summary = summarise(design, results, reps)
-    summary["seed"] = design.seed
     return TrialResult(summary=summary, rows=rows, rows_path=None if out is None else Path(out), plan=plan)

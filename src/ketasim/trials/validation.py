@@ -5,61 +5,99 @@ target's population (condition, scale, baseline), so both arms of a comparison h
 same patients and identical designs share one simulation.  Drug exposure and the cascade
 (phase 1) are cached per design; symptoms and side effects (phase 2) are recomputed at
 only the times an endpoint needs — which is what makes the calibration affordable.
+
+What is compared is read from each target's structured fields (``endpoint``, ``measure``,
+``quantity``, ``statistic``, ...; see the header of ``data/targets.yaml``), never from its
+free-text description.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
-from ketasim.model import CourseResult, Exposure, expose, mood_drive, outcomes
-from ketasim.pd._params import calibrated, conditions, scales
-from ketasim.pd.cascade import CascadeParameters, spine_stage
+from ketasim import DISCLAIMER
+from ketasim.model import CourseResult, Exposure, expose, outcomes, with_parameters
+from ketasim.params import ParameterSet, default_parameters
+from ketasim.pd.cascade import CascadeParameters
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.population import VirtualPopulation, sample_population
 from ketasim.regimens import KetamineSessions, PlaceboSessions, course_start_h
-from ketasim.trials._targets import Target, TargetArm, load_targets
+from ketasim.trials.targets import SIDE_EFFECT_SERIES, Target, TargetArm, load_targets
+from ketasim.vocabulary import condition, names, scale
 
 FloatArray = NDArray[np.float64]
 DEFAULT_N = 400
-NIMH_ASSESSMENTS_H = (40 / 60, 80 / 60, 110 / 60, 230 / 60, 24.0, 48.0, 72.0, 168.0, 240.0, 336.0)
 ADVERSE_WINDOW_H = 8.0
 STEP_H = 5.0 / 60.0
-SPINE_KEYS = frozenset({"spine_stable_fraction", "tau_spine_stable_days", "tau_mood_onset_h"})
+INCIDENCE_WINDOW_H = 4.0
+CADSS_DISSOCIATION = 4.0
+"""Dissociation is CADSS > 4 (Spravato programme's definition; targets 107, 108b)."""
+BP_RISE_MMHG = (40.0, 25.0)
+"""A rise of SBP ≥ 40 or DBP ≥ 25 mmHg (Spravato label, 'blood pressure increased')."""
+FOLLOW_UP_DAYS = 90
+
+
+class TargetRow(BaseModel):
+    """One row of the validation report."""
+
+    id: str
+    source: str
+    family: str
+    endpoint: str
+    observed: float
+    predicted: float | None
+    tolerance: float
+    ci95: tuple[float, float] | None = None
+    passed: bool
+    reason: str | None = None
+    used_in_calibration: bool
+
+
+class ValidationReport(BaseModel):
+    """The ``ketasim validate`` result: every target, observed vs predicted."""
+
+    targets: list[TargetRow]
+    passed: int
+    total: int
+    n_per_arm: int
+    parameters: str
+    disclaimer: str = DISCLAIMER
 
 
 @dataclass(frozen=True)
 class TargetResult:
-    """One row of the validation report."""
+    """A target and the model's value for it."""
 
     target: Target
     predicted: float | None
     passed: bool
     reason: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        """The ``ketasim validate`` JSON row."""
+    def row(self, calibrated_on: frozenset[str] = frozenset()) -> TargetRow:
+        """The report row."""
         t = self.target
-        row: dict[str, Any] = {
-            "id": t.id,
-            "source": t.source,
-            "endpoint": f"{t.endpoint}: {t.description}",
-            "observed": t.observed,
-            "predicted": None if self.predicted is None or not math.isfinite(self.predicted) else self.predicted,
-            "tolerance": t.tolerance,
-            "pass": self.passed,
-        }
-        if t.ci is not None and t.tolerance == 0:
-            row["ci95"] = list(t.ci)
-        if self.reason:
-            row["reason"] = self.reason
-        row["family"] = t.family
-        return row
+        finite = self.predicted is not None and math.isfinite(self.predicted)
+        return TargetRow(
+            id=t.id,
+            source=t.source,
+            family=t.family,
+            endpoint=f"{t.endpoint}: {t.description}",
+            observed=t.observed,
+            predicted=self.predicted if finite else None,
+            tolerance=t.tolerance,
+            ci95=t.ci if t.ci is not None and t.tolerance == 0 else None,
+            passed=self.passed,
+            reason=self.reason,
+            used_in_calibration=t.id in calibrated_on,
+        )
 
 
 def start_h(arm: TargetArm) -> float:
@@ -68,26 +106,24 @@ def start_h(arm: TargetArm) -> float:
 
 
 def _scale(target: Target) -> str:
-    return target.scale if target.scale in scales() else conditions()[target.condition].default_scale
+    return target.scale if target.scale in names("scales") else condition(target.condition).default_scale
 
 
 def _baseline(target: Target) -> float:
     if target.baseline is not None:
         return target.baseline
-    cond = conditions()[target.condition]
-    scale = _scale(target)
-    return cond.typical_baseline.get(scale, 0.5 * scales()[scale].max)
+    return condition(target.condition).typical_baseline_on(_scale(target))
 
 
 def _first_infusion_h(arm: TargetArm) -> float:
-    """Duration (h) of the arm's first IV infusion (0 if none)."""
+    """Duration (h) of the arm's first infusion (0 if none)."""
     for item in arm.treatment:
-        if isinstance(item, KetamineSessions) and item.route == "iv":
-            return (item.duration_min or 40.0) / 60.0
+        if isinstance(item, KetamineSessions) and item.is_infusion:
+            return item.doses()[0].duration_h or 0.0
     return 0.0
 
 
-def _session_windows(arm: TargetArm) -> list[float]:
+def _session_times(arm: TargetArm) -> list[float]:
     times: list[float] = []
     for item in arm.treatment:
         if isinstance(item, KetamineSessions | PlaceboSessions):
@@ -95,68 +131,76 @@ def _session_windows(arm: TargetArm) -> list[float]:
     return sorted(times)
 
 
+ExposureKey = tuple[str, int, float, tuple[float, ...]]
+
+
 @dataclass
 class Evaluator:
-    """Simulates target designs, caching phase 1 (exposure and cascade) per design."""
+    """Simulates target designs under a parameter set, caching phase 1 (exposure and
+    cascade) per design.  ``max_exposures`` bounds the cache (least recently used first out;
+    None: unbounded, for the calibration, which revisits every design at each step)."""
 
     n: int = DEFAULT_N
-    overrides: dict[str, float] = field(default_factory=dict)
-    _exposures: dict[tuple[str, int, float], Exposure] = field(default_factory=dict)
-    _spine_variants: dict[tuple[tuple[str, int, float], float, float, float], Exposure] = field(default_factory=dict)
+    params: ParameterSet = field(default_factory=default_parameters)
+    max_exposures: int | None = None
+    _exposures: OrderedDict[ExposureKey, Exposure] = field(default_factory=OrderedDict)
+    _variants: dict[tuple[ExposureKey, CascadeParameters, float], Exposure] = field(default_factory=dict)
     _population: dict[int, VirtualPopulation] = field(default_factory=dict)
 
     def _patients(self, target: Target) -> tuple[int, VirtualPopulation]:
-        scale = _scale(target)
-        seed = zlib.crc32(f"{target.condition}|{scale}|{_baseline(target):.3f}".encode())
+        name = _scale(target)
+        seed = zlib.crc32(f"{target.condition}|{name}|{_baseline(target):.3f}".encode())
         if seed not in self._population:
-            self._population[seed] = sample_population(self.n, seed, target.condition, {scale: _baseline(target)})
+            self._population[seed] = sample_population(self.n, seed, target.condition, {name: _baseline(target)})
         return seed, self._population[seed]
 
+    def _exposure(self, key: ExposureKey, arm: TargetArm, pop: VirtualPopulation) -> Exposure:
+        if key in self._exposures:
+            self._exposures.move_to_end(key)
+        else:
+            self._exposures[key] = expose(
+                arm.treatment, pop.covariates, key[2], params=self.params, pk_etas=pop.pk_etas
+            )
+            if self.max_exposures is not None and len(self._exposures) > self.max_exposures:
+                old, _ = self._exposures.popitem(last=False)
+                self._variants = {k: v for k, v in self._variants.items() if k[0] != old}
+        base = self._exposures[key]
+        vkey = (key, CascadeParameters.from_params(self.params), self.params["tau_mood_onset_h"])
+        if vkey[1] == base.cascade and vkey[2] == base.tau_mood_h:
+            return base
+        if vkey not in self._variants:
+            if len(self._variants) > 4 * max(1, len(self._exposures)):
+                self._variants.clear()
+            self._variants[vkey] = with_parameters(base, self.params)
+        return self._variants[vkey]
+
     def run(self, target: Target, arm: TargetArm, times_h: FloatArray) -> CourseResult:
-        """The arm's virtual population at ``times_h`` (absolute hours)."""
-        scale = _scale(target)
+        """The arm's virtual population at ``times_h`` (absolute hours), scores as a rater
+        records them."""
+        name = _scale(target)
         seed, pop = self._patients(target)
         horizon = float(np.ceil((float(np.max(times_h)) + 1.0) / 24.0) * 24.0)
-        key = (arm.model_dump_json(), seed, horizon)
-        if key not in self._exposures:
-            self._exposures[key] = expose(
-                arm.treatment, pop.covariates, horizon, pk_etas=pop.pk_etas, overrides=self.overrides
-            )
-        exposure = self._with_spines(key)
-        efficacy = EfficacyParameters.for_condition(target.condition, self.overrides)
-        other = {k: v for k, v in self.overrides.items() if k not in SPINE_KEYS}
-        gains = pop.gains(self.overrides)
-        result = outcomes(exposure, target.condition, pop.baselines, times_h, gains=gains, overrides=other)
+        upstream = (*CascadeParameters.from_params(self.params).upstream(), self.params["adverse.tau_tolerance_days"])
+        exposure = self._exposure((arm.model_dump_json(), seed, horizon, upstream), arm, pop)
+        efficacy = EfficacyParameters.from_params(self.params, target.condition)
+        gains = pop.gains(self.params)
+        result = outcomes(exposure, target.condition, pop.baselines, times_h, params=self.params, gains=gains)
         # what a rater records: visit-to-visit residual variability, reproducible per design and time
         noise_seed = zlib.crc32(np.round(np.asarray(times_h, dtype=np.float64), 6).tobytes()) ^ seed
-        observed = observe(result.scales[scale], scale, efficacy.residual_sd, np.random.default_rng(noise_seed))
-        return replace(result, scales={scale: observed})
-
-    def _with_spines(self, key: tuple[str, int, float]) -> Exposure:
-        """The cached exposure, with spine states recomputed (and cached) for overridden spine parameters."""
-        if not SPINE_KEYS & set(self.overrides):
-            return self._exposures[key]
-        params = CascadeParameters.default(self.overrides)
-        tau_mood = self.overrides.get("tau_mood_onset_h", calibrated().values["tau_mood_onset_h"])
-        vkey = (key, params.stable_fraction, params.tau_spine_stable_h, tau_mood)
-        if vkey not in self._spine_variants:
-            if len(self._spine_variants) > 4 * max(1, len(self._exposures)):
-                self._spine_variants.clear()
-            base = self._exposures[key]
-            states = {**base.states, "mood_drive_fast": mood_drive(base.states["ampa"], base.grid_h, self.overrides)}
-            spines = spine_stage(base.states["synaptic_proteins"], base.grid_h, params)
-            self._spine_variants[vkey] = replace(base, spines=spines, states=states)
-        return self._spine_variants[vkey]
+        recorded = observe(result.scales[name], name, efficacy.residual_sd, np.random.default_rng(noise_seed))
+        return replace(result, scales={name: recorded})
 
 
-def _responded(r: CourseResult, scale: str, i: int | slice) -> NDArray[np.bool_]:
-    drop = scales()[scale].response_drop
-    base = r.baselines[scale] if isinstance(i, int) else r.baselines[scale][:, None]
-    return np.asarray(r.scales[scale][:, i] <= (1 - drop) * base + 1e-9)
+def _responded(r: CourseResult, name: str) -> NDArray[np.bool_]:
+    return scale(name).responded(r.scales[name], r.baselines[name][:, None])
 
 
-def _remitted(r: CourseResult, scale: str, i: int | slice) -> NDArray[np.bool_]:
-    return np.asarray(r.scales[scale][:, i] <= scales()[scale].remission_max + 1e-9)
+def _remitted(r: CourseResult, name: str) -> NDArray[np.bool_]:
+    return scale(name).remitted(r.scales[name])
+
+
+def _measure(target: Target) -> Callable[[CourseResult, str], NDArray[np.bool_]]:
+    return _remitted if target.measure == "remission" else _responded
 
 
 def _odds(p: float) -> float:
@@ -175,147 +219,139 @@ def _signed(value: float, observed: float) -> float:
     return value if observed >= 0 else -value
 
 
-def _adverse_quantity(target: Target) -> str | None:
-    text = target.description.lower()
-    if "loss of consciousness" in text:
-        return None
-    for name in ("vertigo", "hypoesthesia"):
-        if name in text:
-            return name
-    if "moaa" in text:
-        return "sedation_moaas"
-    if "adverse reaction 'dissociation'" in text:
-        return "dissociation_reported"
-    if target.scale == "CADSS" or "dissociat" in text:
-        return "cadss"
-    if "blood pressure" in text or target.scale in ("SBP", "DBP"):
-        return "bp"
-    for name in ("nausea", "vomiting", "dizziness", "sedation"):
-        if name in text:
-            return name
-    return None
+Prediction = tuple[float | None, str | None]
 
 
-def predict(target: Target, ev: Evaluator) -> tuple[float | None, str | None]:
+def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
+    """A blood-pressure, heart-rate or CADSS time course after one session: its value at
+    ``time_h`` or peak, the time of the peak, or the time it resolves."""
+    t0 = start_h(target.arm)
+    times = np.arange(0.0, ADVERSE_WINDOW_H + 1e-9, STEP_H)
+    sessions = _session_times(target.arm)
+    if target.session == "last":
+        t_start = sessions[-1] if sessions else t0
+    elif target.time_h and target.time_h > ADVERSE_WINDOW_H:
+        before = [s for s in sessions if s <= t0 + target.time_h]
+        t_start = before[-1] if before else t0
+    else:
+        t_start = t0
+    r = ev.run(target, target.arm, t_start + times)
+    key = {"SBP": "sbp_mmhg", "DBP": "dbp_mmhg", "HR": "heart_rate_bpm", "CADSS": "cadss"}[target.scale]
+    mean_curve = np.mean(r.adverse[key] - (r.adverse[key][:, [0]] if key != "cadss" else 0.0), axis=0)
+    if target.endpoint in ("mean_change", "mean_score"):
+        at_time = target.statistic == "at_time" and target.time_h is not None and target.time_h <= ADVERSE_WINDOW_H
+        if at_time and target.time_h is not None:
+            return float(mean_curve[round(target.time_h / STEP_H)]), None
+        return float(np.max(mean_curve)), None
+    j = int(np.argmax(mean_curve))
+    if target.endpoint == "peak_time_h":
+        return float(times[j]), None
+    threshold = CADSS_DISSOCIATION if key == "cadss" else 0.25 * mean_curve[j]
+    after = np.flatnonzero((times > times[j]) & (mean_curve <= threshold))
+    if not after.size:
+        return None, "not resolved within 8 h"
+    offset = _first_infusion_h(target.arm) if target.time_from == "infusion_end" else 0.0
+    return float(times[after[0]]) - offset, None
+
+
+def _incidence(target: Target, ev: Evaluator) -> Prediction:
+    """The fraction of patients with an event at least once over the arm's sessions."""
+    quantity = target.quantity
+    if quantity is None:
+        return None, "no model quantity for this adverse event"
+    sessions = _session_times(target.arm)
+    window = np.arange(0.0, INCIDENCE_WINDOW_H + 1e-9, STEP_H)
+    t0 = start_h(target.arm)
+    times = np.unique(np.concatenate([s + window for s in sessions])) if sessions else np.array([t0])
+    r = ev.run(target, target.arm, times)
+    if quantity == "cadss_above_4":
+        return float(np.mean(np.max(r.adverse["cadss"], axis=1) > CADSS_DISSOCIATION)), None
+    if quantity == "bp_rise_40_25":
+        sbp_rise = np.max(r.adverse["sbp_mmhg"], axis=1) - r.adverse["sbp_mmhg"][:, 0]
+        dbp_rise = np.max(r.adverse["dbp_mmhg"], axis=1) - r.adverse["dbp_mmhg"][:, 0]
+        return float(np.mean((sbp_rise >= BP_RISE_MMHG[0]) | (dbp_rise >= BP_RISE_MMHG[1]))), None
+    none = np.ones(ev.n)
+    for s in r.sessions:
+        none = none * (1.0 - s.event_probability[quantity])
+    return float(np.mean(1.0 - none)), None
+
+
+def _fraction(target: Target, ev: Evaluator) -> Prediction:
+    name = _scale(target)
+    t0 = start_h(target.arm)
+    t_eval = t0 + (target.time_h or 0.0)
+    if target.fraction == "late_share":  # share of eventual responders first reaching it late
+        assert target.late_after_h is not None
+        r = ev.run(target, target.arm, np.array([t0 + target.late_after_h, t_eval]))
+        reached = _measure(target)(r, name)
+        final, early = reached[:, 1], reached[:, 0]
+        return (float(np.mean(~early[final])) if final.any() else None), None
+    if target.fraction == "relative_drop":
+        r = ev.run(target, target.arm, np.array([t_eval]))
+        return float(np.mean(1.0 - r.scales[name][:, 0] / r.baselines[name])), None
+    assert target.reference_time_h is not None
+    times = np.array([t_eval, t0 + target.reference_time_h])
+    r = ev.run(target, target.arm, times)
+    diff = np.mean(r.scales[name] - r.baselines[name][:, None], axis=0)
+    if target.control is not None:
+        c = ev.run(target, target.control, times)
+        diff = diff - np.mean(c.scales[name] - c.baselines[name][:, None], axis=0)
+    return (float(diff[0] / diff[1]) if diff[1] != 0 else None), None
+
+
+def predict(target: Target, ev: Evaluator) -> Prediction:
     """The model's value for a target's endpoint (None with a reason when not computable)."""
     if not target.addressable:
         return None, target.reason
+    e = target.endpoint
+    if target.scale in SIDE_EFFECT_SERIES and e in ("mean_change", "mean_score", "peak_time_h", "resolution_time_h"):
+        return _side_effect_course(target, ev)
+    if e == "incidence":
+        return _incidence(target, ev)
+    if e == "fraction_of_effect":
+        return _fraction(target, ev)
+    name = _scale(target)
     t0 = start_h(target.arm)
     t_eval = t0 + (target.time_h or 0.0)
-    e = target.endpoint
-    scale = _scale(target)
-    text = target.description.lower()
-
-    if target.scale in ("SBP", "DBP", "HR", "CADSS") and e in (
-        "mean_change",
-        "mean_score",
-        "peak_time_h",
-        "resolution_time_h",
-    ):
-        times = np.arange(0.0, ADVERSE_WINDOW_H + 1e-9, STEP_H)
-        if "week 14" in text:  # Glue 2018: a session in week 14 of weekly dosing
-            sessions = _session_windows(target.arm)
-            t_start = sessions[-1] if sessions else t0
-        elif target.time_h and target.time_h > ADVERSE_WINDOW_H:
-            sessions = [s for s in _session_windows(target.arm) if s <= t_eval]
-            t_start = sessions[-1] if sessions else t0
-        else:
-            t_start = t0
-        r = ev.run(target, target.arm, t_start + times)
-        key = {"SBP": "sbp_mmhg", "DBP": "dbp_mmhg", "HR": "heart_rate_bpm", "CADSS": "cadss"}[target.scale]
-        mean_curve = np.mean(r.adverse[key] - (r.adverse[key][:, [0]] if key != "cadss" else 0.0), axis=0)
-        if e in ("mean_change", "mean_score"):
-            if target.time_h is not None and target.time_h <= ADVERSE_WINDOW_H and "largest" not in text:
-                return float(mean_curve[round(target.time_h / STEP_H)]), None
-            return float(np.max(mean_curve)), None
-        j = int(np.argmax(mean_curve))
-        if e == "peak_time_h":
-            return float(times[j]), None
-        threshold = 4.0 if key == "cadss" else 0.25 * mean_curve[j]
-        after = np.flatnonzero((times > times[j]) & (mean_curve <= threshold))
-        if not after.size:
-            return None, "not resolved within 8 h"
-        # a time stated "post-infusion" counts from the end of the infusion, not its start
-        offset = _first_infusion_h(target.arm) if "post-infusion" in text else 0.0
-        return float(times[after[0]]) - offset, None
-
-    if e == "incidence":
-        quantity = _adverse_quantity(target)
-        if quantity is None:
-            return None, "no model quantity for this adverse event"
-        sessions = _session_windows(target.arm)
-        window = np.arange(0.0, 4.0 + 1e-9, STEP_H)
-        times = np.unique(np.concatenate([s + window for s in sessions])) if sessions else np.array([t0])
+    if target.assessed_at_h is not None:  # response at any of the listed assessments
+        times = np.array([t0 + h for h in target.assessed_at_h if h <= (target.time_h or 0.0) + 1e-9])
         r = ev.run(target, target.arm, times)
-        if quantity == "cadss":
-            return float(np.mean(np.max(r.adverse["cadss"], axis=1) > 4.0)), None
-        if quantity == "bp":
-            sbp0, dbp0 = r.adverse["sbp_mmhg"][:, 0], r.adverse["dbp_mmhg"][:, 0]
-            sbp_rise = np.max(r.adverse["sbp_mmhg"], axis=1) - sbp0
-            dbp_rise = np.max(r.adverse["dbp_mmhg"], axis=1) - dbp0
-            return float(np.mean((sbp_rise >= 40) | (dbp_rise >= 25))), None
-        none = np.ones(ev.n)
-        for s in r.sessions:
-            none = none * (1.0 - s[f"p_{quantity}"])
-        return float(np.mean(1.0 - none)), None
-
-    if "any assessment" in text:
-        times = np.array([t0 + h for h in NIMH_ASSESSMENTS_H if h <= (target.time_h or 0.0) + 1e-9])
-        r = ev.run(target, target.arm, times)
-        return float(np.mean(np.any(_responded(r, scale, slice(None)), axis=1))), None
+        return float(np.mean(np.any(_measure(target)(r, name), axis=1))), None
     if e == "sustained_response_rate":
-        times = np.arange(t0 + 24.0, t_eval + 1e-9, 24.0)
-        r = ev.run(target, target.arm, times)
-        return float(np.mean(np.all(_responded(r, scale, slice(None)), axis=1))), None
+        r = ev.run(target, target.arm, np.arange(t0 + 24.0, t_eval + 1e-9, 24.0))
+        return float(np.mean(np.all(_responded(r, name), axis=1))), None
     if e == "median_days_to_loss_of_response":
-        times = t_eval + 24.0 * np.arange(0, 91, dtype=np.float64)
-        r = ev.run(target, target.arm, times)
-        resp = _responded(r, scale, slice(None))
+        r = ev.run(target, target.arm, t_eval + 24.0 * np.arange(0, FOLLOW_UP_DAYS + 1, dtype=np.float64))
+        resp = _responded(r, name)
         responders = resp[:, 0]
         if not np.any(responders):
             return None, "no responders at the end of the course"
         lost = ~resp[responders]
-        first = np.where(lost.any(axis=1), lost.argmax(axis=1), 90)
+        first = np.where(lost.any(axis=1), lost.argmax(axis=1), FOLLOW_UP_DAYS)
         return float(np.median(first)), None
-    if e == "fraction_of_effect":
-        if "needed" in text:  # share of eventual remitters/responders first reaching it after week 8
-            r = ev.run(target, target.arm, np.array([t0 + 56 * 24.0, t_eval]))
-            f = _remitted if "remitter" in text else _responded
-            final, early = f(r, scale, 1), f(r, scale, 0)
-            return (float(np.mean(~early[final])) if final.any() else None), None
-        if target.time_h is not None and target.time_h <= 24.0:  # relative drop at a time point
-            r = ev.run(target, target.arm, np.array([t_eval]))
-            return float(np.mean(1.0 - r.scales[scale][:, 0] / r.baselines[scale])), None
-        times = np.array([t0 + 7 * 24.0, t0 + 42 * 24.0])
-        r = ev.run(target, target.arm, times)
-        c = ev.run(target, target.control, times) if target.control else None
-        diff = np.mean(r.scales[scale] - r.baselines[scale][:, None], axis=0)
-        if c is not None:
-            diff = diff - np.mean(c.scales[scale] - c.baselines[scale][:, None], axis=0)
-        return (float(diff[0] / diff[1]) if diff[1] != 0 else None), None
 
     times = np.array([t_eval])
     r = ev.run(target, target.arm, times)
-    change = r.scales[scale][:, 0] - r.baselines[scale]
+    change = r.scales[name][:, 0] - r.baselines[name]
     if e == "mean_change":
         return float(np.mean(change)), None
     if e == "mean_score":
-        return float(np.mean(r.scales[scale][:, 0])), None
+        return float(np.mean(r.scales[name][:, 0])), None
     if e == "response_rate":
-        return float(np.mean(_responded(r, scale, 0))), None
+        return float(np.mean(_responded(r, name)[:, 0])), None
     if e == "remission_rate":
-        return float(np.mean(_remitted(r, scale, 0))), None
+        return float(np.mean(_remitted(r, name)[:, 0])), None
     if e == "effect_size" and target.control is None:  # within-arm: improvement / SD at baseline
-        g = float(-np.mean(change) / np.std(r.baselines[scale], ddof=1))
+        g = float(-np.mean(change) / np.std(r.baselines[name], ddof=1))
         return _signed(g, target.observed), None
     if target.control is None:
         return None, f"endpoint {e} needs a control arm"
     c = ev.run(target, target.control, times)
-    c_change = c.scales[scale][:, 0] - c.baselines[scale]
+    c_change = c.scales[name][:, 0] - c.baselines[name]
     if e == "odds_ratio":
-        f = _remitted if "remission" in text else _responded
-        p_arm, p_ctrl = float(np.mean(f(r, scale, 0))), float(np.mean(f(c, scale, 0)))
-        if "risk ratio" in text or "(rr" in text:
+        measure = _measure(target)
+        p_arm, p_ctrl = float(np.mean(measure(r, name)[:, 0])), float(np.mean(measure(c, name)[:, 0]))
+        if target.ratio == "risk":
             return p_arm / max(p_ctrl, 1e-3), None
         return _odds(p_arm) / _odds(p_ctrl), None
     if e == "effect_size":
@@ -324,17 +360,19 @@ def predict(target: Target, ev: Evaluator) -> tuple[float | None, str | None]:
         return _cohen_d(change, c_change), None
     if e == "difference":
         diff = float(np.mean(change) - np.mean(c_change))  # < 0 when the arm improves more
-        return (diff if "placebo minus" not in text and "positive = greater" not in text else -diff), None
+        return (diff if target.difference == "arm_minus_control" else -diff), None
     return None, f"endpoint {e} not implemented"
 
 
-def validate(
-    n: int = DEFAULT_N, overrides: dict[str, float] | None = None, evaluator: Evaluator | None = None
+def evaluate(
+    targets: tuple[Target, ...], ev: Evaluator, progress: Callable[[int], None] | None = None
 ) -> list[TargetResult]:
-    """Every target, in file order; none is dropped."""
-    ev = evaluator or Evaluator(n=n, overrides=dict(overrides or {}))
+    """Each target's prediction and verdict, in order; none is dropped.  ``progress`` is
+    told how many targets are done."""
     results = []
-    for target in load_targets():
+    for i, target in enumerate(targets):
+        if progress is not None:
+            progress(i)
         try:
             predicted, reason = predict(target, ev)
         except (KeyError, ValueError) as err:  # a design the model cannot run is reported, not hidden
@@ -344,7 +382,23 @@ def validate(
     return results
 
 
-def validation_json(results: list[TargetResult]) -> dict[str, Any]:
-    """The ``ketasim validate --format json`` document."""
-    rows = [r.as_json() for r in results]
-    return {"targets": rows, "passed": sum(bool(r["pass"]) for r in rows), "total": len(rows)}
+def validate(
+    n: int = DEFAULT_N, params: ParameterSet | None = None, *, max_exposures: int | None = 8
+) -> ValidationReport:
+    """Every packaged target, in file order, under ``params`` (default: the packaged set)."""
+    p = params or default_parameters()
+    results = evaluate(load_targets(), Evaluator(n=n, params=p, max_exposures=max_exposures))
+    return report(results, n, p)
+
+
+def report(results: list[TargetResult], n: int, params: ParameterSet) -> ValidationReport:
+    """The validation report of evaluated targets."""
+    used = frozenset(params.calibration.targets_used)
+    rows = [r.row(used) for r in results]
+    return ValidationReport(
+        targets=rows,
+        passed=sum(r.passed for r in rows),
+        total=len(rows),
+        n_per_arm=n,
+        parameters=f"{params.origin} (digest {params.digest})",
+    )

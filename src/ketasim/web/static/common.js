@@ -1,23 +1,16 @@
-// Shared by every page: navigation, the disclaimer, JSON requests, debounce, charts.
-const PAGES = [["/", "Explore"], ["/how", "How it works"], ["/plan", "Plan a patient"], ["/trial", "Virtual trial"], ["/validation", "Validation"]];
-const DISCLAIMER = "ketasim is a research and decision-support tool; it supports and does not replace clinical judgement.";
-
-function frame() {
-  const header = document.createElement("header");
-  header.innerHTML = `<span class="brand">ketasim</span>` + PAGES.map(([href, name]) =>
-    `<a href="${href}" class="${location.pathname === href ? "here" : ""}">${name}</a>`).join("");
-  document.body.prepend(header);
-  const note = document.createElement("p");
-  note.className = "disclaimer";
-  note.id = "disclaimer";
-  note.textContent = DISCLAIMER;
-  document.querySelector("main").prepend(note);
-}
+// Shared by every page: JSON requests (waiting when the server is busy), debounce, charts, escaping.
+// The vocabulary (conditions, scales) the server rendered into the page: no names are written here.
+const VOCABULARY = () => JSON.parse(document.getElementById("vocabulary").textContent);
 
 async function api(path, body, method) {
   const init = body === undefined ? { method: method || "GET" } : {
     method: method || "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
-  const response = await fetch(path, init);
+  let response = await fetch(path, init);
+  for (let attempt = 0; response.status === 503 && attempt < 20; attempt++) {  // busy: wait as the server asks
+    const wait = Math.min(30, +(response.headers.get("Retry-After") || 2));
+    await new Promise(r => setTimeout(r, 1000 * wait));
+    response = await fetch(path, init);
+  }
   const text = await response.text();
   let data = null;
   try { data = JSON.parse(text); } catch (e) { data = text; }
@@ -47,4 +40,7 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
 }
 
-document.addEventListener("DOMContentLoaded", frame);
+
+// Forms here are controls for scripts, never sent to the server (no inline handlers: the CSP forbids them).
+document.addEventListener("DOMContentLoaded", () =>
+  document.querySelectorAll("form").forEach(f => f.addEventListener("submit", e => e.preventDefault())));

@@ -1,0 +1,1 @@
+"""Format adapters: SBML (and, later, FHIR) for the model and its results."""

@@ -1,0 +1,103 @@
+"""``ketasim plan``: one patient's plan — eligibility, method and dose, monitoring, forecast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ketasim.cli._app import (
+    FormatOption,
+    OutputFormat,
+    ParamsOption,
+    console,
+    disclaimer,
+    echo_json,
+    input_file,
+    output_file,
+    parameters,
+    refusing,
+)
+from ketasim.clinic.plan import Plan
+
+
+def plan_command(
+    patient_file: Annotated[
+        Path, typer.Argument(metavar="PATIENT", help="Patient file (YAML/JSON), see docs/planner.md.")
+    ],
+    output_format: FormatOption = OutputFormat.table,
+    report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="The clinic's own rules file (default: the packaged one).")] = None,
+    params_file: ParamsOption = None,
+) -> None:
+    """Plan one patient: eligibility and safety findings with sources, method and dose,
+    session monitoring with the patient's predicted peaks, and a course forecast that
+    sharpens with the patient's observed scores.  A research and decision-support tool: it
+    does not replace clinical judgement."""
+    from ketasim.clinic.patient import load_patient
+    from ketasim.clinic.plan import plan_patient
+    from ketasim.clinic.rules import load_rules
+
+    input_file("PATIENT", patient_file)
+    output_file("--report", report, (".html",))
+    rule_set = None
+    if rules is not None:
+        with refusing("--rules"):
+            rule_set = load_rules(input_file("--rules", rules))
+    with refusing("PATIENT"):
+        patient = load_patient(patient_file)
+    params = parameters(params_file)
+    with refusing("PATIENT"):
+        plan = plan_patient(patient, rule_set, params=params)
+    if report is not None:
+        from ketasim.reporting.html import plan_html, write_html
+
+        write_html(report, plan_html(patient, plan, params))
+    if output_format is OutputFormat.json:
+        echo_json(plan)
+        return
+    print_plan(plan)
+
+
+def print_plan(plan: Plan) -> None:
+    """Decision, findings, sessions, the first session's peaks and the forecast."""
+    style = {"eligible": "green", "needs_review": "yellow", "not_eligible": "red"}[plan.decision]
+    console.print(f"{plan.patient}: ", end="")
+    console.print(plan.decision.replace("_", " "), style=style)
+    if plan.findings:
+        table = Table(title="Findings")
+        for col in ("severity", "rule", "message", "source"):
+            table.add_column(col, overflow="fold")
+        for f in plan.findings:
+            table.add_row(f.severity, f.rule, f.message, f.source)
+        console.print(table)
+    reg = plan.regimen
+    console.print(f"Method: {reg.drug} {reg.route} — " + "; ".join(reg.reasons), markup=False)
+    if reg.sessions:
+        table = Table(title="Sessions")
+        for col in ("session", "day", "phase", "dose (mg)", "duration (min)"):
+            table.add_column(col, justify="right")
+        for i, s in enumerate(reg.sessions):
+            table.add_row(str(i + 1), f"{s.day:g}", s.phase, f"{s.dose_mg:g}", f"{s.duration_min:g}")
+        console.print(table)
+    for p in plan.session_predictions[:1]:
+        console.print(
+            f"Session 1 predicted peaks: CADSS {p.cadss_peak.median:.1f} "
+            f"({p.cadss_peak.p10:.1f}–{p.cadss_peak.p90:.1f}) at {p.cadss_peak_t_min:g} min; "
+            f"SBP {p.sbp_peak_mmhg.median:.0f} mmHg ({p.sbp_peak_mmhg.p10:.0f}–{p.sbp_peak_mmhg.p90:.0f}) "
+            f"at {p.sbp_peak_t_min:g} min; earliest discharge {p.earliest_discharge_min:g} min",
+            markup=False,
+        )
+    fc = plan.forecast
+    if fc is not None:
+        relapse = "beyond follow-up" if fc.median_days_to_relapse is None else f"{fc.median_days_to_relapse:g}"
+        interval = f"{fc.suggested_maintenance_interval_days:g}" if fc.suggested_maintenance_interval_days else "—"
+        console.print(
+            f"Forecast ({fc.scale}): response after induction {fc.response_probability:.0%}; "
+            f"median days to loss of response without maintenance: {relapse}; "
+            f"suggested maintenance interval: {interval} days",
+            markup=False,
+        )
+    disclaimer()

@@ -1,0 +1,121 @@
+"""Calibration and validation targets (``data/targets.yaml``): published results as
+simulatable designs, each with its observed value, tolerance and source."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ketasim.io.data import read_packaged_yaml
+from ketasim.regimens import TreatmentItem
+from ketasim.vocabulary import names
+
+Endpoint = Literal[
+    "mean_change",
+    "mean_score",
+    "response_rate",
+    "remission_rate",
+    "sustained_response_rate",
+    "odds_ratio",
+    "effect_size",
+    "difference",
+    "incidence",
+    "peak_time_h",
+    "resolution_time_h",
+    "fraction_of_effect",
+    "median_days_to_loss_of_response",
+    "not_significant",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+SIDE_EFFECT_SERIES = ("SBP", "DBP", "HR", "CADSS")
+"""Scales of targets read from a side-effect time course rather than a symptom score."""
+INCIDENCE_QUANTITIES = ("cadss_above_4", "bp_rise_40_25")
+"""Incidences of measured effects (besides the reported adverse events of the vocabulary)."""
+
+
+class TargetArm(_Strict):
+    """One arm of a target's design."""
+
+    label: str
+    n: int | None = Field(default=None, gt=0)
+    treatment: tuple[TreatmentItem, ...]
+
+
+class Target(_Strict):
+    """A published result the model is checked against."""
+
+    id: str
+    source: str
+    reliability: Literal["P", "S", "L"]
+    family: str
+    condition: str
+    scale: str
+    baseline: float | None = None
+    baseline_note: str | None = None
+    endpoint: Endpoint
+    measure: Literal["response", "remission"] = "response"
+    ratio: Literal["odds", "risk"] = "odds"
+    quantity: str | None = None
+    statistic: Literal["at_time", "peak"] = "at_time"
+    session: Literal["first", "last"] = "first"
+    time_from: Literal["dose_start", "infusion_end"] = "dose_start"
+    assessed_at_h: tuple[float, ...] | None = None
+    difference: Literal["arm_minus_control", "control_minus_arm"] = "arm_minus_control"
+    fraction: Literal["relative_drop", "late_share", "share_of_reference"] | None = None
+    late_after_h: float | None = None
+    reference_time_h: float | None = None
+    description: str
+    time_h: float | None = None
+    time_note: str | None = None
+    arm: TargetArm
+    control: TargetArm | None = None
+    observed: float
+    sd: float | None = None
+    ci: tuple[float, float] | None = None
+    tolerance: float = Field(ge=0)
+    tolerance_rule: str
+    addressable: bool = True
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not self.addressable and not self.reason:
+            raise ValueError(f"target {self.id}: not addressable needs a reason")
+        needs_control = self.endpoint in ("odds_ratio", "difference", "not_significant")
+        if needs_control and self.control is None and self.addressable:
+            raise ValueError(f"target {self.id}: endpoint {self.endpoint} needs a control arm")
+        allowed = (*names("adverse_events"), *INCIDENCE_QUANTITIES)
+        if self.quantity is not None and self.quantity not in allowed:
+            raise ValueError(f"target {self.id}: quantity {self.quantity!r} is not one of {', '.join(allowed)}")
+        if self.endpoint == "fraction_of_effect" and self.fraction is None:
+            raise ValueError(f"target {self.id}: fraction_of_effect needs `fraction`")
+        if self.fraction == "late_share" and self.late_after_h is None:
+            raise ValueError(f"target {self.id}: fraction late_share needs late_after_h")
+        if self.fraction == "share_of_reference" and self.reference_time_h is None:
+            raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
+        return self
+
+    def passes(self, predicted: float) -> bool:
+        """Within tolerance (or within the reported 95% CI when tolerance is 0 and a CI is given)."""
+        if self.endpoint == "not_significant":
+            return abs(predicted) < self.tolerance
+        if self.tolerance == 0 and self.ci is not None:
+            return self.ci[0] <= predicted <= self.ci[1]
+        return abs(predicted - self.observed) <= self.tolerance + 1e-12
+
+
+@cache
+def load_targets() -> tuple[Target, ...]:
+    """Every packaged target, in file order (ids unique)."""
+    targets = tuple(Target.model_validate(t) for t in read_packaged_yaml("targets.yaml"))
+    ids = [t.id for t in targets]
+    if len(ids) != len(set(ids)):
+        raise ValueError("duplicate target ids in targets.yaml")
+    return targets

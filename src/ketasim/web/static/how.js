@@ -1,0 +1,63 @@
+// The How it works page (templates/how.html.j2).
+"use strict";
+const STEPS = [
+  [0.0, "The drug enters. Over 40 minutes the infusion raises ketamine in the blood; the liver turns part of it into norketamine.",
+   "Pharmacokinetics: Clements & Nimmo 1981 (Br J Anaesth 53:27); dose 0.5 mg/kg over 40 min (Sanacora 2017 consensus)."],
+  [0.08, "Receptors block. Ketamine reaches the brain within minutes and plugs the channel of NMDA receptors.",
+   "Binding constants: Ebert et al. 1997 (Eur J Pharmacol 333:99); brain equilibration half-life 6 min (Olofsen 2012)."],
+  [0.3, "Glutamate surges. Blocking NMDA receptors on inhibitory neurons releases the brake on others: glutamate rises by about 38%, peaking some 26 minutes into the infusion.",
+   "Milak et al. 2016 (Mol Psychiatry 21:320), magnetic resonance spectroscopy in depressed patients."],
+  [0.7, "Dissociation comes and goes. The strange, dreamlike feeling peaks near the end of the infusion and fades within about two hours.",
+   "CADSS time course: Spravato label; ketamine infusion studies (dossier §9)."],
+  [1.5, "AMPA receptors and BDNF. The glutamate burst drives AMPA receptors, and neurons release the growth factor BDNF within hours.",
+   "Maeng et al. 2008 (Biol Psychiatry 63:349); Autry et al. 2011 (Nature 475:91); human plasma BDNF rises by 4 h (Haile 2014)."],
+  [4, "mTOR switches on. BDNF signalling turns on mTORC1, the switch for making new synaptic proteins.",
+   "Li et al. 2010 (Science 329:959): mTOR activation and synaptic proteins after ketamine."],
+  [12, "Mood lifts. Within hours, and most clearly by the next day, depressive symptoms ease — where standard antidepressants take weeks.",
+   "Kishimoto et al. 2016 meta-analysis: peak effect at day 1 (g = −1.00)."],
+  [48, "Synapses grow. Over days, new dendritic spines form; some last, which is why a series of sessions can keep the effect going.",
+   "Moda-Sava et al. 2019 (Science 364:eaat8078); Phoumthipphavong 2016."],
+  [120, "And then it fades. Without further sessions the benefit of one infusion wanes over one to two weeks — the reason for a series, then tapering and maintenance.",
+   "Coyle & Laws 2015; Kryst 2020: single-infusion effect significant to about day 7."],
+];
+let doc = null, frameIndex = 0, timer = null;
+const $ = id => document.getElementById(id);
+function norm(v) { const m = Math.max(...v.map(Math.abs)) || 1; return v.map(x => x / m); }
+function times() { const out = []; for (let t = 0; t <= 168; t += t < 2 ? 1 / 12 : t < 24 ? 0.5 : 3) out.push(t); return out; }
+const T = times();
+function draw(tNow) {
+  const h = doc.times_h, s = doc.states, scale = Object.keys(doc.scales)[0], score = doc.scales[scale];
+  const lift = score.map(v => (score[0] - v) / score[0]);
+  const traces = [
+    ["plasma ketamine", norm(doc.concentrations_ng_ml.ketamine)], ["NMDA block", norm(s.nmda_occupancy)],
+    ["glutamate surge", norm(s.glutamate)], ["AMPA", norm(s.ampa)], ["BDNF", norm(s.bdnf)], ["mTORC1", norm(s.mtorc1)],
+    ["synapses", norm(s.synapses)], ["mood lift (" + scale + ")", norm(lift)], ["dissociation (CADSS)", norm(doc.adverse.cadss)],
+  ].map(([name, y]) => ({ x: h, y, name, mode: "lines" }));
+  chart("walk", traces, "Each curve scaled to its own peak", "hours after the start of the infusion (log scale)", "fraction of peak",
+    { xaxis: { type: "log", range: [Math.log10(0.05), Math.log10(168)], title: { text: "hours after the start of the infusion (log scale)" } },
+      shapes: [{ type: "line", x0: Math.max(tNow, 0.05), x1: Math.max(tNow, 0.05), y0: 0, y1: 1.05, line: { color: "#111", width: 2, dash: "dot" } }] });
+}
+function show(i) {
+  frameIndex = i;
+  const t = T[i];
+  const step = STEPS.filter(s => s[0] <= t).pop();
+  $("caption").innerHTML = `${escapeHtml(step[1])}<span class="source">Source: ${escapeHtml(step[2])}</span>`;
+  $("caption").dataset.step = String(STEPS.indexOf(step));
+  $("clock").textContent = t < 2 ? `${Math.round(t * 60)} min` : t < 48 ? `${t.toFixed(1)} h` : `day ${(t / 24).toFixed(1)}`;
+  draw(t);
+}
+function play() {
+  if (timer) { clearInterval(timer); timer = null; $("play").textContent = "▶ Play"; return; }
+  $("play").textContent = "❚❚ Pause";
+  timer = setInterval(() => {
+    if (frameIndex >= T.length - 1) { clearInterval(timer); timer = null; $("play").textContent = "▶ Play"; return; }
+    show(frameIndex + 1);
+  }, 60);
+}
+document.addEventListener("DOMContentLoaded", async () => {
+  doc = await api("/api/simulate", { name: "one infusion", treatment: [{ kind: "ketamine", dose_mg_per_kg: 0.5, days: [0], hour_of_day: 0 }],
+    follow_up_days: 7, output_step_h: 1 / 12 });
+  draw(0);
+  $("play").addEventListener("click", play);
+  $("reset").addEventListener("click", () => show(0));
+});

@@ -1,0 +1,81 @@
+// The Plan a patient page (templates/plan.html.j2).
+"use strict";
+const $ = id => document.getElementById(id);
+const CONDITIONS = VOCABULARY().conditions;
+const SCALES = Object.fromEntries(Object.entries(CONDITIONS).map(([name, c]) => [name, c.scales]));
+let observed = [];
+function scales() {
+  const keep = $("scale").value;
+  $("scale").innerHTML = SCALES[$("diagnosis").value].map(s => `<option>${s}</option>`).join("");
+  if (SCALES[$("diagnosis").value].includes(keep)) $("scale").value = keep;
+}
+function patient() {
+  const scale = $("scale").value;
+  const p = { name: "web patient", age_years: +$("age_years").value, sex: $("sex").value, weight_kg: +$("weight_kg").value,
+    height_cm: +$("height_cm").value, diagnoses: [$("diagnosis").value], failed_antidepressant_trials: +$("failed").value,
+    history: [...$("history").selectedOptions].map(o => o.value),
+    vitals: { systolic_mmhg: +$("sbp").value, diastolic_mmhg: +$("dbp").value, heart_rate_bpm: +$("hr").value, spo2_pct: +$("spo2").value },
+    baseline_scores: { [scale]: +$("baseline").value }, observed_scores: observed.map(o => ({ day: o.day, scale, score: o.score })) };
+  if ($("method").value === "iv") p.treatment = { drug: "racemic_ketamine", route: "iv" };
+  if ($("method").value === "intranasal") p.treatment = { drug: "esketamine", route: "intranasal" };
+  return p;
+}
+function table(head, rows) {
+  return `<table><thead><tr>${head.map(h => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>` +
+    rows.map(r => `<tr>${r.map(c => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("") + "</tbody></table>";
+}
+async function submit() {
+  $("submit").disabled = true; $("error").textContent = "";
+  let doc;
+  try { doc = await api("/api/plan", patient()); }
+  catch (e) { $("error").textContent = e.message; $("submit").disabled = false; return; }
+  $("submit").disabled = false;
+  $("decision").textContent = "Decision: " + doc.decision.replace("_", " ");
+  $("decision").dataset.decision = doc.decision;
+  $("findings").innerHTML = doc.findings.length ? doc.findings.map(f =>
+    `<p><span class="sev-${f.severity}">${f.severity}</span> — ${escapeHtml(f.message)}<br><span class="muted">${escapeHtml(f.source)}</span></p>`).join("")
+    : "<p class='muted'>No finding.</p>";
+  const r = doc.regimen;
+  $("method-title").textContent = `Sessions: ${r.drug} ${r.route}`;
+  const preds = Object.fromEntries((doc.session_predictions || []).map(p => [p.session, p]));
+  $("sessions").innerHTML = r.sessions.length ? table(["#", "day", "phase", "dose (mg)", "min", "CADSS peak (10–90%)", "SBP peak", "discharge (min)"],
+    r.sessions.map((s, i) => { const p = preds[i + 1] || {};
+      return [i + 1, s.day, s.phase || "", s.dose_mg, s.duration_min,
+        p.cadss_peak ? `${p.cadss_peak.median.toFixed(1)} (${p.cadss_peak.p10.toFixed(1)}–${p.cadss_peak.p90.toFixed(1)})` : "",
+        p.sbp_peak_mmhg ? `${p.sbp_peak_mmhg.median.toFixed(0)} (${p.sbp_peak_mmhg.p10.toFixed(0)}–${p.sbp_peak_mmhg.p90.toFixed(0)})` : "",
+        p.earliest_discharge_min ?? ""]; })) + `<p class="muted">${escapeHtml((r.reasons || []).concat(r.notes || []).join("; "))}</p>`
+    : "<p class='muted'>No session is planned.</p>";
+  $("monitoring").innerHTML = table(["t (min)", "action"], doc.monitoring.filter(m => m.session === 1).map(m => [m.t_min, m.action]));
+  const f = doc.forecast;
+  if (f) {
+    const traces = [];
+    if (f.prior) traces.push({ x: f.days.concat([...f.days].reverse()), y: f.prior.p90.concat([...f.prior.p10].reverse()), fill: "toself",
+      fillcolor: "rgba(150,150,150,0.25)", line: { width: 0 }, name: "10–90% before observed scores" });
+    traces.push({ x: f.days.concat([...f.days].reverse()), y: f.p90.concat([...f.p10].reverse()), fill: "toself",
+      fillcolor: "rgba(37,99,235,0.25)", line: { width: 0 }, name: "10–90% band" });
+    traces.push({ x: f.days, y: f.median, mode: "lines", name: "median", line: { color: "#2563eb" } });
+    if (observed.length) traces.push({ x: observed.map(o => o.day), y: observed.map(o => o.score), mode: "markers", name: "observed", marker: { color: "#111", size: 8 } });
+    chart("forecast", traces, `Forecast (${f.scale})`, "day (0 = first session)", f.scale);
+    $("forecast-stats").textContent = `Response after induction: ${(100 * f.response_probability).toFixed(0)}% · median days to loss of response without maintenance: ${f.median_days_to_relapse ?? "beyond follow-up"} · suggested maintenance interval: ${f.suggested_maintenance_interval_days ?? "—"} days · band width ${f.band_width_mean.toFixed(1)} points` + (f.prior ? ` (was ${f.prior_band_width_mean.toFixed(1)})` : "");
+    $("forecast-stats").dataset.band = String(f.band_width_mean);
+  } else {
+    Plotly.purge("forecast"); $("forecast-stats").textContent = "No forecast: nothing is planned.";
+  }
+}
+async function report() {
+  const response = await fetch("/api/plan/report", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(patient()) });
+  if (!response.ok) { $("error").textContent = await response.text(); return; }
+  const blob = await response.blob(), a = document.createElement("a");
+  a.href = URL.createObjectURL(blob); a.download = "ketasim-plan.html"; a.click();
+}
+document.addEventListener("DOMContentLoaded", () => {
+  scales();
+  $("diagnosis").addEventListener("change", scales);
+  $("submit").addEventListener("click", submit);
+  $("report").addEventListener("click", report);
+  $("add-obs").addEventListener("click", () => {
+    observed.push({ day: +$("obs-day").value, score: +$("obs-score").value });
+    $("observed").innerHTML = observed.map(o => `<span class="muted">day ${o.day}: ${o.score}</span>`).join(" · ");
+    submit();
+  });
+});
