@@ -40,15 +40,18 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numpy as np
 import yaml
 
-from ketasim.io.sbml import scenario_sbml
-from ketasim.io.scenario import Scenario
+from ketasim.adapters.sbml import scenario_sbml
+from ketasim.covariates import Covariates
 from ketasim.model import expose, simulate_course
-from ketasim.odes import course_odes, solve_reference
+from ketasim.model.odes import course_odes, solve_reference
+from ketasim.model.scenario import Scenario
+from ketasim.params import default_parameters
 from ketasim.pd._filters import at_times
-from ketasim.population import Covariates
 from ketasim.regimens import KetamineSessions
 from ketasim.trials.design import parse_design
 from ketasim.trials.run import chunk_population, plan, simulate_chunk
+
+PARAMS = default_parameters()
 
 DAYS = (0, 2, 4, 7, 9, 11)
 TREATMENT = [KetamineSessions(dose_mg_per_kg=0.5, days=DAYS)]
@@ -82,7 +85,7 @@ def _chunks(indices: list[int]) -> int:
     size = plan(design, replicates=1, to_file=True).chunk_size
     total = 0
     for c in indices:
-        total += simulate_chunk(design, "ketamine", 0, c, size).patient.size
+        total += simulate_chunk(design, "ketamine", 0, c, size, PARAMS).patient.size
     return total
 
 
@@ -108,7 +111,7 @@ def scipy_loop(n: int) -> float:
     t0 = time.perf_counter()
     for i in range(n):
         one = pop.take(np.arange(i, i + 1))
-        ode = course_odes(TREATMENT, one.covariates, pk_etas=one.pk_etas)
+        ode = course_odes(TREATMENT, one.covariates, params=PARAMS, pk_etas=one.pk_etas)
         solve_reference(ode, DAILY_H, rtol=1e-6, atol=1e-9)
     return n / (time.perf_counter() - t0)
 
@@ -134,11 +137,11 @@ def max_error(n: int) -> float:
     design = parse_design(DESIGN)
     pop = chunk_population(design, "ketamine", 0, 0, n)
     out = np.unique(np.concatenate([DAILY_H, np.arange(9.0, 12.0, 1 / 12)]))
-    ex = expose(TREATMENT, pop.covariates, 24.0 * 57, pk_etas=pop.pk_etas, output_times_h=out)
+    ex = expose(TREATMENT, pop.covariates, 24.0 * 57, params=PARAMS, pk_etas=pop.pk_etas, output_times_h=out)
     worst = 0.0
     for i in range(n):
         one = pop.take(np.arange(i, i + 1))
-        ref = solve_reference(course_odes(TREATMENT, one.covariates, pk_etas=one.pk_etas), out)
+        ref = solve_reference(course_odes(TREATMENT, one.covariates, params=PARAMS, pk_etas=one.pk_etas), out)
         for name, r in ref.items():
             if name.startswith("plasma."):
                 got = ex.concentrations_ng_ml[name.removeprefix("plasma.")]

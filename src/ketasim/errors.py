@@ -55,6 +55,10 @@ class RulesError(InputError):
     """A clinic rules file that failed validation."""
 
 
+class OutputError(InputError):
+    """An output file that cannot be written where the user asked."""
+
+
 class ParameterError(InputError):
     """A parameter file, or a parameter value, that failed validation."""
 

@@ -184,7 +184,7 @@ class ValidationStore:
     background thread, then kept in memory and on disk (``cache_dir``), so a restart or a
     second server with the same parameters and version does not compute it again."""
 
-    def __init__(self, params: ParameterSet, cache_dir: Path | None, max_exposures: int = 8) -> None:
+    def __init__(self, params: ParameterSet, cache_dir: Path | None, max_exposures: int = 2) -> None:
         self.params = params
         self.cache_dir = cache_dir
         self.max_exposures = max_exposures

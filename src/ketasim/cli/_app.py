@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -77,6 +77,11 @@ def refusing(where: str, flags: Mapping[str, str] | None = None) -> Iterator[Non
         yield
     except (InputError, ValidationError) as err:
         refuse(err, where, flags)
+
+
+def writing(flag: str) -> AbstractContextManager[None]:
+    """Refuse (exit 2, naming ``flag``) an output that turns out not to be writable."""
+    return refusing(flag, {"(output)": flag})
 
 
 def input_file(arg: str, path: Path) -> Path:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ketasim import __version__
-from ketasim.cli._app import ParamsOption, bad, console, parameters
+from ketasim.cli._app import ParamsOption, bad, console, parameters, writing
 
 
 def demo_command(
@@ -26,7 +26,9 @@ def demo_command(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         bad("--out", f"{str(out)!r} cannot be created: {err.strerror or err}")
-    run_demo(out, console, parameters(params_file))
+    params = parameters(params_file)
+    with writing("--out"):
+        run_demo(out, console, params)
 
 
 def version_command() -> None:

@@ -18,6 +18,7 @@ from ketasim.cli._app import (
     flag_names,
     output_file,
     refusing,
+    writing,
 )
 from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG
 from ketasim.vocabulary import names
@@ -89,7 +90,8 @@ def pk_command(
         from ketasim.reporting.figures import plot_pk_profiles
 
         amount = f"{dose_mg:g} mg" if dose_mg is not None else f"{dose_mg_per_kg:g} mg/kg"
-        plot_pk_profiles([(f"{drug} {route} {amount}", profile.times_h, profile.concentrations_ng_ml)], plot)
+        with writing("--plot"):
+            plot_pk_profiles([(f"{drug} {route} {amount}", profile.times_h, profile.concentrations_ng_ml)], plot)
     if output_format is OutputFormat.json:
         echo_json(profile)
         return

@@ -19,6 +19,7 @@ from ketasim.cli._app import (
     output_file,
     parameters,
     refusing,
+    writing,
 )
 from ketasim.clinic.plan import Plan
 
@@ -54,7 +55,8 @@ def plan_command(
     if report is not None:
         from ketasim.reporting.html import plan_html, write_html
 
-        write_html(report, plan_html(patient, plan, params))
+        with writing("--report"):
+            write_html(report, plan_html(patient, plan, params))
     if output_format is OutputFormat.json:
         echo_json(plan)
         return

@@ -19,6 +19,7 @@ from ketasim.cli._app import (
     echo_json,
     output_file,
     parameters,
+    writing,
 )
 
 
@@ -40,7 +41,8 @@ def validate_command(
     if report is not None:
         from ketasim.reporting.html import validation_html, write_html
 
-        write_html(report, validation_html(doc, params))
+        with writing("--report"):
+            write_html(report, validation_html(doc, params))
     if output_format is OutputFormat.json:
         echo_json(doc)
         return
@@ -95,7 +97,8 @@ def calibrate_command(
         bad("--out", f"{str(out)!r} is the installed package's own file; write a new file and pass it with --params")
     params = parameters(params_file)
     cal = calibrate(n=n, max_nfev=max_evaluations, log=lambda m: console.print(m), targets=chosen, params=params)
-    write_calibration(cal, str(out))
+    with writing("--out"):
+        write_calibration(cal, str(out))
     console.print(f"wrote {out} (objective {cal.objective}); use it with --params {out}")
     disclaimer()
 

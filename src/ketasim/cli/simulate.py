@@ -19,6 +19,7 @@ from ketasim.cli._app import (
     output_file,
     parameters,
     refusing,
+    writing,
 )
 from ketasim.model.scenario import DEFAULT_SCENARIO, Scenario
 
@@ -62,11 +63,13 @@ def simulate_command(
     if plot is not None:
         from ketasim.reporting.figures import plot_cascade
 
-        plot_cascade([(sc.name, course)], plot)
+        with writing("--plot"):
+            plot_cascade([(sc.name, course)], plot)
     if report is not None:
         from ketasim.reporting.html import course_html, write_html
 
-        write_html(report, course_html(sc, course, params))
+        with writing("--report"):
+            write_html(report, course_html(sc, course, params))
     if output_format is OutputFormat.json:
         echo_json(course)
         return
@@ -106,7 +109,7 @@ def export_sbml_command(
     sc = scenario_or_default(scenario)
     output_file("--output", output, (".xml", ".sbml"))
     params = parameters(params_file)
-    with refusing("SCENARIO"):
+    with refusing("SCENARIO", {"(output)": "--output"}):
         path = write_sbml(sc, output, params)
     console.print(f"wrote {path} (SBML L3V2: {sc.name})")
     disclaimer()

@@ -59,7 +59,7 @@ def trial_command(
     check_range("--memory-mib", memory_mib, 256, 1048576, "MiB")
     if seed is not None and not 0 <= seed < 2**63:
         bad("--seed", f"{seed} is not allowed: 0 to 2^63 − 1")
-    flags = {"scheduler": "--scheduler", "memory_mib": "--memory-mib"}
+    flags = {"scheduler": "--scheduler", "memory_mib": "--memory-mib", "(output)": "--out"}
     with refusing("FILE", flags):
         if scheduler is not None:
             check_scheduler(scheduler)

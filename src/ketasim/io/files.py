@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ketasim.errors import InputError
+from ketasim.errors import InputError, OutputError
 
 MAX_DOCUMENT_BYTES = 10 * 2**20
 MAX_DEPTH = 32
@@ -184,19 +184,27 @@ def remove_partial_files() -> None:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
 
-    A failure leaves nothing behind: no half-written file under the final name.
+    A failure leaves nothing behind: no half-written file under the final name.  A folder
+    that cannot be written, or a final name that cannot be replaced, is an
+    :class:`OutputError` naming the path (not a traceback).
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    sweep_partial_files(final.parent)
     tmp = final.parent / f".{final.name}.ketasim-{os.getpid()}-{secrets.token_hex(4)}.part"
     with _lock:
         _in_progress.add(tmp)
     try:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            sweep_partial_files(final.parent)
+            tmp.open("xb").close()  # can this folder be written? (the writer reopens it)
+        except OSError as err:
+            raise OutputError.one("(output)", f"{str(final)!r} cannot be written: {err.strerror or err}") from None
         yield tmp
-        if tmp.exists():
+        try:
             os.chmod(tmp, _FILE_MODE)  # as an ordinary new file
             os.replace(tmp, final)
+        except OSError as err:
+            raise OutputError.one("(output)", f"{str(final)!r} cannot be written: {err.strerror or err}") from None
     finally:
         with _lock:
             _in_progress.discard(tmp)

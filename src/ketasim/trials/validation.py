@@ -383,7 +383,7 @@ def evaluate(
 
 
 def validate(
-    n: int = DEFAULT_N, params: ParameterSet | None = None, *, max_exposures: int | None = 8
+    n: int = DEFAULT_N, params: ParameterSet | None = None, *, max_exposures: int | None = 2
 ) -> ValidationReport:
     """Every packaged target, in file order, under ``params`` (default: the packaged set)."""
     p = params or default_parameters()
