@@ -47,6 +47,7 @@ from ketasim.regimens import (
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import drug as drug_entry
 from ketasim.vocabulary import scale as scale_entry
+from ketasim.vocabulary import vocabulary
 
 FloatArray = NDArray[np.float64]
 DEFAULT_VITALS = {"systolic_mmhg": 120.0, "diastolic_mmhg": 80.0, "heart_rate_bpm": 70.0}
@@ -100,6 +101,13 @@ def clinic_sessions(treatment: Sequence[TreatmentItem]) -> list[tuple[float, str
         elif isinstance(item, PlaceboSessions):
             sessions += [(24.0 * d + item.hour_of_day, item.placebo) for d in item.days]
     return sorted(sessions)
+
+
+def is_active_placebo(kind: str) -> bool:
+    """True for a session of an active placebo (midazolam), whose expectancy effect is
+    ``midazolam_factor`` times an inert one's."""
+    placebo = vocabulary().placebos.get(kind)
+    return placebo is not None and placebo.active
 
 
 def check_treatment(treatment: Sequence[TreatmentItem], covariates: Covariates, prefix: str = "treatment") -> None:
@@ -178,7 +186,7 @@ def expose(
     tau_mood_h = params["tau_mood_onset_h"]
     states["mood_drive_fast"] = mood_drive(states["ampa"], grid, tau_mood_h)
     antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
-    tau_tolerance_h = params["adverse.tau_tolerance_days"] * 24.0
+    tau_tolerance_h = AdverseParameters.from_params(params).tau_tolerance_h
     return Exposure(
         grid_h=grid,
         concentrations_ng_ml=conc,
@@ -210,7 +218,7 @@ def with_parameters(exposure: Exposure, params: ParameterSet) -> Exposure:
         return exposure
     if (
         cascade.upstream() != exposure.cascade.upstream()
-        or params["adverse.tau_tolerance_days"] * 24.0 != exposure.tau_tolerance_h
+        or AdverseParameters.from_params(params).tau_tolerance_h != exposure.tau_tolerance_h
     ):
         raise ValueError("the exposure was computed with other upstream parameters: call expose() again")
     states = dict(exposure.states)
@@ -250,7 +258,7 @@ def outcomes(
 
     sessions = exposure.sessions
     efficacy = EfficacyParameters.from_params(params, condition)
-    weights = [efficacy.midazolam_factor if kind == "midazolam" else 1.0 for _, kind in sessions]
+    weights = [efficacy.midazolam_factor if is_active_placebo(kind) else 1.0 for _, kind in sessions]
     x_session = session_expectancy(out_t, [t for t, _ in sessions], weights, efficacy.tau_session_h)
     starts = [t for t, _ in sessions] + (
         [exposure.antidepressant_start_h] if exposure.antidepressant_start_h is not None else []

@@ -22,6 +22,7 @@ from scipy.integrate import solve_ivp
 
 from ketasim.covariates import Covariates
 from ketasim.params import ParameterSet
+from ketasim.pd.adverse import AdverseParameters
 from ketasim.pd.cascade import ODE_STATES, CascadeParameters, cascade_odes, normalisers, reference_occupancy_auc
 from ketasim.pk import load_model
 from ketasim.regimens import Dose, KetamineSessions, TreatmentItem
@@ -134,7 +135,7 @@ def course_odes(
         cascade=cascade,
         norm=dict(normalisers(cascade)),
         tau_mood_h=params["tau_mood_onset_h"],
-        tau_tolerance_h=params["adverse.tau_tolerance_days"] * 24.0,
+        tau_tolerance_h=AdverseParameters.from_params(params).tau_tolerance_h,
         auc_one_session_h=reference_occupancy_auc(cascade),
         inputs=tuple(sorted(events)),
     )

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from ketasim import DISCLAIMER
 from ketasim.model import CourseResult, Exposure, expose, outcomes, with_parameters
 from ketasim.params import ParameterSet, default_parameters
+from ketasim.pd.adverse import AdverseParameters
 from ketasim.pd.cascade import CascadeParameters
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.population import VirtualPopulation, sample_population
@@ -180,7 +181,8 @@ class Evaluator:
         name = _scale(target)
         seed, pop = self._patients(target)
         horizon = float(np.ceil((float(np.max(times_h)) + 1.0) / 24.0) * 24.0)
-        upstream = (*CascadeParameters.from_params(self.params).upstream(), self.params["adverse.tau_tolerance_days"])
+        tolerance_h = AdverseParameters.from_params(self.params).tau_tolerance_h
+        upstream = (*CascadeParameters.from_params(self.params).upstream(), tolerance_h)
         exposure = self._exposure((arm.model_dump_json(), seed, horizon, upstream), arm, pop)
         efficacy = EfficacyParameters.from_params(self.params, target.condition)
         gains = pop.gains(self.params)
