@@ -200,6 +200,8 @@ def test_fuzz_pk_flags(drug: str, route: str, flags: dict[str, str]) -> None:
 
 def _mutations() -> st.SearchStrategy[Any]:
     leaf = st.one_of(
+        st.floats(0, 100),  # plausible values reach the model, not only the validation
+        st.sampled_from([0, 1, 2, 7, 28, 56, 84, 0.5, "trd", "MADRS", "iv", "esketamine", "placebo"]),
         st.floats(allow_nan=True, allow_infinity=True),
         st.booleans(),
         st.integers(-(10**6), 10**6),
@@ -273,7 +275,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 BODIES = {
     "/api/pk": {"drug": "esketamine", "route": "intranasal", "dose_mg": 56, "at_h": [0.5, 1, 2]},
-    "/api/simulate": {**SCENARIO_DOC, "follow_up_days": 5},
+    "/api/simulate": {**SCENARIO_DOC, "follow_up_days": 14},
     "/api/plan": PATIENT_DOC,
     "/api/trials": TRIAL,
 }
