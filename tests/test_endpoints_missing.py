@@ -92,7 +92,10 @@ def chunk(
         baseline=np.array([r[0] for r in rows], dtype=np.float64),
         scores=scores,
         dropout_day=dropout,
+        dropout_reason=np.where(np.isfinite(dropout), 1, 0).astype(np.int8),
+        sessions_before=np.zeros(scores.shape, dtype=np.float32),
         events={"nausea": np.arange(n) % 3 == 0},
+        vitals={k: np.zeros(n) for k in ("sbp_peak_rise_mmhg", "dbp_peak_rise_mmhg", "sbp_peak_mmhg", "dbp_peak_mmhg")},
         covariates={"weight_kg": np.full(n, 70.0)},
     )
 

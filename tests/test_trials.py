@@ -71,7 +71,7 @@ def test_json_contract(tmp_path: Path) -> None:
         for e in arm["endpoints"].values():
             assert set(e) >= {"value", "ci95"} and len(e["ci95"]) == 2
     for c in doc["comparisons"].values():
-        assert set(c) == {"difference", "ci95", "p_value"}
+        assert set(c) == {"difference", "ci95", "p_value", "statistic", "cohens_d"}
     ket, sal = doc["arms"]["ketamine"]["endpoints"], doc["arms"]["saline"]["endpoints"]
     assert ket["mean_change_day_8"]["value"] < sal["mean_change_day_8"]["value"]
     lo, hi = ket["response_day_8"]["ci95"]

@@ -109,10 +109,16 @@ def problems_from_errors(errors: Sequence[Any], data: Any = None, *, skip: int =
     a location part that is not a key of the input mapping but equals its ``kind`` or
     ``type`` is the tag and is left out, so an arm *named* ``ketamine`` keeps its name.  A
     model-level check whose message starts with its own field (``days: ...``) is moved to
-    that field.  Type errors show the offending value.
+    that field.  Type errors show the offending value.  A list "too short" only because its
+    own items failed is left out (the items' errors say why).
     """
     problems: list[Problem] = []
+    failed_items = {
+        tuple(e["loc"][: i + 1]) for e in errors for i, part in enumerate(e["loc"]) if isinstance(part, int)
+    }
     for e in errors:
+        if e["type"] == "too_short" and any(loc[:-1] == tuple(e["loc"]) for loc in failed_items):
+            continue
         parts: list[str] = []
         node: Any = data
         for loc in list(e["loc"])[skip:]:

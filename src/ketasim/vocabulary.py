@@ -113,6 +113,7 @@ class Vocabulary(_Entry):
     """Every name ketasim knows, by kind."""
 
     drugs: dict[str, Drug]
+    augmentation_drugs: dict[str, Titled]
     routes: dict[str, Route]
     species: dict[str, Titled]
     placebos: dict[str, Placebo]
@@ -125,6 +126,7 @@ class Vocabulary(_Entry):
 
 Kind = Literal[
     "drugs",
+    "augmentation_drugs",
     "routes",
     "species",
     "placebos",
@@ -136,6 +138,7 @@ Kind = Literal[
 ]
 _NOUN: dict[str, str] = {
     "drugs": "drug",
+    "augmentation_drugs": "augmentation drug",
     "routes": "route",
     "species": "receptor-active species",
     "placebos": "placebo kind",
@@ -201,6 +204,9 @@ def _enum(kind: Kind) -> WithJsonSchema:
 
 
 DrugName = Annotated[str, AfterValidator(lambda v: check("drugs", v)), _enum("drugs")]
+AugmentationDrugName = Annotated[
+    str, AfterValidator(lambda v: check("augmentation_drugs", v)), _enum("augmentation_drugs")
+]
 RouteName = Annotated[str, AfterValidator(lambda v: check("routes", v)), _enum("routes")]
 SpeciesName = Annotated[str, AfterValidator(lambda v: check("species", v)), _enum("species")]
 PlaceboName = Annotated[str, AfterValidator(lambda v: check("placebos", v)), _enum("placebos")]

@@ -121,13 +121,22 @@ def print_trial(doc: TrialSummary, out: Path | None) -> None:
         table.add_row(name, *[_ci(doc.arms[a].endpoints[name]) for a in arms])
     console.print(table)
     if doc.comparisons:
-        comp = Table(title=f"vs {doc.control}: difference (95% CI), p")
+        comp = Table(title=f"vs {doc.control}: arm − control (95% CI), p")
         comp.add_column("comparison")
-        comp.add_column("difference (95% CI)", justify="right")
+        comp.add_column("estimate (95% CI)", justify="right")
+        comp.add_column("statistic")
         comp.add_column("p", justify="right")
         for name, c in doc.comparisons.items():
-            comp.add_row(name, _ci(EstimateReport(value=c.difference, ci95=c.ci95)), _p(c.p_value))
+            comp.add_row(name, _ci(EstimateReport(value=c.difference, ci95=c.ci95)), c.statistic, _p(c.p_value))
         console.print(comp)
+    for arm, summary in doc.arms.items():
+        left = {reason: count for reason, count in summary.dropout.items() if count}
+        if left:
+            console.print(
+                f"{arm}: left the trial — " + ", ".join(f"{r.replace('_', ' ')} {c}" for r, c in left.items())
+            )
+    if doc.not_yet_modelled:
+        console.print("Accepted but not yet modelled: " + "; ".join(doc.not_yet_modelled))
     if doc.replicates is not None:
         rep = Table(title=f"{doc.replicates.n} replicate trials: power at alpha {doc.replicates.alpha}")
         rep.add_column("comparison")

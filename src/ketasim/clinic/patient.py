@@ -105,6 +105,11 @@ class PatientFile(StrictModel):
                 f"baseline_scores: give a baseline on a scale of {self.diagnoses[0]} "
                 f"({', '.join(known[self.diagnoses[0]].scales)})"
             )
+        if self.baseline_scores[self.scale] <= 0:
+            raise ValueError(
+                f"baseline_scores.{self.scale}: 0 leaves nothing to forecast; a baseline above 0 on the forecast's "
+                "scale is needed"
+            )
         return self
 
     @property

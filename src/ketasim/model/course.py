@@ -1,11 +1,10 @@
-"""The whole chain for one patient or many: dose → plasma → brain → receptor → cascade →
-symptom scores and side effects.  One entry point, :func:`simulate_course`; for callers that
-re-score one exposure many times (calibration, validation), its two phases :func:`expose`
-and :func:`outcomes`."""
+"""The whole chain for one patient or many, in two phases: :func:`expose` (dose → plasma →
+brain → receptor → cascade) and :func:`outcomes` (→ symptom scores and side effects), for
+callers that re-score one exposure many times (calibration, validation).  The one-call entry
+point is :func:`ketasim.model.simulate_course`."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -13,8 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ketasim.covariates import Covariates
-from ketasim.errors import DoseError, InputError
-from ketasim.params import ParameterSet, default_parameters
+from ketasim.errors import DoseError
+from ketasim.params import ParameterSet
 from ketasim.pd._filters import at_times, first_order, solver_grid
 from ketasim.pd.adverse import (
     AdverseParameters,
@@ -26,6 +25,7 @@ from ketasim.pd.adverse import (
     tolerance_index,
 )
 from ketasim.pd.cascade import CascadeParameters, reference_occupancy_auc, spine_stage, upstream_stage
+from ketasim.pd.comparators import ComparatorSchedule, comparator_drive, schedules
 from ketasim.pd.receptor import nmda_occupancy
 from ketasim.pd.symptoms import (
     EfficacyParameters,
@@ -44,9 +44,7 @@ from ketasim.regimens import (
     PlaceboSessions,
     TreatmentItem,
 )
-from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import drug as drug_entry
-from ketasim.vocabulary import scale as scale_entry
 from ketasim.vocabulary import vocabulary
 
 FloatArray = NDArray[np.float64]
@@ -82,11 +80,33 @@ class CourseResult:
     flags: list[Flag] = field(default_factory=list)
 
 
-def _doses_by_drug(treatment: Sequence[TreatmentItem]) -> dict[str, list[Dose]]:
-    out: dict[str, list[Dose]] = {}
-    for item in treatment:
+DoseScale = Mapping[int, FloatArray]
+"""Per treatment item (its index in the treatment) a (patients × sessions) multiplier of each
+session's dose: a course that follows the patient (0 = the session is not given)."""
+
+
+@dataclass(frozen=True)
+class DrugCourse:
+    """One drug's single dose records, in time order, with each patient's multiplier of each."""
+
+    records: list[Dose]
+    scale: FloatArray | None
+
+
+def _doses_by_drug(treatment: Sequence[TreatmentItem], n: int, dose_scale: DoseScale | None) -> dict[str, DrugCourse]:
+    records: dict[str, list[tuple[Dose, FloatArray]]] = {}
+    for i, item in enumerate(treatment):
         if isinstance(item, KetamineSessions):
-            out.setdefault(item.drug, []).extend(item.doses())
+            scale = None if dose_scale is None else dose_scale.get(i)
+            for k, dose in enumerate(item.doses()):
+                column = np.ones(n) if scale is None else np.asarray(scale[:, k], dtype=np.float64)
+                records.setdefault(item.drug, []).append((dose, column))
+    out: dict[str, DrugCourse] = {}
+    for drug, pairs in records.items():
+        pairs = sorted(pairs, key=lambda pair: pair[0].time_h)
+        scaled = dose_scale is not None and any(i in dose_scale for i in range(len(treatment)))
+        matrix = np.stack([c for _, c in pairs], axis=1) if scaled else None
+        out[drug] = DrugCourse([d for d, _ in pairs], matrix)
     return out
 
 
@@ -110,16 +130,43 @@ def is_active_placebo(kind: str) -> bool:
     return placebo is not None and placebo.active
 
 
+def sessions_given(treatment: Sequence[TreatmentItem], n: int, dose_scale: DoseScale | None) -> FloatArray | None:
+    """(patients × clinic sessions, in :func:`clinic_sessions` order) 1 where the patient had
+    the session, 0 where a course that follows the patient skipped it; None when all had all."""
+    if not dose_scale:
+        return None
+    rows: list[tuple[float, str, FloatArray]] = []
+    for i, item in enumerate(treatment):
+        if isinstance(item, KetamineSessions):
+            scale = dose_scale.get(i)
+            kind = drug_entry(item.drug).session_kind
+            for k, d in enumerate(item.days):
+                given = np.ones(n) if scale is None else (scale[:, k] > 0).astype(np.float64)
+                rows.append((24.0 * d + item.hour_of_day, kind, given))
+        elif isinstance(item, PlaceboSessions):
+            rows += [(24.0 * d + item.hour_of_day, item.placebo, np.ones(n)) for d in item.days]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return np.stack([r[2] for r in rows], axis=1) if rows else None
+
+
 def check_treatment(treatment: Sequence[TreatmentItem], covariates: Covariates, prefix: str = "treatment") -> None:
     """Refuse doses outside clinical bounds for any patient: a :class:`DoseError` naming the
     regimen's field (``treatment[0].dose_mg``)."""
     for i, item in enumerate(treatment):
         if not isinstance(item, KetamineSessions):
             continue
+        model = load_model(item.drug)
         try:
-            load_model(item.drug).check_doses(item.doses()[:1], covariates)
+            model.check_doses(item.doses()[:1], covariates)
         except DoseError as err:
             raise err.renamed(DOSE_FIELD_NAMES, f"{prefix}[{i}]") from None
+        for name, rule in (("escalate", item.escalate), ("reduce_for", item.reduce_for)):
+            if rule is None:
+                continue
+            try:  # a course that follows the patient may reach this dose: it must be allowed too
+                model.check_doses(item.at_dose(rule.target).doses()[:1], covariates)
+            except DoseError as err:
+                raise DoseError(f"{prefix}[{i}].{name}.{rule.unit_field}", rule.target, err.allowed) from None
 
 
 @dataclass(frozen=True)
@@ -136,8 +183,10 @@ class Exposure:
     free_brain_um: dict[str, FloatArray]
     states: dict[str, FloatArray]
     sessions: list[tuple[float, str]]
+    session_given: FloatArray | None
     antidepressant_start_h: float | None
     drugs: tuple[str, ...]
+    comparators: tuple[ComparatorSchedule, ...]
     tolerance: FloatArray
     spines: dict[str, FloatArray]
     cascade: CascadeParameters
@@ -158,23 +207,36 @@ def expose(
     params: ParameterSet,
     pk_etas: Mapping[str, Mapping[str, FloatArray]] | None = None,
     output_times_h: Sequence[float] | FloatArray = (),
+    dose_scale: DoseScale | None = None,
 ) -> Exposure:
     """PK of every ketamine/esketamine dose, NMDA occupancy and the cascade, on a solver
     grid with nodes at every dose start and end and at ``output_times_h``.  Doses outside
-    the clinical bounds raise :class:`ketasim.errors.DoseError`."""
+    the clinical bounds raise :class:`ketasim.errors.DoseError`; ``dose_scale`` gives each
+    patient's multiplier of each session's dose (a course that follows the patient; its
+    doses are checked where it is decided)."""
     check_treatment(treatment, covariates)
     n = covariates.n
-    doses = _doses_by_drug(treatment)
-    windows = [w for drug, records in doses.items() for w in load_model(drug).input_windows(records, covariates)]
+    doses = _doses_by_drug(treatment, n, dose_scale)
+    windows = [
+        w
+        for drug, course in doses.items()
+        for w in load_model(drug).input_windows(course.records, covariates, course.scale)
+    ]
     extra = np.asarray(output_times_h, dtype=np.float64)
     horizon_h = max(horizon_h, float(extra.max())) if extra.size else horizon_h  # never clip an output
     grid = solver_grid(windows, horizon_h, extra)
     conc: dict[str, FloatArray] = {}
     free: dict[str, FloatArray] = {}
-    for drug, records in doses.items():
+    for drug, course in doses.items():
         etas = (pk_etas or {}).get(drug)
         res = load_model(drug).simulate(
-            records, grid, covariates, dict(etas) if etas else None, amounts=False, check=False
+            course.records,
+            grid,
+            covariates,
+            dict(etas) if etas else None,
+            amounts=False,
+            check=False,
+            scale=course.scale,
         )
         conc.update(res.concentrations_ng_ml)
         for species, values in res.free_brain_um.items():
@@ -193,8 +255,10 @@ def expose(
         free_brain_um=free,
         states=states,
         sessions=clinic_sessions(treatment),
+        session_given=sessions_given(treatment, n, dose_scale),
         antidepressant_start_h=24.0 * min(a.start_day for a in antidepressants) if antidepressants else None,
         drugs=tuple(sorted(doses)),
+        comparators=schedules(treatment),
         tolerance=tolerance_index(states["nmda_occupancy"], grid, tau_tolerance_h, reference_occupancy_auc(cascade)),
         spines=spines,
         cascade=cascade,
@@ -258,8 +322,10 @@ def outcomes(
 
     sessions = exposure.sessions
     efficacy = EfficacyParameters.from_params(params, condition)
-    weights = [efficacy.midazolam_factor if is_active_placebo(kind) else 1.0 for _, kind in sessions]
-    x_session = session_expectancy(out_t, [t for t, _ in sessions], weights, efficacy.tau_session_h)
+    weights: FloatArray = np.array([efficacy.midazolam_factor if is_active_placebo(k) else 1.0 for _, k in sessions])
+    if exposure.session_given is not None:
+        weights = exposure.session_given * weights[None, :]
+    x_session = np.atleast_2d(session_expectancy(out_t, [t for t, _ in sessions], weights, efficacy.tau_session_h))
     starts = [t for t, _ in sessions] + (
         [exposure.antidepressant_start_h] if exposure.antidepressant_start_h is not None else []
     )
@@ -275,12 +341,19 @@ def outcomes(
     remaining = remaining_fraction(
         at_times(states["mood_drive_fast"], grid, out_t),
         slow["synapses"],
-        x_session[None, :],
+        x_session,
         y_sustained[None, :],
         z_ssri,
         efficacy,
         gains,
         modifier,
+        comparator_drive(
+            exposure.comparators,
+            out_t,
+            gains.z_comparator if gains.z_comparator is not None else np.zeros(n),
+            efficacy.residual_sd,
+            efficacy.ssri_omega,
+        ),
     )
     base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
     scale_scores = {s: score(remaining, b, s) for s, b in base.items()}
@@ -315,76 +388,6 @@ def outcomes(
         adverse=adverse,
         sessions=session_peaks(sessions, grid, occupancy, adverse_p),
         flags=flags,
-    )
-
-
-def check_course_inputs(
-    covariates: Covariates,
-    condition: str,
-    baselines: Mapping[str, Sequence[float] | FloatArray],
-    horizon_h: float,
-    output_times_h: Sequence[float] | FloatArray | None,
-) -> None:
-    """Refuse what :func:`simulate_course` cannot simulate, naming the argument."""
-    covariates.check()
-    try:
-        allowed = condition_entry(condition).scales
-    except ValueError as err:
-        raise InputError.one("condition", str(err)) from None
-    if not baselines:
-        raise InputError.one("baselines", f"give a baseline on a scale of {condition}: {', '.join(allowed)}")
-    for name, values in baselines.items():
-        if name not in allowed:
-            raise InputError.one(f"baselines.{name}", f"not a scale of {condition}; allowed: {', '.join(allowed)}")
-        v = np.asarray(values, dtype=np.float64)
-        s = scale_entry(name)
-        if v.size not in (1, covariates.n) or not np.all(np.isfinite(v)) or np.any((v < s.min) | (v > s.max)):
-            raise InputError.one(
-                f"baselines.{name}", f"one finite score per patient within {s.min:g}–{s.max:g} is allowed"
-            )
-    if not (isinstance(horizon_h, int | float) and math.isfinite(horizon_h) and 0 < horizon_h <= 24.0 * 3650):
-        raise InputError.one("horizon_h", f"{horizon_h!r} is not allowed: a number of hours in (0, 87600]")
-    if output_times_h is not None:
-        t = np.asarray(output_times_h, dtype=np.float64)
-        if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t) < 0):
-            raise InputError.one("output_times_h", "finite, non-decreasing times ≥ 0 h are allowed")
-
-
-def simulate_course(
-    treatment: Sequence[TreatmentItem],
-    covariates: Covariates,
-    condition: str,
-    baselines: Mapping[str, Sequence[float] | FloatArray],
-    horizon_h: float,
-    output_times_h: Sequence[float] | FloatArray | None = None,
-    *,
-    params: ParameterSet | None = None,
-    pk_etas: Mapping[str, Mapping[str, FloatArray]] | None = None,
-    gains: PatientGains | None = None,
-    vitals: Mapping[str, FloatArray] | None = None,
-    crp_high: NDArray[np.bool_] | None = None,
-) -> CourseResult:
-    """Simulate a treatment course for every patient in ``covariates``.
-
-    ``baselines`` maps scale → baseline score per patient; ``output_times_h`` default to
-    every 30 min to ``horizon_h``; ``params`` is the parameter set (default: the packaged
-    one); ``pk_etas`` maps drug → PK random effects; ``gains`` are the symptom-layer random
-    effects (default: typical patient).  Bad input raises :class:`ketasim.errors.InputError`
-    before anything is computed.
-    """
-    p = params or default_parameters()
-    check_course_inputs(covariates, condition, baselines, horizon_h, output_times_h)
-    out_t = () if output_times_h is None else output_times_h
-    exposure = expose(treatment, covariates, horizon_h, params=p, pk_etas=pk_etas, output_times_h=out_t)
-    return outcomes(
-        exposure,
-        condition,
-        baselines,
-        output_times_h,
-        params=p,
-        gains=gains,
-        vitals=vitals,
-        crp_high=crp_high,
     )
 
 

@@ -18,11 +18,12 @@ from ketasim import DISCLAIMER
 from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Covariates, Sex
 from ketasim.errors import DoseError, ScenarioError
 from ketasim.io.files import read_mapping
-from ketasim.model.course import CourseResult, check_treatment, simulate_course
+from ketasim.model.course import CourseResult, check_treatment
+from ketasim.model.simulate import simulate_course
 from ketasim.params import ParameterSet
 from ketasim.pd.adverse import Flag
 from ketasim.pd.cascade import STATE_NAMES
-from ketasim.regimens import KetamineSessions, OralAntidepressant, TreatmentItem
+from ketasim.regimens import KetamineSessions, TreatmentItem, treatment_end_day
 from ketasim.schema import Real, StrictModel
 from ketasim.vocabulary import ConditionName, ScaleName
 from ketasim.vocabulary import condition as condition_entry
@@ -85,7 +86,7 @@ class Scenario(StrictModel):
     def _check(self) -> Self:
         last = 0.0
         for item in self.treatment:
-            last = max(last, item.start_day) if isinstance(item, OralAntidepressant) else max(last, max(item.days))
+            last = max(last, treatment_end_day(item))
         if last > self.follow_up_days:
             raise ValueError(f"follow_up_days: {self.follow_up_days:g} ends before the treatment (day {last:g})")
         points = math.floor(24.0 * self.follow_up_days / self.output_step_h) + 1

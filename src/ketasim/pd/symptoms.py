@@ -6,7 +6,8 @@ mechanisms reduce log-severity additively (**assumed**: independent actions):
     D(t)         = A_m(t) + w_slow·S(t)     ketamine drive: AMPA path with mood lag τ_mood (hours) + synapses (days)
     remaining(t) = exp(−[ g·E_max·D/(D_50 + D)               saturating: more sessions add less (Singh 2016)
                         + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
-                        + k·s_max·Z(t) ])                         oral antidepressant onset
+                        + k·s_max·Z(t)                            oral antidepressant onset
+                        + Σ_c g_c·E_c·Z_c(t) ])                   empirical comparators (ECT, …)
     score(t)     = baseline × remaining(t), bounded by the scale's range
 
 A is the AMPA index and S the synapse index (:mod:`ketasim.pd.cascade`); X sums a
@@ -14,8 +15,9 @@ decaying kick at each clinic session (× ``midazolam_factor`` for an active plac
 τ 12 h, SYNAPSE placebo); Y rises from the first session with τ 7 d (Posternak &
 Zimmerman 2005); Z rises from the antidepressant's start with τ 20 d (Taylor 2006).
 g, h, k are patient gains (log-normal between-subject variability) times the
-condition's multipliers. Scales share the latent severity of their domain: every scale
-moves by the same fraction (**assumed**; no published cross-walk was found).
+condition's multipliers; the comparator terms (ECT, antipsychotic augmentation, an
+antidepressant switch) come from :mod:`ketasim.pd.comparators`.  Scales share the latent
+severity of their domain: every scale moves by the same fraction (**assumed**; no published cross-walk was found).
 """
 
 from __future__ import annotations
@@ -87,14 +89,17 @@ class EfficacyParameters:
 
 
 def session_expectancy(
-    times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float], tau_h: float
+    times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float] | FloatArray, tau_h: float
 ) -> FloatArray:
-    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s."""
-    tau = tau_h
-    x = np.zeros_like(times_h)
-    for t_s, w in zip(session_h, weights, strict=True):
-        after = times_h >= t_s
-        x[after] += w * np.exp(-(times_h[after] - t_s) / tau)
+    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s; ``weights`` per session (S,)
+    give (T,), per patient and session (P, S) give (P, T)."""
+    t_s = np.asarray(session_h, dtype=np.float64)
+    elapsed = np.asarray(times_h, dtype=np.float64)[None, :] - t_s[:, None]
+    kernel = np.where(elapsed >= 0.0, np.exp(-np.maximum(elapsed, 0.0) / tau_h), 0.0)  # (S, T)
+    w = np.asarray(weights, dtype=np.float64)
+    if t_s.size == 0:
+        return np.zeros(np.shape(times_h) if w.ndim < 2 else (w.shape[0], np.size(times_h)))
+    x: FloatArray = w @ kernel
     return x
 
 
@@ -127,12 +132,14 @@ class PatientGains:
     eta_ssri: FloatArray
     eta_dissociation: FloatArray
     eta_ssri_onset: FloatArray | None = None
+    z_comparator: FloatArray | None = None
+    """Standard-normal effect of an empirical comparator (each comparator applies its own ω)."""
 
     @classmethod
     def typical(cls, n: int) -> PatientGains:
         """The typical patient(s): all random effects 0."""
         zeros = np.zeros(n)
-        return cls(zeros, zeros, zeros, zeros, zeros)
+        return cls(zeros, zeros, zeros, zeros, zeros, zeros)
 
 
 def remaining_fraction(
@@ -144,8 +151,10 @@ def remaining_fraction(
     params: EfficacyParameters,
     gains: PatientGains,
     plasticity_modifier: FloatArray | None = None,
+    comparator: FloatArray | None = None,
 ) -> FloatArray:
-    """Fraction of baseline severity remaining (patients × times), in (0, 1]."""
+    """Fraction of baseline severity remaining (patients × times), in (0, 1]; ``comparator``
+    is Σ_c g_c·E_c·Z_c(t) (:func:`ketasim.pd.comparators.comparator_drive`)."""
     g = params.drug_gain * np.exp(gains.eta_drug)[:, None]
     if plasticity_modifier is not None:
         g = g * plasticity_modifier[:, None]
@@ -155,7 +164,8 @@ def remaining_fraction(
     drug = g * params.emax * drive / (params.d50 + drive)
     placebo = h * (params.placebo_session * expectancy_session + params.placebo_sustained * expectancy_sustained)
     ssri = k * params.ssri_effect * ssri_onset
-    result: FloatArray = np.exp(-(drug + placebo + ssri))
+    other = 0.0 if comparator is None else comparator
+    result: FloatArray = np.exp(-(drug + placebo + ssri + other))
     return result
 
 

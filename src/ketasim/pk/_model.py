@@ -204,38 +204,46 @@ class PKModel:
         params: dict[str, FloatArray],
         covariates: Covariates,
         index: dict[str, int],
+        scale: FloatArray | None = None,
     ) -> _Inputs:
+        """Input records of the doses; ``scale`` (P, R) multiplies each patient's amount of
+        each single record (0: not given), for courses that follow the patient."""
         cmt: list[int] = []
         start: list[FloatArray] = []
         dur: list[FloatArray] = []
         amt: list[FloatArray] = []
         n = covariates.n
-        for dose in expand(list(doses)):
+        records = list(doses) if scale is not None else list(expand(list(doses)))
+        if scale is not None and (scale.shape != (n, len(records)) or any(d.additional for d in records)):
+            raise ValueError("a dose scale needs one column per single dose record")
+        for j, dose in enumerate(records):
             route = self.route(dose.route)
             nominal = np.array([dose.amount_for(float(w)) for w in covariates.weight_kg])
+            if scale is not None:
+                nominal = nominal * scale[:, j]
             relative_f = dose.bioavailability or 1.0
             duration = np.array([self._duration_h(dose, float(a)) for a in nominal])
+            parts: list[tuple[float, FloatArray, dict[str, FloatArray]]]
             if route.devices is not None:
                 devices = route.devices
-                n_devices = round(float(nominal[0]) / devices.device_mg)
-                if n_devices < 1 or not math.isclose(n_devices * devices.device_mg, float(nominal[0]), rel_tol=1e-9):
-                    raise DoseError("amount_mg", float(nominal[0]), f"whole {devices.device_mg:g} mg devices")
+                count = nominal / devices.device_mg
+                if np.any(np.abs(count - np.round(count)) > 1e-9 * np.maximum(count, 1.0)):
+                    raise DoseError("amount_mg", float(np.max(nominal)), f"whole {devices.device_mg:g} mg devices")
+                count = np.round(count)
                 first = params[devices.first_device_fraction]
                 later = first * params[devices.later_device_factor]
-                per_device = [(k, first if k == 0 else later) for k in range(n_devices)]
                 parts = [
                     (
                         dose.time_h + k * devices.interval_min / 60.0,
-                        devices.device_mg,
-                        {devices.first_device_fraction: f},
+                        np.where(k < count, devices.device_mg, 0.0),
+                        {devices.first_device_fraction: first if k == 0 else later},
                     )
-                    for k, f in per_device
+                    for k in range(int(np.max(count, initial=0)))
                 ]
             else:
-                parts = [(dose.time_h, 0.0, {})]
-            for time_h, device_mg, overrides in parts:
+                parts = [(dose.time_h, nominal, {})]
+            for time_h, amount, overrides in parts:
                 local = {**params, **overrides}
-                amount = nominal if device_mg == 0.0 else np.full(n, device_mg)
                 for route_input in route.inputs:
                     cmt.append(index[route_input.compartment])
                     start.append(np.full(n, time_h + dose.lag_h))
@@ -258,15 +266,17 @@ class PKModel:
         return duration
 
     def input_windows(
-        self, doses: Sequence[Dose], covariates: Covariates | None = None
+        self, doses: Sequence[Dose], covariates: Covariates | None = None, scale: FloatArray | None = None
     ) -> list[tuple[float, float, float]]:
         """(start_h, end_h, absorption_h) of every drug input (after lag; a bolus has start = end),
         shared by the population (for each start, the latest end): the jump points of the
         input.  ``absorption_h`` is 3/k_out for an input into a depot (0 into a central
         compartment), k_out its slowest patient's outflow rate: how long after its end the
-        input still changes fast."""
-        system = self.linear_system(covariates or Covariates.one())
-        inputs = self.dose_inputs(doses, system)
+        input still changes fast.  With a dose ``scale``, every input some patient receives."""
+        cov = covariates or Covariates.one()
+        system = self.linear_system(cov)
+        widest = None if scale is None else np.broadcast_to(np.max(scale, axis=0), (cov.n, scale.shape[1]))
+        inputs = self.dose_inputs(doses, system, widest)
         starts, which = np.unique(np.round(inputs.start_h.ravel(), 9), return_inverse=True)
         ends = starts.copy()
         np.maximum.at(ends, which, (inputs.start_h + inputs.duration_h).ravel())
@@ -313,10 +323,11 @@ class PKModel:
             covariates=covariates,
         )
 
-    def dose_inputs(self, doses: Sequence[Dose], system: LinearSystem) -> _Inputs:
-        """Input records (compartment, start, duration, amount per patient) of the doses."""
+    def dose_inputs(self, doses: Sequence[Dose], system: LinearSystem, scale: FloatArray | None = None) -> _Inputs:
+        """Input records (compartment, start, duration, amount per patient) of the doses
+        (``scale``: per-patient multipliers of single records, see :meth:`_inputs`)."""
         index = {name: i for i, name in enumerate(system.states)}
-        return self._inputs(doses, system.params, system.covariates, index)
+        return self._inputs(doses, system.params, system.covariates, index, scale)
 
     def simulate(
         self,
@@ -327,12 +338,15 @@ class PKModel:
         *,
         amounts: bool = True,
         check: bool = True,
+        scale: FloatArray | None = None,
     ) -> PKResult:
         """Exposure at ``times_h`` (hours) for every patient in ``covariates`` (default: one
         70 kg, 40-year-old man), with optional random effects ``etas`` (name → (P,)).
         ``amounts=False`` skips the compartment amounts (faster: only what is observed).
         Doses outside the clinical bounds raise :class:`ketasim.errors.DoseError` unless
-        ``check=False`` (for mathematical checks of the solver only)."""
+        ``check=False`` (for mathematical checks of the solver only).  ``scale`` (P, R)
+        multiplies each patient's amount of each single record: a course that follows the
+        patient (0 = the session is not given)."""
         cov = covariates or Covariates.one()
         times = np.asarray(times_h, dtype=np.float64)
         if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
@@ -340,7 +354,7 @@ class PKModel:
         if check:
             self.check_doses(doses, cov)
         system = self.linear_system(cov, etas)
-        inputs = self.dose_inputs(doses, system)
+        inputs = self.dose_inputs(doses, system, scale)
         analytes = self.spec.analytes
         observed = [system.plasma_ng_ml[a.name][0] for a in analytes] + [
             system.states.index(f"effect_{a.name}") for a in analytes

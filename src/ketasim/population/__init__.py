@@ -7,7 +7,9 @@ from ketasim.covariates import Sex as Sex
 from ketasim.population._height import HEIGHT_CM as HEIGHT_CM
 from ketasim.population._height import sample_height_cm as sample_height_cm
 from ketasim.population._virtual import POPULATION_WEIGHT_RANGE_KG as POPULATION_WEIGHT_RANGE_KG
+from ketasim.population._virtual import Demographics as Demographics
 from ketasim.population._virtual import Seeds as Seeds
+from ketasim.population._virtual import Setting as Setting
 from ketasim.population._virtual import VirtualPopulation as VirtualPopulation
 from ketasim.population._virtual import sample_baselines as sample_baselines
 from ketasim.population._virtual import sample_covariates as sample_covariates
@@ -19,7 +21,9 @@ __all__ = [
     "POPULATION_WEIGHT_RANGE_KG",
     "WEIGHT_RANGE_KG",
     "Covariates",
+    "Demographics",
     "Seeds",
+    "Setting",
     "Sex",
     "VirtualPopulation",
     "sample_baselines",

@@ -4,9 +4,12 @@ Covariate distributions (documented in docs/trials.md):
 
 * weight: log-normal, median 74 kg, CV 20%, bounded to 45–150 kg — median from the
   Perez-Ruixo 2021 analysis population (74 kg, range 39–170); the CV is **assumed**;
-* age: normal, mean 45, SD 12 years, bounded to 18–75 — mean from Perez-Ruixo 2021
-  (median 45, range 18–86); SD **assumed**;
-* sex: 58.4% women (Perez-Ruixo 2021);
+* age: normal truncated to [min, max], by default mean 45, SD 12, 18–75 years — mean from
+  Perez-Ruixo 2021 (median 45, range 18–86); SD **assumed**; a design sets its own
+  (``population.age_mean``, ``age_sd``, ``age_min``, ``age_max``);
+* sex: 58.4% women (Perez-Ruixo 2021), or the design's fraction;
+* setting (outpatient, inpatient, emergency) and suicidal ideation at entry (a fraction of
+  patients): descriptors of the design, carried with each patient;
 * height: see :data:`HEIGHT_CM` — normal by sex, correlated with weight.
 
 PK random effects use each model's published ω (``iiv_cv_pct`` in ``data/pk``); the
@@ -18,10 +21,12 @@ with SYNAPSE's baseline SDs 3.8–6.3 on MADRS 31–35), within the scale's rang
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtr, ndtri
 
 from ketasim.covariates import Covariates
 from ketasim.params import ParameterSet
@@ -36,11 +41,38 @@ POPULATION_WEIGHT_RANGE_KG = (45.0, 150.0)
 """Weights of virtual patients are bounded to this range (docstring above)."""
 
 
-def sample_covariates(n: int, rng: np.random.Generator, *, female_fraction: float = 0.584) -> Covariates:
+Setting = Literal["outpatient", "inpatient", "emergency"]
+
+
+@dataclass(frozen=True)
+class Demographics:
+    """Who a virtual population is drawn from (defaults: the Perez-Ruixo 2021 analysis
+    population, see the module docstring)."""
+
+    age_mean: float = 45.0
+    age_sd: float = 12.0
+    age_min: float = 18.0
+    age_max: float = 75.0
+    female_fraction: float = 0.584
+    failed_trials: tuple[int, int] = (0, 0)
+    setting: Setting = "outpatient"
+    suicidal_ideation_fraction: float = 0.0
+
+
+def truncated_normal(z: FloatArray, mean: float, sd: float, low: float, high: float) -> FloatArray:
+    """Standard normal draws ``z`` mapped to a normal(mean, sd) truncated to [low, high] (by
+    their quantiles, so every draw lands inside and none piles up at a bound)."""
+    a, b = ndtr((low - mean) / sd), ndtr((high - mean) / sd)
+    x: FloatArray = np.clip(mean + sd * ndtri(a + ndtr(z) * (b - a)), low, high)
+    return x
+
+
+def sample_covariates(n: int, rng: np.random.Generator, demographics: Demographics = Demographics()) -> Covariates:
     """Draw ``n`` adult patients (see module docstring for the distributions)."""
+    d = demographics
     weight = np.clip(74.0 * np.exp(rng.normal(0.0, np.sqrt(np.log1p(0.2**2)), n)), *POPULATION_WEIGHT_RANGE_KG)
-    age = np.clip(rng.normal(45.0, 12.0, n), 18.0, 75.0)
-    female = rng.random(n) < female_fraction
+    age = truncated_normal(rng.standard_normal(n), d.age_mean, d.age_sd, d.age_min, d.age_max)
+    female = rng.random(n) < d.female_fraction
     return Covariates(weight_kg=weight, age_years=age, female=female)
 
 
@@ -82,10 +114,12 @@ class VirtualPopulation:
     covariates: Covariates
     height_cm: FloatArray
     pk_etas: dict[str, dict[str, FloatArray]]
-    gain_z: FloatArray  # (5, P): drug, placebo, antidepressant, dissociation, antidepressant onset
+    gain_z: FloatArray  # (6, P): drug, placebo, antidepressant, dissociation, antidepressant onset, comparator
     baseline_z: FloatArray  # (P,)
     baseline_means: dict[str, float]
     failed_trials: NDArray[np.int64]
+    suicidal_ideation: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    setting: Setting = "outpatient"
 
     @property
     def n(self) -> int:
@@ -102,6 +136,7 @@ class VirtualPopulation:
             eta_ssri=efficacy.ssri_omega * z[2],
             eta_dissociation=params["cadss_omega"] * z[3],
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
+            z_comparator=z[5],
         )
 
     @property
@@ -123,6 +158,7 @@ class VirtualPopulation:
             gain_z=self.gain_z[:, index],
             baseline_z=self.baseline_z[index],
             failed_trials=self.failed_trials[index],
+            suicidal_ideation=self.suicidal_ideation[index],
         )
 
 
@@ -131,22 +167,20 @@ def sample_population(
     seed: int | Sequence[int],
     condition: str,
     baseline_means: Mapping[str, float],
-    *,
-    female_fraction: float = 0.584,
-    failed_trials: tuple[int, int] = (0, 0),
+    demographics: Demographics = Demographics(),
 ) -> VirtualPopulation:
     """``n`` patients of ``condition``, reproducible from ``seed``.
 
-    ``failed_trials`` (lo, hi) draws each patient's failed antidepressant trials in the
-    current episode uniformly in [lo, hi] (a design's inclusion criterion; the model's
-    response to treatment depends on the condition, not on this count).
+    ``demographics.failed_trials`` (lo, hi) draws each patient's failed antidepressant trials
+    in the current episode uniformly in [lo, hi] (a design's inclusion criterion; the
+    model's response to treatment depends on the condition, not on this count).
 
     >>> p = sample_population(3, 7, "trd", {"MADRS": 32})
     >>> p.n, sorted(p.pk_etas)
     (3, ['esketamine', 'racemic_ketamine'])
     """
     seeds = Seeds.from_seed(seed)
-    cov = sample_covariates(n, seeds.covariates, female_fraction=female_fraction)
+    cov = sample_covariates(n, seeds.covariates, demographics)
     drugs = names("drugs")
     pk_streams = np.random.SeedSequence(int(seeds.pk.integers(2**63))).spawn(len(drugs))
     pk_etas = {
@@ -158,8 +192,10 @@ def sample_population(
         covariates=cov,
         height_cm=sample_height_cm(cov, seeds.height),
         pk_etas=pk_etas,
-        gain_z=seeds.gains.standard_normal((5, n)),
+        gain_z=seeds.gains.standard_normal((6, n)),  # rows 0–4 as before a comparator row was added
         baseline_z=seeds.baselines.standard_normal(n),
         baseline_means=dict(baseline_means),
-        failed_trials=seeds.history.integers(failed_trials[0], failed_trials[1] + 1, n),
+        failed_trials=seeds.history.integers(demographics.failed_trials[0], demographics.failed_trials[1] + 1, n),
+        suicidal_ideation=seeds.history.random(n) < demographics.suicidal_ideation_fraction,
+        setting=demographics.setting,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,16 @@ from numpy.typing import NDArray
 from ketasim.errors import TrialError
 from ketasim.io.files import atomic_path
 from ketasim.model import expose, outcomes
+from ketasim.model.adaptive import decide_sessions
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import solver_grid
+from ketasim.pd._filters import at_times, solver_grid
+from ketasim.pd.adverse import AdverseParameters, haemodynamics
+from ketasim.pd.comparators import comparator_effect
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk import load_model
 from ketasim.population import VirtualPopulation, sample_population
-from ketasim.regimens import KetamineSessions, course_start_h, session_times_h
+from ketasim.regimens import KetamineSessions, TreatmentItem, course_start_h, session_times_h, shifted
+from ketasim.trials.conduct import conduct
 from ketasim.trials.design import TrialDesign
 from ketasim.vocabulary import names, scale
 
@@ -50,18 +54,27 @@ PRE_DOSE_H = 5.0 / 60.0
 """An assessment due at a session's start is taken this long before the dose."""
 
 
+DROPOUT_REASONS = ("completed", "other", "adverse_events", "lack_of_efficacy")
+"""Codes of :attr:`ChunkResult.dropout_reason`."""
+VITALS = ("sbp_peak_rise_mmhg", "dbp_peak_rise_mmhg", "sbp_peak_mmhg", "dbp_peak_mmhg")
+
+
 @dataclass(frozen=True)
 class ChunkResult:
-    """Per-patient results of one chunk (P patients, A assessments)."""
+    """Per-patient results of one chunk (P patients, A assessments); days count from the
+    first session of the arm's course (of its period, in a crossover with periods)."""
 
     arm: str
     replicate: int
     chunk: int
     patient: NDArray[np.int64]
-    baseline: FloatArray
+    baseline: FloatArray  # the period's baseline score
     scores: FloatArray  # (P, A), NaN after dropout
     dropout_day: FloatArray  # inf for completers
+    dropout_reason: NDArray[np.int8]  # index into DROPOUT_REASONS
+    sessions_before: NDArray[np.float32]  # (P, A) sessions had before each assessment
     events: dict[str, NDArray[np.bool_]]
+    vitals: dict[str, FloatArray]  # VITALS, over the sessions attended
     covariates: dict[str, FloatArray]
 
 
@@ -133,19 +146,32 @@ def chunk_population(design: TrialDesign, arm: str, replicate: int, chunk: int, 
         (design.seed, replicate, _group(design, arm), chunk),
         design.condition,
         {design.scale: design.baseline_mean},
-        female_fraction=spec.female_fraction,
-        failed_trials=(spec.failed_trials_min, spec.failed_trials_max),
+        demographics=spec.demographics(),
     )
 
 
-def simulate_chunk(
-    design: TrialDesign, arm: str, replicate: int, chunk: int, size: int, params: ParameterSet
-) -> ChunkResult:
-    """One chunk of one arm: the batched model for all its patients, then what the trial
-    records — scores by a rater (residual noise), dropout, adverse events."""
-    pop = chunk_population(design, arm, replicate, chunk, size)
-    treatment = design.arms[arm].treatment
-    t0, horizon = _horizon_h(design, arm)
+def _streams(design: TrialDesign, replicate: int, arm: str, chunk: int) -> dict[str, np.random.Generator]:
+    """Independent random streams of a chunk: ``rater`` (scores, other dropout, adverse
+    events — as before courses followed the patient), ``decisions``, ``vitals``, ``dropout``."""
+    key = (design.seed, replicate, 1 + list(design.arms).index(arm), chunk)
+    return {
+        name: np.random.default_rng(np.random.SeedSequence((*key, stream)))
+        for name, stream in (("rater", 7), ("decisions", 8), ("vitals", 9), ("dropout", 10))
+    }
+
+
+@dataclass(frozen=True)
+class _Course:
+    baseline: FloatArray
+    scores: FloatArray
+    dropout_day: FloatArray
+    dropout_reason: NDArray[np.int8]
+    sessions_before: NDArray[np.float32]
+    events: dict[str, NDArray[np.bool_]]
+    vitals: dict[str, FloatArray]
+
+
+def _assessment_times(design: TrialDesign, treatment: Sequence[TreatmentItem], t0: float) -> FloatArray:
     days = np.asarray(design.assessment_days, dtype=np.float64)
     times = t0 + 24.0 * days
     times[days == 0] = max(t0 - 0.25, 0.0)  # day 0: before the first dose
@@ -153,43 +179,191 @@ def simulate_chunk(
     if sessions.size:  # on a session day the rating is taken before that day's dose, as in the trials
         at_session = np.min(np.abs(times[:, None] - sessions[None, :]), axis=1) < PRE_DOSE_H
         times[at_session] -= PRE_DOSE_H
-    ex = expose(treatment, pop.covariates, horizon, params=params, pk_etas=pop.pk_etas, output_times_h=times)
-    res = outcomes(ex, design.condition, pop.baselines, times, params=params, gains=pop.gains(params))
-    rng = np.random.default_rng(
-        np.random.SeedSequence((design.seed, replicate, 1 + list(design.arms).index(arm), chunk, 7))
-    )
+    return times
+
+
+def _first(hit: NDArray[np.bool_], when: FloatArray) -> FloatArray:
+    """Per row, ``when`` of the first True column (inf if none); ``when`` (C,) or (P, C)."""
+    w = np.broadcast_to(when, hit.shape)
+    return np.where(hit.any(axis=1), w[np.arange(hit.shape[0]), np.argmax(hit, axis=1)], np.inf)
+
+
+def _run_course(
+    design: TrialDesign,
+    treatment: Sequence[TreatmentItem],
+    pop: VirtualPopulation,
+    t0: float,
+    period_two: bool,
+    params: ParameterSet,
+    rngs: dict[str, np.random.Generator],
+) -> _Course:
+    """One course for a group of patients, as the trial records it: a rater's scores,
+    decisions of a course that follows the patient, dropout and its reason, sessions had,
+    adverse events and blood pressure."""
+    days = np.asarray(design.assessment_days, dtype=np.float64)
+    times = _assessment_times(design, treatment, t0)
+    horizon = t0 + 24.0 * design.follow_up_days + 1.0
     efficacy = EfficacyParameters.from_params(params, design.condition)
-    model_scores = res.scales[design.scale]
-    scores = observe(model_scores, design.scale, efficacy.residual_sd, rng)
-    baseline = pop.baselines[design.scale]
-    scores[:, days == 0] = baseline[:, None]
+    s = scale(design.scale)
+    gains = pop.gains(params)
+
+    def rate(model_scores: FloatArray, _decision: int) -> FloatArray:
+        return observe(model_scores, design.scale, efficacy.residual_sd, rngs["decisions"])
+
+    decided = decide_sessions(
+        treatment, pop.covariates, design.condition, pop.baselines, design.scale, params,
+        pk_etas=pop.pk_etas, gains=gains, rate=rate,
+    )  # fmt: skip
+    ex = expose(
+        treatment, pop.covariates, horizon, params=params, pk_etas=pop.pk_etas, output_times_h=times,
+        dose_scale=decided,
+    )  # fmt: skip
+    res = outcomes(ex, design.condition, pop.baselines, times, params=params, gains=gains)
+    rng = rngs["rater"]
+    scores = observe(res.scales[design.scale], design.scale, efficacy.residual_sd, rng)
+    at_zero = days == 0
+    if period_two:  # the period's own baseline: the rating before its first session
+        baseline = scores[:, np.argmax(at_zero)].copy()
+    else:
+        baseline = pop.baselines[design.scale]
+        scores[:, at_zero] = baseline[:, None]
+    n = pop.n
     hazard = -math.log(1.0 - design.dropout_fraction) / max(design.follow_up_days, 1e-9)
-    dropout = rng.exponential(1.0 / hazard, pop.n) if hazard > 0 else np.full(pop.n, np.inf)
-    scores[days[None, :] > dropout[:, None]] = np.nan
+    other = rng.exponential(1.0 / hazard, n) if hazard > 0 else np.full(n, np.inf)
+
+    # clinic sessions of this period: given (a course that follows the patient may skip one)
+    session_day = np.array([(x.time_h - t0) / 24.0 for x in res.sessions])
+    in_period = session_day > -1e-9 if session_day.size else np.zeros(0, dtype=bool)
+    given = np.ones((n, session_day.size), dtype=bool) if ex.session_given is None else ex.session_given > 0
+    given &= in_period[None, :]
+    peaks = np.stack([x.peak_occupancy for x in res.sessions], axis=1) if res.sessions else np.zeros((n, 0))
+    comparator_days = [
+        (np.asarray(c.session_h) - t0) / 24.0 for c in ex.comparators if c.session_h
+    ]  # ECT sessions (all given)
+
+    dropout, reason = other, np.where(np.isfinite(other), 1, 0).astype(np.int8)
+    if design.dropout_model == "modelled":
+        c = conduct(params)
+        d = rngs["dropout"]
+        tolerance = at_times(ex.tolerance, ex.grid_h, np.array([x.time_h for x in res.sessions]))
+        leave = (d.random(peaks.shape) < c.ae_probability(peaks, tolerance)) & given
+        ae_day = _first(leave, session_day) if session_day.size else np.full(n, np.inf)
+        for sched in ex.comparators:
+            effect = comparator_effect(sched.name, efficacy.residual_sd, efficacy.ssri_omega)
+            if sched.session_h and effect.discontinuation_per_session > 0:
+                sd = (np.asarray(sched.session_h) - t0) / 24.0
+                hit = (d.random((n, sd.size)) < effect.discontinuation_per_session) & (sd >= 0)[None, :]
+                ae_day = np.minimum(ae_day, _first(hit, sd))
+            if sched.start_h is not None and effect.discontinuation_per_week > 0:
+                rate_per_day = -math.log1p(-effect.discontinuation_per_week) / 7.0
+                ae_day = np.minimum(ae_day, (sched.start_h - t0) / 24.0 + d.exponential(1.0 / rate_per_day, n))
+        weeks = np.diff(days, prepend=days[0]) / 7.0
+        nonresponse = ~np.asarray(s.responded(scores, baseline[:, None]), dtype=bool) & (days > 0)[None, :]
+        if design.withdrawal is not None:  # after randomisation, lack of efficacy is the relapse endpoint
+            nonresponse &= (days <= design.withdrawal.at_day)[None, :]
+        loe_day = _first((d.random(scores.shape) < c.loe_probability(weeks)[None, :]) & nonresponse, days)
+        for code, day in ((2, ae_day), (3, loe_day)):
+            earlier = day < dropout
+            dropout = np.where(earlier, day, dropout)
+            reason = np.where(earlier, code, reason).astype(np.int8)
+    scores[days[None, :] > dropout[:, None] + 1e-9] = np.nan
+
+    attended = given & (session_day[None, :] <= dropout[:, None] + 1e-9)
     events: dict[str, NDArray[np.bool_]] = {}
-    session_day = np.array([(s.time_h - t0) / 24.0 for s in res.sessions])
-    given = session_day[None, :] <= dropout[:, None]
     for name in names("adverse_events"):
-        p = np.zeros((pop.n, len(res.sessions)))
-        for k, s in enumerate(res.sessions):  # a few sessions, each for all patients at once
-            p[:, k] = s.event_probability[name]
-        events[name] = np.any((rng.random(p.shape) < p) & given, axis=1)
+        p = np.zeros((n, len(res.sessions)))
+        for k, x in enumerate(res.sessions):  # a few sessions, each for all patients at once
+            p[:, k] = x.event_probability[name]
+        events[name] = np.any((rng.random(p.shape) < p) & attended, axis=1)
+
+    when = (times - t0) / 24.0
+    before = (attended[:, :, None] & (session_day[None, :, None] < when[None, None, :] - 1e-9)).sum(axis=1)
+    for sd in comparator_days:
+        had = (sd[None, :, None] >= -1e-9) & (sd[None, :, None] <= dropout[:, None, None] + 1e-9)
+        before = before + (had & (sd[None, :, None] < when[None, None, :] - 1e-9)).sum(axis=1)
+
+    rises = haemodynamics(np.where(attended, peaks, 0.0), AdverseParameters.from_params(params))
+    base_vitals = conduct(params).baseline_vitals(rngs["vitals"], pop.covariates.age_years)
+    sbp_rise = np.max(rises["sbp_rise_mmhg"], axis=1, initial=0.0)
+    dbp_rise = np.max(rises["dbp_rise_mmhg"], axis=1, initial=0.0)
+    vitals = {
+        "sbp_peak_rise_mmhg": sbp_rise,
+        "dbp_peak_rise_mmhg": dbp_rise,
+        "sbp_peak_mmhg": base_vitals["systolic_mmhg"] + sbp_rise,
+        "dbp_peak_mmhg": base_vitals["diastolic_mmhg"] + dbp_rise,
+    }
+    return _Course(baseline, scores, dropout, reason, before.astype(np.float32), events, vitals)
+
+
+def simulate_chunk(
+    design: TrialDesign, arm: str, replicate: int, chunk: int, size: int, params: ParameterSet
+) -> ChunkResult:
+    """One chunk of one arm: the batched model for all its patients, then what the trial
+    records — scores by a rater (residual noise), decisions of a course that follows the
+    patient, dropout and why, adverse events and blood pressure.  In a crossover with
+    periods, half the patients have this arm first and half second (after the other arm and
+    the washout)."""
+    pop = chunk_population(design, arm, replicate, chunk, size)
+    treatment = design.arms[arm].treatment
+    rngs = _streams(design, replicate, arm, chunk)
+    patient = np.arange(chunk * size, chunk * size + pop.n, dtype=np.int64)
+    if design.crossover is None:
+        course = _run_course(design, treatment, pop, course_start_h(treatment), False, params, rngs)
+    else:
+        names_ = list(design.arms)
+        other = design.arms[names_[1 - names_.index(arm)]].treatment
+        second = np.flatnonzero(patient % 2 != names_.index(arm))  # sequence 0: listed order; 1: reversed
+        first = np.flatnonzero(patient % 2 == names_.index(arm))
+        offset = design.crossover.period_days + design.crossover.washout_days
+        later = tuple(shifted(item, offset) for item in treatment)
+        start_1, start_2 = course_start_h(treatment), course_start_h(later)
+        parts = [
+            (first, _run_course(design, treatment, pop.take(first), start_1, False, params, rngs)),
+            (second, _run_course(design, (*other, *later), pop.take(second), start_2, True, params, rngs)),
+        ]
+        course = _merge(parts, pop.n)
     cov = pop.covariates
     return ChunkResult(
         arm=arm,
         replicate=replicate,
         chunk=chunk,
-        patient=np.arange(chunk * size, chunk * size + pop.n, dtype=np.int64),
-        baseline=baseline,
-        scores=scores,
-        dropout_day=dropout,
-        events=events,
+        patient=patient,
+        baseline=course.baseline,
+        scores=course.scores,
+        dropout_day=course.dropout_day,
+        dropout_reason=course.dropout_reason,
+        sessions_before=course.sessions_before,
+        events=course.events,
+        vitals=course.vitals,
         covariates={
             "weight_kg": cov.weight_kg,
             "age_years": cov.age_years,
             "female": cov.female.astype(np.float64),
             "height_cm": pop.height_cm,
         },
+    )
+
+
+def _put(pieces: list[tuple[NDArray[np.intp], NDArray[Any]]], n: int) -> NDArray[Any]:
+    """Groups' rows put back in patient order."""
+    sample = pieces[0][1]
+    out = np.empty((n, *sample.shape[1:]), dtype=sample.dtype)
+    for index, values in pieces:
+        out[index] = values
+    return out
+
+
+def _merge(parts: list[tuple[NDArray[np.intp], _Course]], n: int) -> _Course:
+    """The courses of a crossover's two sequence groups as one, in patient order."""
+    first = parts[0][1]
+    return _Course(
+        baseline=_put([(i, c.baseline) for i, c in parts], n),
+        scores=_put([(i, c.scores) for i, c in parts], n),
+        dropout_day=_put([(i, c.dropout_day) for i, c in parts], n),
+        dropout_reason=_put([(i, c.dropout_reason) for i, c in parts], n),
+        sessions_before=_put([(i, c.sessions_before) for i, c in parts], n),
+        events={k: _put([(i, c.events[k]) for i, c in parts], n) for k in first.events},
+        vitals={k: _put([(i, c.vitals[k]) for i, c in parts], n) for k in first.vitals},
     )
 
 
@@ -361,6 +535,9 @@ def _slim(r: ChunkResult) -> ChunkResult:
         baseline=r.baseline.astype(np.float32),
         scores=r.scores.astype(np.float32),
         dropout_day=r.dropout_day.astype(np.float32),
+        dropout_reason=r.dropout_reason,
+        sessions_before=r.sessions_before,
         events=r.events,
+        vitals={k: v.astype(np.float32) for k, v in r.vitals.items()},
         covariates={},
     )

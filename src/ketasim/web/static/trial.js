@@ -10,8 +10,9 @@ function render(result) {
   html += names.map(n => `<tr><td>${escapeHtml(n)}</td>${arms.map(a => `<td>${fmt(result.arms[a].endpoints[n])}</td>`).join("")}</tr>`).join("");
   html += "</tbody></table>";
   const comps = Object.entries(result.comparisons || {});
-  if (comps.length) html += `<table><thead><tr><th>vs ${escapeHtml(result.control)}</th><th>difference (95% CI)</th><th>p</th></tr></thead><tbody>` +
-    comps.map(([k, c]) => `<tr><td>${escapeHtml(k)}</td><td>${fmt({ value: c.difference, ci95: c.ci95 })}</td><td>${c.p_value === null ? "—" : c.p_value < 0.001 ? "<0.001" : c.p_value.toFixed(3)}</td></tr>`).join("") + "</tbody></table>";
+  if (comps.length) html += `<table><thead><tr><th>vs ${escapeHtml(result.control)}</th><th>estimate (95% CI)</th><th>statistic</th><th>p</th></tr></thead><tbody>` +
+    comps.map(([k, c]) => `<tr><td>${escapeHtml(k)}</td><td>${fmt({ value: c.difference, ci95: c.ci95 })}</td><td>${escapeHtml(c.statistic || "difference")}</td><td>${c.p_value === null ? "—" : c.p_value < 0.001 ? "<0.001" : c.p_value.toFixed(3)}</td></tr>`).join("") + "</tbody></table>";
+  if ((result.not_yet_modelled || []).length) html += `<p class="note">Accepted but not yet modelled: ${escapeHtml(result.not_yet_modelled.join("; "))}</p>`;
   $("endpoints").innerHTML = html;
   $("endpoints").dataset.done = "1";
   chart("trajectories", arms.map(a => ({ x: result.arms[a].trajectory.days, y: result.arms[a].trajectory.mean, name: a, mode: "lines+markers" })),
