@@ -306,3 +306,33 @@ def test_malformed_json_bodies_are_4xx(client: TestClient, raw: bytes) -> None:
     for endpoint in BODIES:
         r = client.post(endpoint, content=raw, headers={"content-type": "application/json"})
         assert 400 <= r.status_code < 500, (endpoint, raw, r.status_code, r.text)
+
+
+TRIAL_DOCS = [
+    yaml.safe_load((ROOT / "examples" / "trials" / f"{name}.yaml").read_text())
+    for name in (
+        "ketect_2022_stop_at_remission",
+        "transform2_esketamine_flexible_dose",
+        "taylor_2018_social_anxiety_crossover",
+        "sustain1_randomised_withdrawal_stable_responders",
+    )
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    which=st.integers(0, len(TRIAL_DOCS) - 1),
+    path=st.lists(st.integers(0, 20), min_size=1, max_size=5),
+    value=_mutations(),
+)
+def test_fuzz_trial_designs(tmp_path_factory: pytest.TempPathFactory, which: int, path: list[int], value: Any) -> None:
+    """Mutated designs with comparators, rules, withdrawal and crossover periods: a result or
+    a clean refusal, never a traceback."""
+    doc = _mutate(TRIAL_DOCS[which], path, value)
+    if isinstance(doc, dict):
+        doc["n_per_arm"] = (
+            12 if not isinstance(doc.get("n_per_arm"), int) or doc["n_per_arm"] > 12 else doc["n_per_arm"]
+        )
+    target = tmp_path_factory.mktemp("fuzz") / "t.json"
+    target.write_text(json.dumps(doc))
+    _clean(runner.invoke(app, ["trial", str(target), "--format", "json"]))
