@@ -115,7 +115,8 @@ def plan(design: TrialDesign, *, replicates: int, to_file: bool, memory_mib: flo
     size = int(max(16, min(MAX_CHUNK, CHUNK_WORKING_MIB * 2**20 // (nodes * BYTES_PER_NODE_PATIENT))))
     n = design.n_per_arm
     total = n * len(design.arms) * replicates
-    per_patient = 8 * (len(design.assessment_days) + 3) + len(names("adverse_events")) + 8 * 4
+    a = len(design.assessment_days)  # scores, baseline, dropout, sessions had, reason, events, vitals
+    per_patient = 8 * (a + 3) + 4 * a + 1 + len(names("adverse_events")) + 4 * len(VITALS) + 8 * 4
     held = total * per_patient + (0 if to_file else total * len(design.assessment_days) * BYTES_PER_ROW)
     need = (held + min(size, n) * nodes * BYTES_PER_NODE_PATIENT + 350 * 2**20) / 2**20
     if need > memory_mib:
