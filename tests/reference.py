@@ -262,6 +262,7 @@ class Mechanism:
     tau_n: float
     tau_mood: float
     tau_tol: float
+    tau_series: float
 
 
 def mechanism() -> Mechanism:
@@ -277,11 +278,12 @@ def mechanism() -> Mechanism:
         tau_m=p["cascade.tau_mtorc1_h"],
         tau_p=p["cascade.tau_synaptic_protein_h"],
         tau_sf=p["cascade.tau_spine_transient_h"],
-        stable_fraction=p["spine_stable_fraction"],
-        tau_ss=p["tau_spine_stable_days"] * 24.0,
+        stable_fraction=p["cascade.spine_stable_fraction"],
+        tau_ss=p["cascade.tau_spine_stable_days"] * 24.0,
         tau_n=p["cascade.tau_network_h"],
         tau_mood=p["tau_mood_onset_h"],
-        tau_tol=p["adverse.tau_tolerance_days"] * 24.0,
+        tau_tol=p["tau_tolerance_days"] * 24.0,
+        tau_series=p["tau_series_days"] * 24.0,
     )
 
 
@@ -293,6 +295,7 @@ STATES = (
     "A1", "A2", "M1", "M2", "Ce_ketamine", "Ce_norketamine",
     "disinhibition", "adaptation", "ampa", "bdnf", "mtorc1", "synaptic_proteins",
     "spines_transient", "spines_stable", "network", "mood_drive_fast", "dissociation_tolerance", "occupancy_auc",
+    "series_memory",
 )  # fmt: skip
 IDX = {name: i for i, name in enumerate(STATES)}
 NORMALISERS = ("surge", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "synapses", "network")
@@ -327,7 +330,7 @@ def _rhs(pk: Mapping[str, float], mech: Mechanism, n: Mapping[str, float], auc1:
     lk, ln = load_per
 
     def rhs(t: float, y: FloatArray) -> FloatArray:
-        a1, a2, m1, m2, ce_k, ce_n, i, ga, a, b, mt, pr, sf, ss, net, d, _tol, _auc = y
+        a1, a2, m1, m2, ce_k, ce_n, i, ga, a, b, mt, pr, sf, ss, net, d, _tol, _auc, mem = y
         load = lk * ce_k + ln * ce_n
         occ = load / (1.0 + load)
         surge = max(i - ga, 0.0)
@@ -351,6 +354,7 @@ def _rhs(pk: Mapping[str, float], mech: Mechanism, n: Mapping[str, float], auc1:
                 (a - d) / m.tau_mood,
                 occ / auc1 - _tol / m.tau_tol,
                 occ,
+                occ / auc1 - mem / m.tau_series,
             ]
         )
 
@@ -421,7 +425,7 @@ def simulate_iv_course(
         out[s] = pk[f"fraction.{s}"] * pk[f"fu.{s}"] * 1000.0 * ce / pk[f"molar.{s}"]
     for name in (
         "disinhibition", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "spines_transient", "spines_stable",
-        "network", "mood_drive_fast", "dissociation_tolerance",
+        "network", "mood_drive_fast", "dissociation_tolerance", "series_memory",
     ):  # fmt: skip
         out[name] = y[IDX[name]]
     return out
@@ -439,17 +443,17 @@ def madrs(
     baseline: float,
     condition: str = "trd",
 ) -> FloatArray:
-    """Typical patient's score: baseline × exp(−[g·Emax·D/(D50 + D) + p_s·X + p_y·Y]) with
-    D = mood drive + w_slow·synapses, X = Σ e^{−(t − t_s)/τ_session}, Y = 1 − e^{−(t − t₀)/τ_7d};
-    within 0–60."""
+    """Typical patient's score: baseline × exp(−[g·(1 + a_L·L)·Emax·D/(D50 + D) + p_s·X + p_y·Y])
+    with D = mood drive + w_slow·synapses, L the series memory (dL/dt = O/AUC₁ − L/τ_L),
+    X = Σ e^{−(t − t_s)/τ_session}, Y = 1 − e^{−(t − t₀)/τ_7d}; within 0–60."""
     p = default_parameters()
     t = np.asarray(times_h, dtype=np.float64)
     drive = states["mood_drive_fast"] + p["efficacy_slow_weight"] * states["synapses"]
-    g = p.get(f"condition_{condition}_drug_gain", 1.0)
+    g = p.get(f"condition_{condition}_drug_gain", 1.0) * (1.0 + p["series_gain"] * states["series_memory"])
     h = p.get(f"condition_{condition}_placebo_gain", 1.0)
     x = np.zeros_like(t)
     for ts in session_times_h:
-        x = x + np.where(t >= ts, np.exp(-np.maximum(t - ts, 0.0) / p["placebo.tau_session_expectancy_h"]), 0.0)
+        x = x + np.where(t > ts, np.exp(-np.maximum(t - ts, 0.0) / p["placebo.tau_session_expectancy_h"]), 0.0)
     t0 = min(session_times_h)
     y = np.where(t > t0, -np.expm1(-np.maximum(t - t0, 0.0) / (p["placebo.tau_sustained_expectancy_days"] * 24.0)), 0)
     effect = g * p["efficacy_emax"] * drive / (p["efficacy_d50"] + drive)

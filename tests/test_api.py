@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ketasim.api import Limits, create_app
+from ketasim.trials.targets import load_targets
 
 EXAMPLE_TRIALS = Path(__file__).resolve().parents[1] / "examples" / "trials"
 LIMITS = Limits(
@@ -220,7 +221,8 @@ def test_examples_and_validation(client: TestClient) -> None:
         assert 0.0 <= v.json()["progress"] <= 1.0 and int(v.headers["retry-after"]) > 0
         time.sleep(0.5)
         v = client.get("/api/validation")
-    assert v.status_code == 200 and v.json()["total"] == 135
+    assert v.status_code == 200 and v.json()["total"] == len(load_targets())
+    assert v.json()["cross_validation"]["folds"] >= 5 and v.json()["pk"]["total"] > 0
     assert sum(r["used_in_calibration"] for r in v.json()["targets"]) > 0
     assert client.get("/api/validation").json() == v.json()  # computed once, then served
     assert client.get("/api/validation", params={"n": 5}).status_code == 422
@@ -231,10 +233,10 @@ def test_validation_is_kept_on_disk_for_the_next_server(tmp_path: Path) -> None:
     app = create_app(limits)
     store = app.state.ketasim.validation
     store._compute(20)  # in this thread, as the background thread would
-    assert getattr(store.get(20), "total", None) == 135
+    assert getattr(store.get(20), "total", None) == len(load_targets())
     assert len(list(tmp_path.glob("validation-*-n20.json"))) == 1
     fresh = create_app(limits).state.ketasim.validation.get(20)  # a second server: from disk, no computing
-    assert getattr(fresh, "total", None) == 135
+    assert getattr(fresh, "total", None) == len(load_targets())
 
 
 @pytest.mark.parametrize("page", ["/", "/how", "/plan", "/trial", "/validation"])

@@ -541,3 +541,15 @@ def test_median_when_survival_is_exactly_half(n: int) -> None:
         t, e, want = np.arange(1.0, n + 1), np.ones(n, bool), n / 2
     km = kaplan_meier(t, e, np.unique(t))
     assert km.median().value == want
+
+
+def test_proportions_with_an_empty_arm_are_not_estimable() -> None:
+    """Found by the trial-design fuzz: a comparison whose control has nobody left (e.g. no
+    responder to randomise) is NaN, not a ZeroDivisionError."""
+    from ketasim.trials.statistics import compare_proportions
+
+    empty = np.zeros(0, dtype=bool)
+    some = np.array([True, False, True])
+    for a, c in ((some, empty), (empty, some)):
+        r = compare_proportions(a, c, paired=False)
+        assert math.isnan(r.difference) and math.isnan(r.p_value)

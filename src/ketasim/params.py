@@ -12,7 +12,7 @@ parameters from a global.  Changing a value gives a new set (Pharmpy's ``Model.r
 >>> q["efficacy_emax"], p["efficacy_emax"] != 0.5
 (0.5, True)
 >>> p["cascade.tau_bdnf_h"]
-6.0
+1.0
 
 Names: a fixed value is ``section.name`` (``cascade.tau_bdnf_h``, as in ``cascade.yaml``); a
 calibrated value is a plain name (``efficacy_emax``, as in ``free_parameters.yaml``).
@@ -77,6 +77,28 @@ class FreeParameter(_Strict):
     meaning: str
 
 
+class ParameterFit(_Strict):
+    """How well the data pin a fitted value: its approximate 95% interval from the
+    least-squares Jacobian at the optimum (Wald, on the fitted scale), and its status."""
+
+    ci95: tuple[float, float] | None
+    status: Literal["identified", "weakly_identified", "at_bound", "not_identifiable"]
+    """identified: the 95% interval spans less than a factor 10 (or ±50% of the box on a
+    linear scale); weakly_identified: wider; at_bound: the estimate sits on its search-box
+    bound (kept there, see the notes); not_identifiable: the targets do not move it."""
+
+
+class FoldFit(_Strict):
+    """One cross-validation fold: the sources held out, their targets, and the values
+    fitted without them."""
+
+    fold: int
+    sources: tuple[str, ...]
+    held_out: tuple[str, ...]
+    values: dict[str, float]
+    objective: float
+
+
 class Calibration(_Strict):
     """A parameter file written by ``ketasim calibrate``: the fitted values and their fit."""
 
@@ -86,6 +108,8 @@ class Calibration(_Strict):
     targets_used: tuple[str, ...]
     objective: float | None = None
     notes: tuple[str, ...] = ()
+    uncertainty: dict[str, ParameterFit] = {}
+    cross_validation: tuple[FoldFit, ...] = ()
 
 
 @cache
@@ -210,6 +234,12 @@ def _build(cal: Calibration, origin: str) -> ParameterSet:
         p = declared.get(name)
         if p is not None and not (p.low * (1 - 1e-9) <= value <= p.high * (1 + 1e-9)):
             problems.append((f"values.{name}", f"{value:g} is outside the fit's range {p.low:g}–{p.high:g}"))
+    for fold in cal.cross_validation:
+        missing_f = [n for n in declared if n not in fold.values]
+        problems += [
+            (f"cross_validation[{fold.fold}].values.{n}", "missing: every free parameter needs a value")
+            for n in missing_f
+        ]
     if problems:
         raise ParameterError(problems)
     entries = dict(fixed_entries())
@@ -248,7 +278,9 @@ def dump_calibration(cal: Calibration) -> str:
 __all__ = [
     "Calibration",
     "Entry",
+    "FoldFit",
     "FreeParameter",
+    "ParameterFit",
     "ParameterSet",
     "default_parameters",
     "dump_calibration",

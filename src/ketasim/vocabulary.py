@@ -102,6 +102,10 @@ class Condition(_Entry):
     typical_baseline: dict[str, float]
     typical_baseline_source: str
     source: str
+    failed_trials: tuple[int, int] = (0, 0)
+    """Failed adequate antidepressant trials in the episode, drawn uniformly in [lo, hi]
+    when a design does not say (the oral antidepressant's effect falls with them)."""
+    failed_trials_source: str | None = None
 
     def typical_baseline_on(self, scale_name: str) -> float:
         """The condition's typical baseline on a scale (mid-range where none is sourced)."""

@@ -12,6 +12,7 @@ objects the simulator uses (:mod:`ketasim.model.odes`), for the scenario's typic
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import libsbml
@@ -26,6 +27,7 @@ from ketasim.params import ParameterSet, default_parameters
 from ketasim.pd.adverse import AdverseParameters
 from ketasim.pd.cascade import ODE_STATES
 from ketasim.pd.symptoms import EfficacyParameters
+from ketasim.population import typical_gains
 from ketasim.regimens import OralAntidepressant
 from ketasim.vocabulary import scale as scale_entry
 
@@ -151,6 +153,11 @@ def _cascade(b: _Builder, ode: CourseODE, pk_ids: list[str]) -> None:
         "dissociation_tolerance",
         f"nmda_occupancy / {ode.auc_one_session_h!r} - dissociation_tolerance / {ode.tau_tolerance_h!r}",
     )
+    b.parameter("series_memory", 0.0, constant=False)
+    b.rate_rule(
+        "series_memory",
+        f"nmda_occupancy / {ode.auc_one_session_h!r} - series_memory / {ode.tau_series_h!r}",
+    )
 
 
 def _rising(start_h: float | None, tau_h: float) -> str:
@@ -180,13 +187,14 @@ def _symptoms(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
     g = eff.drug_gain
     if patient.crp_mg_l is not None and patient.crp_mg_l >= CRP_HIGH_MG_L:
         g *= 1.0 - eff.inflammation_reduction
+    k_ssri = eff.ssri_gain * math.exp(float(typical_gains(params, patient.condition).eta_ssri[0]))
     b.assignment("drive", f"mood_drive_fast + {eff.slow_weight!r} * synapses")
     b.assignment(
         "remaining_fraction",
-        f"exp(-({g!r} * {eff.emax!r} * drive / ({eff.d50!r} + drive)"
+        f"exp(-({g!r} * (1 + {eff.series_gain!r} * series_memory) * {eff.emax!r} * drive / ({eff.d50!r} + drive)"
         f" + {eff.placebo_gain!r} * ({eff.placebo_session!r} * session_expectancy"
         f" + {eff.placebo_sustained!r} * sustained_expectancy)"
-        f" + {eff.ssri_gain!r} * {eff.ssri_effect!r} * antidepressant_onset))",
+        f" + {k_ssri!r} * {eff.ssri_effect!r} * antidepressant_onset))",
     )
     for name, baseline in patient.baseline.items():
         s = scale_entry(name)

@@ -20,11 +20,12 @@ from ketasim import __version__
 from ketasim.api.security import release_memory
 from ketasim.io.files import atomic_path
 from ketasim.params import ParameterSet
+from ketasim.pk.checks import pk_checks
 from ketasim.trials.design import TrialDesign
 from ketasim.trials.endpoints import TrialSummary
 from ketasim.trials.targets import load_targets
 from ketasim.trials.trial import run_trial
-from ketasim.trials.validation import Evaluator, ValidationReport, evaluate, report
+from ketasim.trials.validation import Evaluator, ValidationReport, cross_validate, evaluate, report
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 
@@ -224,12 +225,19 @@ class ValidationStore:
     def _compute(self, n: int) -> None:
         targets = load_targets()
 
+        folds = self.params.calibration.cross_validation
+        total = len(targets) + sum(len(f.held_out) for f in folds)
+
         def progress(done: int) -> None:
-            self._progress[n] = done / len(targets)
+            self._progress[n] = done / total
 
         try:
             ev = Evaluator(n=n, params=self.params, max_exposures=self.max_exposures)
-            result = report(evaluate(targets, ev, progress), n, self.params)
+            in_sample = evaluate(targets, ev, progress)
+            cv = cross_validate(
+                self.params, n, max_exposures=self.max_exposures, progress=lambda i: progress(len(targets) + i)
+            )
+            result = report(in_sample, n, self.params, cv, pk_checks())
             path = self._path(n)
             if path is not None:
                 try:

@@ -25,7 +25,7 @@ from ketasim.covariates import Covariates
 from ketasim.model import expose, outcomes
 from ketasim.params import ParameterSet
 from ketasim.pd.symptoms import EfficacyParameters
-from ketasim.population import VirtualPopulation, sample_population
+from ketasim.population import Demographics, VirtualPopulation, sample_population
 from ketasim.regimens import course_start_h
 from ketasim.vocabulary import scale
 
@@ -40,8 +40,13 @@ SESSION_STEP_H = 5.0 / 60.0
 
 
 def copies(patient: PatientFile, n: int = COPIES, seed: int = 2026) -> VirtualPopulation:
-    """``n`` virtual copies of the patient: own covariates and baselines, unknown parameters drawn."""
-    pop = sample_population(n, seed, patient.condition, dict(patient.baseline_scores))
+    """``n`` virtual copies of the patient: own covariates, baselines and failed antidepressant
+    trials, unknown parameters drawn; treated open-label in an outpatient clinic (the
+    placebo context of :mod:`ketasim.pd.symptoms`)."""
+    clinic = Demographics(
+        failed_trials=(patient.failed_antidepressant_trials, patient.failed_antidepressant_trials), open_label=True
+    )
+    pop = sample_population(n, seed, patient.condition, dict(patient.baseline_scores), clinic)
     return replace(
         pop,
         covariates=Covariates(

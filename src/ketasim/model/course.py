@@ -274,16 +274,19 @@ def mood_drive(ampa: FloatArray, grid_h: FloatArray, tau_mood_h: float) -> Float
 
 
 def with_parameters(exposure: Exposure, params: ParameterSet) -> Exposure:
-    """The exposure under ``params``: the spine stages and the mood lag recomputed when only
-    they changed (cheap); ``ValueError`` when an upstream value changed (call :func:`expose`)."""
+    """The exposure under ``params``: the spine stages, the mood lag and the dissociation
+    tolerance recomputed when only they changed (cheap); ``ValueError`` when an upstream
+    value changed (call :func:`expose`)."""
     cascade = CascadeParameters.from_params(params)
     tau_mood_h = params["tau_mood_onset_h"]
-    if cascade == exposure.cascade and tau_mood_h == exposure.tau_mood_h:
-        return exposure
+    tau_tolerance_h = AdverseParameters.from_params(params).tau_tolerance_h
     if (
-        cascade.upstream() != exposure.cascade.upstream()
-        or AdverseParameters.from_params(params).tau_tolerance_h != exposure.tau_tolerance_h
+        cascade == exposure.cascade
+        and tau_mood_h == exposure.tau_mood_h
+        and tau_tolerance_h == exposure.tau_tolerance_h
     ):
+        return exposure
+    if cascade.upstream() != exposure.cascade.upstream():
         raise ValueError("the exposure was computed with other upstream parameters: call expose() again")
     states = dict(exposure.states)
     if tau_mood_h != exposure.tau_mood_h:
@@ -291,7 +294,20 @@ def with_parameters(exposure: Exposure, params: ParameterSet) -> Exposure:
     spines = exposure.spines
     if cascade != exposure.cascade:
         spines = spine_stage(states["synaptic_proteins"], exposure.grid_h, cascade)
-    return replace(exposure, states=states, spines=spines, cascade=cascade, tau_mood_h=tau_mood_h)
+    tolerance = exposure.tolerance
+    if tau_tolerance_h != exposure.tau_tolerance_h:
+        tolerance = tolerance_index(
+            states["nmda_occupancy"], exposure.grid_h, tau_tolerance_h, reference_occupancy_auc(cascade)
+        )
+    return replace(
+        exposure,
+        states=states,
+        spines=spines,
+        cascade=cascade,
+        tau_mood_h=tau_mood_h,
+        tolerance=tolerance,
+        tau_tolerance_h=tau_tolerance_h,
+    )
 
 
 def outcomes(
@@ -338,6 +354,8 @@ def outcomes(
     modifier = None
     if crp_high is not None:
         modifier = np.where(crp_high, 1.0 - efficacy.inflammation_reduction, 1.0)
+    memory = series_memory(exposure, out_t, efficacy)
+    gain_modifier = memory if modifier is None else memory * modifier[:, None]
     remaining = remaining_fraction(
         at_times(states["mood_drive_fast"], grid, out_t),
         slow["synapses"],
@@ -346,7 +364,7 @@ def outcomes(
         z_ssri,
         efficacy,
         gains,
-        modifier,
+        gain_modifier,
         comparator_drive(
             exposure.comparators,
             out_t,
@@ -362,12 +380,13 @@ def outcomes(
     out_states["inflammation_modifier"] = np.broadcast_to(
         (modifier if modifier is not None else np.ones(n))[:, None], (n, out_t.size)
     )
+    out_states["series_memory"] = (memory - 1.0) / efficacy.series_gain if efficacy.series_gain else memory * 0.0
 
     adverse_p = AdverseParameters.from_params(params)
     vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
     occ_out = out_states["nmda_occupancy"]
     tol_out = at_times(exposure.tolerance, grid, out_t)
-    rises = haemodynamics(occ_out, adverse_p)
+    rises = haemodynamics(occ_out, adverse_p, gains.eta_bp)
     adverse = {
         "cadss": cadss(occ_out, tol_out, adverse_p, gains.eta_dissociation),
         "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],
@@ -389,6 +408,19 @@ def outcomes(
         sessions=session_peaks(sessions, grid, occupancy, adverse_p),
         flags=flags,
     )
+
+
+def series_memory(exposure: Exposure, out_t: FloatArray, efficacy: EfficacyParameters) -> FloatArray:
+    """1 + a_L·L(t) (:mod:`ketasim.pd.symptoms`) at ``out_t``: L counts recent standard
+    sessions weighted by exposure, dL/dt = O/AUC₁ − L/τ_L (patients × times)."""
+    if efficacy.series_gain == 0.0 or not exposure.drugs:
+        return np.ones((exposure.n, out_t.size))
+    occupancy = exposure.states["nmda_occupancy"]
+    memory = tolerance_index(
+        occupancy, exposure.grid_h, efficacy.tau_series_h, reference_occupancy_auc(exposure.cascade)
+    )
+    result: FloatArray = 1.0 + efficacy.series_gain * at_times(memory, exposure.grid_h, out_t)
+    return result
 
 
 def session_peaks(

@@ -47,6 +47,7 @@ class CourseODE:
     tau_mood_h: float
     tau_tolerance_h: float
     auc_one_session_h: float
+    tau_series_h: float
     inputs: tuple[InputEvent, ...]
 
     def occupancy(self, y: FloatArray) -> float:
@@ -65,7 +66,7 @@ class CourseODE:
 
         def f(t: float, y: FloatArray) -> FloatArray:
             occ_now[0] = self.occupancy(y)
-            mood, tol = y[c0 + len(ODE_STATES)], y[c0 + len(ODE_STATES) + 1]
+            mood, tol, memory = y[c0 + len(ODE_STATES)], y[c0 + len(ODE_STATES) + 1], y[c0 + len(ODE_STATES) + 2]
             return np.concatenate(
                 [
                     m @ y[:n],
@@ -73,6 +74,7 @@ class CourseODE:
                     [
                         (y[ampa] - mood) / self.tau_mood_h,
                         occ_now[0] / self.auc_one_session_h - tol / self.tau_tolerance_h,
+                        occ_now[0] / self.auc_one_session_h - memory / self.tau_series_h,
                     ],
                 ]
             )
@@ -126,7 +128,7 @@ def course_odes(
     cascade = CascadeParameters.from_params(params)
     ki = dict(cascade.ki_um)
     return CourseODE(
-        states=(*states, *ODE_STATES, "mood_drive_fast", "dissociation_tolerance"),
+        states=(*states, *ODE_STATES, "mood_drive_fast", "dissociation_tolerance", "series_memory"),
         n_pk=n_pk,
         rate_matrix_per_h=m,
         plasma_ng_ml=plasma,
@@ -137,6 +139,7 @@ def course_odes(
         tau_mood_h=params["tau_mood_onset_h"],
         tau_tolerance_h=AdverseParameters.from_params(params).tau_tolerance_h,
         auc_one_session_h=reference_occupancy_auc(cascade),
+        tau_series_h=params["tau_series_days"] * 24.0,
         inputs=tuple(sorted(events)),
     )
 

@@ -20,9 +20,10 @@ from ketasim.errors import DoseError, ScenarioError
 from ketasim.io.files import read_mapping
 from ketasim.model.course import CourseResult, check_treatment
 from ketasim.model.simulate import simulate_course
-from ketasim.params import ParameterSet
+from ketasim.params import ParameterSet, default_parameters
 from ketasim.pd.adverse import Flag
 from ketasim.pd.cascade import STATE_NAMES
+from ketasim.population import typical_gains
 from ketasim.regimens import KetamineSessions, TreatmentItem, treatment_end_day
 from ketasim.schema import Real, StrictModel
 from ketasim.vocabulary import ConditionName, ScaleName
@@ -139,6 +140,7 @@ def simulate_scenario(scenario: Scenario, params: ParameterSet | None = None) ->
         params=params,
         vitals={k: np.array([v]) for k, v in p.vitals.model_dump().items()},
         crp_high=None if p.crp_mg_l is None else np.array([p.crp_mg_l >= CRP_HIGH_MG_L]),
+        gains=typical_gains(params or default_parameters(), p.condition),
     )
 
 

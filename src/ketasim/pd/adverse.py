@@ -62,7 +62,7 @@ class AdverseParameters:
             cadss_hill=p["cadss_hill"],
             cadss_omega=p["cadss_omega"],
             tolerance_gain=p["dissociation_tolerance_gain"],
-            tau_tolerance_h=p["adverse.tau_tolerance_days"] * 24.0,
+            tau_tolerance_h=p["tau_tolerance_days"] * 24.0,
             sbp_max=p["sbp_rise_max_mmhg"],
             dbp_max=p["dbp_rise_max_mmhg"],
             hr_max=p["hr_rise_max_bpm"],
@@ -91,10 +91,15 @@ def cadss(
     return clipped
 
 
-def haemodynamics(occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:
-    """Rises above baseline: SBP and DBP (mmHg) and heart rate (bpm)."""
+def haemodynamics(
+    occupancy: FloatArray, p: AdverseParameters, eta_bp: FloatArray | None = None
+) -> dict[str, FloatArray]:
+    """Rises above baseline: SBP and DBP (mmHg) and heart rate (bpm); ``eta_bp`` (P,) is
+    each patient's log sensitivity (between-patient variability, ω ``bp_omega``)."""
     o = np.maximum(occupancy, 0.0) ** p.bp_hill
     effect = o / (p.bp_o50**p.bp_hill + o)
+    if eta_bp is not None:
+        effect = effect * np.exp(eta_bp)[:, None]
     return {
         "sbp_rise_mmhg": p.sbp_max * effect,
         "dbp_rise_mmhg": p.dbp_max * effect,

@@ -105,8 +105,8 @@ class CascadeParameters:
             tau_mtorc1_h=p["cascade.tau_mtorc1_h"],
             tau_protein_h=p["cascade.tau_synaptic_protein_h"],
             tau_spine_transient_h=p["cascade.tau_spine_transient_h"],
-            stable_fraction=p["spine_stable_fraction"],
-            tau_spine_stable_h=p["tau_spine_stable_days"] * 24.0,
+            stable_fraction=p["cascade.spine_stable_fraction"],
+            tau_spine_stable_h=p["cascade.tau_spine_stable_days"] * 24.0,
             tau_network_h=p["cascade.tau_network_h"],
             ki_um=tuple(affinities_um(p).items()),
         )

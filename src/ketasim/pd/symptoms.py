@@ -4,7 +4,9 @@ Severity is tracked as the fraction of baseline that remains.  The three treatme
 mechanisms reduce log-severity additively (**assumed**: independent actions):
 
     D(t)         = A_m(t) + w_slow·S(t)     ketamine drive: AMPA path with mood lag τ_mood (hours) + synapses (days)
-    remaining(t) = exp(−[ g·E_max·D/(D_50 + D)               saturating: more sessions add less (Singh 2016)
+    dL/dt        = O(t)/AUC₁ − L/τ_L        series memory: recent standard sessions, weighted by
+                                            exposure (AUC₁: occupancy integral of one standard infusion)
+    remaining(t) = exp(−[ g·(1 + a_L·L(t))·E_max·D/(D_50 + D)   saturating drive, sensitised by the series
                         + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
                         + k·s_max·Z(t)                            oral antidepressant onset
                         + Σ_c g_c·E_c·Z_c(t) ])                   empirical comparators (ECT, …)
@@ -14,10 +16,19 @@ A is the AMPA index and S the synapse index (:mod:`ketasim.pd.cascade`); X sums 
 decaying kick at each clinic session (× ``midazolam_factor`` for an active placebo,
 τ 12 h, SYNAPSE placebo); Y rises from the first session with τ 7 d (Posternak &
 Zimmerman 2005); Z rises from the antidepressant's start with τ 20 d (Taylor 2006).
+L is the series memory: benefit that builds over repeated sessions (response after one
+infusion is modest and grows over a series; Murrough 2013, Phillips 2019) with a_L and τ_L
+calibrated on the repeated-infusion targets (**assumed** structure: a sensitisation of the
+drug gain, not a named molecular state).
 g, h, k are patient gains (log-normal between-subject variability) times the
-condition's multipliers; the comparator terms (ECT, antipsychotic augmentation, an
-antidepressant switch) come from :mod:`ketasim.pd.comparators`.  Scales share the latent
-severity of their domain: every scale moves by the same fraction (**assumed**; no published cross-walk was found).
+condition's multipliers and the design's context: h × ``placebo_emergency_gain`` for
+trials enrolling at an emergency presentation (ASPIRE I/II, Canuso 2018) and
+× ``placebo_open_label_gain`` when patients know they receive active treatment;
+k × ``ssri_resistance_factor`` per failed adequate antidepressant trial (STAR*D
+remission falling from level to level, Rush 2006).  The comparator terms (ECT,
+antipsychotic augmentation, an antidepressant switch) come from
+:mod:`ketasim.pd.comparators`.  Scales share the latent severity of their domain: every
+scale moves by the same fraction (**assumed**; no published cross-walk was found).
 """
 
 from __future__ import annotations
@@ -59,6 +70,11 @@ class EfficacyParameters:
     tau_sustained_h: float
     tau_ssri_onset_h: float
     inflammation_reduction: float
+    placebo_emergency_gain: float
+    placebo_open_label_gain: float
+    ssri_resistance: float
+    series_gain: float
+    tau_series_h: float
 
     @classmethod
     def from_params(cls, p: ParameterSet, condition: str) -> EfficacyParameters:
@@ -75,7 +91,7 @@ class EfficacyParameters:
             placebo_omega=p["placebo_gain_omega"],
             ssri_effect=p["ssri_effect"],
             ssri_omega=p["ssri_gain_omega"],
-            ssri_onset_omega=p["ssri_onset_omega"],
+            ssri_onset_omega=p["ssri.onset_omega"],
             residual_sd=p["residual_sd_log"],
             drug_gain=p.get(f"condition_{condition}_drug_gain", 1.0),
             placebo_gain=p.get(f"condition_{condition}_placebo_gain", 1.0),
@@ -85,17 +101,30 @@ class EfficacyParameters:
             tau_sustained_h=p["placebo.tau_sustained_expectancy_days"] * 24.0,
             tau_ssri_onset_h=p["ssri.tau_onset_days"] * 24.0,
             inflammation_reduction=p["cascade.inflammation_gain_reduction"],
+            placebo_emergency_gain=p["placebo_emergency_gain"],
+            placebo_open_label_gain=p["placebo_open_label_gain"],
+            ssri_resistance=p["ssri_resistance_factor"],
+            series_gain=p["series_gain"],
+            tau_series_h=p["tau_series_days"] * 24.0,
         )
+
+    def placebo_context_gain(self, setting: str, open_label: bool) -> float:
+        """The placebo multiplier of a design's context (an emergency presentation; open
+        label).  An inpatient stay alone does not raise it: the NIMH inpatient crossover
+        trials with saline show almost no placebo response (Zarate 2006, Diazgranados 2010)."""
+        gain = self.placebo_emergency_gain if setting == "emergency" else 1.0
+        return gain * (self.placebo_open_label_gain if open_label else 1.0)
 
 
 def session_expectancy(
     times_h: FloatArray, session_h: Sequence[float], weights: Sequence[float] | FloatArray, tau_h: float
 ) -> FloatArray:
-    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t ≥ t_s; ``weights`` per session (S,)
+    """X(t): Σ_sessions weight·exp(−(t − t_s)/τ) for t > t_s (a rating at a session's start is
+    taken before it); ``weights`` per session (S,)
     give (T,), per patient and session (P, S) give (P, T)."""
     t_s = np.asarray(session_h, dtype=np.float64)
     elapsed = np.asarray(times_h, dtype=np.float64)[None, :] - t_s[:, None]
-    kernel = np.where(elapsed >= 0.0, np.exp(-np.maximum(elapsed, 0.0) / tau_h), 0.0)  # (S, T)
+    kernel = np.where(elapsed > 0.0, np.exp(-np.maximum(elapsed, 0.0) / tau_h), 0.0)  # (S, T)
     w = np.asarray(weights, dtype=np.float64)
     if t_s.size == 0:
         return np.zeros(np.shape(times_h) if w.ndim < 2 else (w.shape[0], np.size(times_h)))
@@ -134,12 +163,14 @@ class PatientGains:
     eta_ssri_onset: FloatArray | None = None
     z_comparator: FloatArray | None = None
     """Standard-normal effect of an empirical comparator (each comparator applies its own ω)."""
+    eta_bp: FloatArray | None = None
+    """Log sensitivity of blood pressure and heart rate to NMDA occupancy."""
 
     @classmethod
     def typical(cls, n: int) -> PatientGains:
         """The typical patient(s): all random effects 0."""
         zeros = np.zeros(n)
-        return cls(zeros, zeros, zeros, zeros, zeros, zeros)
+        return cls(zeros, zeros, zeros, zeros, zeros, zeros, zeros)
 
 
 def remaining_fraction(
@@ -154,10 +185,12 @@ def remaining_fraction(
     comparator: FloatArray | None = None,
 ) -> FloatArray:
     """Fraction of baseline severity remaining (patients × times), in (0, 1]; ``comparator``
-    is Σ_c g_c·E_c·Z_c(t) (:func:`ketasim.pd.comparators.comparator_drive`)."""
+    is Σ_c g_c·E_c·Z_c(t) (:func:`ketasim.pd.comparators.comparator_drive`);
+    ``plasticity_modifier`` multiplies the drug gain, per patient (P,) or per patient and
+    time (P, T) — inflammation and the series memory 1 + a_L·L(t)."""
     g = params.drug_gain * np.exp(gains.eta_drug)[:, None]
     if plasticity_modifier is not None:
-        g = g * plasticity_modifier[:, None]
+        g = g * (plasticity_modifier[:, None] if plasticity_modifier.ndim == 1 else plasticity_modifier)
     h = params.placebo_gain * np.exp(gains.eta_placebo)[:, None]
     k = params.ssri_gain * np.exp(gains.eta_ssri)[:, None]
     drive = ampa + params.slow_weight * synapses

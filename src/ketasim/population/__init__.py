@@ -14,6 +14,7 @@ from ketasim.population._virtual import VirtualPopulation as VirtualPopulation
 from ketasim.population._virtual import sample_baselines as sample_baselines
 from ketasim.population._virtual import sample_covariates as sample_covariates
 from ketasim.population._virtual import sample_population as sample_population
+from ketasim.population._virtual import typical_gains as typical_gains
 
 __all__ = [
     "AGE_RANGE_YEARS",
@@ -30,4 +31,5 @@ __all__ = [
     "sample_covariates",
     "sample_height_cm",
     "sample_population",
+    "typical_gains",
 ]

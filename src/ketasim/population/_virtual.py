@@ -20,6 +20,7 @@ with SYNAPSE's baseline SDs 3.8–6.3 on MADRS 31–35), within the scale's rang
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -33,6 +34,7 @@ from ketasim.params import ParameterSet
 from ketasim.pd.symptoms import EfficacyParameters, PatientGains
 from ketasim.pk import load_model, sample_etas
 from ketasim.population._height import sample_height_cm
+from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import names, scale
 
 FloatArray = NDArray[np.float64]
@@ -54,9 +56,12 @@ class Demographics:
     age_min: float = 18.0
     age_max: float = 75.0
     female_fraction: float = 0.584
-    failed_trials: tuple[int, int] = (0, 0)
+    failed_trials: tuple[int, int] | None = None
+    """None: the condition's range (``vocabulary.yaml``)."""
     setting: Setting = "outpatient"
     suicidal_ideation_fraction: float = 0.0
+    open_label: bool = False
+    """Patients know they receive active treatment (open-label series, clinic care)."""
 
 
 def truncated_normal(z: FloatArray, mean: float, sd: float, low: float, high: float) -> FloatArray:
@@ -114,12 +119,13 @@ class VirtualPopulation:
     covariates: Covariates
     height_cm: FloatArray
     pk_etas: dict[str, dict[str, FloatArray]]
-    gain_z: FloatArray  # (6, P): drug, placebo, antidepressant, dissociation, antidepressant onset, comparator
+    gain_z: FloatArray  # (7, P): drug, placebo, antidepressant, dissociation, antidepressant onset, comparator, BP
     baseline_z: FloatArray  # (P,)
     baseline_means: dict[str, float]
     failed_trials: NDArray[np.int64]
     suicidal_ideation: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     setting: Setting = "outpatient"
+    open_label: bool = False
 
     @property
     def n(self) -> int:
@@ -127,16 +133,19 @@ class VirtualPopulation:
         return self.covariates.n
 
     def gains(self, params: ParameterSet) -> PatientGains:
-        """Symptom-layer random effects: the parameter set's ω × the patients' z."""
+        """Patient-level effects (log scale): the parameter set's ω × the patients' z, plus
+        the context of the design (placebo: setting and frame; antidepressant: failed trials)."""
         efficacy = EfficacyParameters.from_params(params, self.condition)
         z = self.gain_z
+        context = math.log(efficacy.placebo_context_gain(self.setting, self.open_label))
         return PatientGains(
             eta_drug=efficacy.drug_omega * z[0],
-            eta_placebo=efficacy.placebo_omega * z[1],
-            eta_ssri=efficacy.ssri_omega * z[2],
+            eta_placebo=efficacy.placebo_omega * z[1] + context,
+            eta_ssri=efficacy.ssri_omega * z[2] + self.failed_trials * math.log(efficacy.ssri_resistance),
             eta_dissociation=params["cadss_omega"] * z[3],
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
             z_comparator=z[5],
+            eta_bp=params["bp_omega"] * z[6],
         )
 
     @property
@@ -162,6 +171,16 @@ class VirtualPopulation:
         )
 
 
+def typical_gains(params: ParameterSet, condition: str, n: int = 1) -> PatientGains:
+    """The typical patient of ``condition`` in an outpatient, blinded setting: every random
+    effect 0, the antidepressant's effect lowered for the midpoint of the condition's range
+    of failed trials."""
+    lo, hi = condition_entry(condition).failed_trials
+    resistance = EfficacyParameters.from_params(params, condition).ssri_resistance
+    typical = PatientGains.typical(n)
+    return replace(typical, eta_ssri=np.full(n, 0.5 * (lo + hi) * math.log(resistance)))
+
+
 def sample_population(
     n: int,
     seed: int | Sequence[int],
@@ -172,14 +191,15 @@ def sample_population(
     """``n`` patients of ``condition``, reproducible from ``seed``.
 
     ``demographics.failed_trials`` (lo, hi) draws each patient's failed antidepressant trials
-    in the current episode uniformly in [lo, hi] (a design's inclusion criterion; the
-    model's response to treatment depends on the condition, not on this count).
+    in the current episode uniformly in [lo, hi] (a design's inclusion criterion; default:
+    the condition's range); the oral antidepressant's effect falls with this count.
 
     >>> p = sample_population(3, 7, "trd", {"MADRS": 32})
     >>> p.n, sorted(p.pk_etas)
     (3, ['esketamine', 'racemic_ketamine'])
     """
     seeds = Seeds.from_seed(seed)
+    failed = demographics.failed_trials or condition_entry(condition).failed_trials
     cov = sample_covariates(n, seeds.covariates, demographics)
     drugs = names("drugs")
     pk_streams = np.random.SeedSequence(int(seeds.pk.integers(2**63))).spawn(len(drugs))
@@ -192,10 +212,11 @@ def sample_population(
         covariates=cov,
         height_cm=sample_height_cm(cov, seeds.height),
         pk_etas=pk_etas,
-        gain_z=seeds.gains.standard_normal((6, n)),  # rows 0–4 as before a comparator row was added
+        gain_z=seeds.gains.standard_normal((7, n)),  # rows are drawn in order: earlier rows unchanged by later ones
         baseline_z=seeds.baselines.standard_normal(n),
         baseline_means=dict(baseline_means),
-        failed_trials=seeds.history.integers(demographics.failed_trials[0], demographics.failed_trials[1] + 1, n),
+        failed_trials=seeds.history.integers(failed[0], failed[1] + 1, n),
         suicidal_ideation=seeds.history.random(n) < demographics.suicidal_ideation_fraction,
         setting=demographics.setting,
+        open_label=demographics.open_label,
     )

@@ -14,24 +14,48 @@ numbers:
 3. side effects: dissociation (Emax, occupancy50, Hill, spread, tolerance), blood pressure and
    heart-rate slopes, and per-session adverse-event rates — on the adverse targets.
 
-Low-reliability targets ([L]) get half weight.  The result is a new parameter file (``ketasim
+Low-reliability targets ([L]) get half weight.  Condition multipliers (``condition_*_gain``)
+are shrunk toward 1 (the TRD value) by a prior residual log(g)/0.5 (**assumed**: a
+log-normal prior with SD 0.5, so that a gain fitted on a few small studies stays near the
+depression value unless the data insist).  The result is a new parameter file (``ketasim
 calibrate --out FILE``); the packaged ``data/calibrated.yaml`` is one such file, never
 rewritten by the command.
+
+Each fitted value carries an approximate 95% interval from the Jacobian at the optimum
+(Wald, residual variance from the fit) and a status (identified, weakly identified, at a
+bound, not identifiable).  With ``folds=k`` the same calibration is rerun k times, each time
+without the targets of one fold of *sources* (:func:`assign_folds`: sources ordered by the
+CRC-32 of their name, dealt round-robin into k folds — fixed, independent of file order);
+``ketasim validate`` predicts each fold's targets with the values fitted without them.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+import multiprocessing
+import os
+import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
+from ketasim.errors import InputError
 from ketasim.io.files import atomic_path
-from ketasim.params import Calibration, FreeParameter, ParameterSet, default_parameters, dump_calibration
+from ketasim.params import (
+    Calibration,
+    FoldFit,
+    FreeParameter,
+    ParameterFit,
+    ParameterSet,
+    default_parameters,
+    dump_calibration,
+)
 from ketasim.params import free_parameters as declared
 from ketasim.pd.cascade import CascadeParameters, _upstream, standard_infusion_occupancy
 from ketasim.pd.receptor import affinities_um
@@ -40,6 +64,30 @@ from ketasim.trials.validation import Evaluator, predict, start_h
 
 FloatArray = NDArray[np.float64]
 MILAK_PEAK_MIN = 26.0  # Milak et al. 2016 Mol Psychiatry 21:320
+CONDITION_PRIOR_SD = 0.5
+"""SD of the log-normal prior shrinking each condition multiplier toward 1 (assumed)."""
+MAX_FOLDS = 20
+
+
+class CalibrationError(InputError):
+    """A calibration option out of range, or a refit that failed."""
+
+
+def source_key(target: Target) -> str:
+    """The study a target comes from: its source up to the first comma."""
+    return target.source.split(",")[0].strip()
+
+
+def assign_folds(targets: Sequence[Target], k: int) -> tuple[tuple[str, ...], ...]:
+    """k folds of sources (each a sorted tuple of :func:`source_key`): sources ordered by the
+    CRC-32 of their name and dealt round-robin, so a fold never splits a study and the
+    assignment does not depend on the order of the targets file."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_FOLDS:
+        raise CalibrationError.one("folds", f"{k!r} is not allowed: a whole number from 2 to {MAX_FOLDS}")
+    keys = sorted({source_key(t) for t in targets}, key=lambda s: (zlib.crc32(s.encode()), s))
+    if len(keys) < k:
+        raise CalibrationError.one("folds", f"{k} folds need at least {k} sources; the targets come from {len(keys)}")
+    return tuple(tuple(sorted(keys[i::k])) for i in range(k))
 
 
 def stage(name: str) -> tuple[FreeParameter, ...]:
@@ -110,6 +158,68 @@ def fit_glutamate_adaptation(params: ParameterSet) -> float:
     return float(brentq(peak_minus_target, 1.0, 600.0, xtol=1e-4))
 
 
+def _prior(free: Sequence[FreeParameter], x: FloatArray) -> list[float]:
+    """Shrinkage of the condition multipliers toward 1 (module docstring)."""
+    return [
+        float(v) / CONDITION_PRIOR_SD
+        for p, v in zip(free, x, strict=True)
+        if p.name.startswith("condition_") and p.name.endswith("_gain") and p.log
+    ]
+
+
+def parameter_fits(
+    free: Sequence[FreeParameter], x: FloatArray, jac: FloatArray, cost: float
+) -> dict[str, ParameterFit]:
+    """Wald 95% intervals from the Jacobian J at the optimum: cov = s²·(JᵀJ)⁺ with
+    s² = 2·cost/(m − p), on the fitted (log or linear) scale, and each value's status; the
+    pseudo-inverse keeps singular values above 10⁻⁶ of the largest, and a parameter loading on
+    a dropped direction is not identifiable."""
+    lo, hi = _bounds(free)
+    m, k = jac.shape
+    s2 = 2.0 * cost / max(m - k, 1)
+    _, sv, vt = np.linalg.svd(jac, full_matrices=False)
+    kept = sv > max(float(sv.max(initial=0.0)) * 1e-6, 1e-300)
+    cov = s2 * (vt[kept].T / sv[kept] ** 2) @ vt[kept]
+    # a parameter loading on a direction the targets do not constrain is not identifiable
+    unconstrained = np.any(np.abs(vt[~kept]) > 0.1, axis=0) if np.any(~kept) else np.zeros(k, dtype=bool)
+    out: dict[str, ParameterFit] = {}
+    for i, p in enumerate(free):
+        width = hi[i] - lo[i]
+        on_bound = min(x[i] - lo[i], hi[i] - x[i]) <= 1e-3 * width
+        se = math.sqrt(max(float(cov[i, i]), 0.0))
+        moved = float(np.linalg.norm(jac[:, i])) > 1e-8 and not unconstrained[i]
+        ci = None
+        a, b = x[i] - 1.96 * se, x[i] + 1.96 * se
+        if moved and math.isfinite(se) and (not p.log or max(abs(a), abs(b)) < 700.0):  # exp() stays finite
+            ci = (
+                (float(f"{math.exp(a):.4g}"), float(f"{math.exp(b):.4g}"))
+                if p.log
+                else (float(f"{a:.4g}"), float(f"{b:.4g}"))
+            )
+        status: Literal["identified", "weakly_identified", "at_bound", "not_identifiable"]
+        if on_bound:
+            status = "at_bound"
+        elif not moved or ci is None:
+            status = "not_identifiable"
+        elif (1.96 * 2 * se > math.log(10.0)) if p.log else (1.96 * 2 * se > width):
+            status = "weakly_identified"
+        else:
+            status = "identified"
+        out[p.name] = ParameterFit(ci95=ci, status=status)
+    return out
+
+
+@dataclass(frozen=True)
+class StageFit:
+    """One least-squares stage: values, cost, the uncertainty of each value, and whether it
+    stopped at its evaluation budget rather than at a tolerance."""
+
+    values: dict[str, float]
+    cost: float
+    uncertainty: dict[str, ParameterFit]
+    budget_reached: bool
+
+
 def _fit(
     free: Sequence[FreeParameter],
     targets: Sequence[Target],
@@ -118,7 +228,7 @@ def _fit(
     extra: Callable[[Evaluator], list[float]] | None = None,
     max_nfev: int = 60,
     log: Callable[[str], None] = print,
-) -> tuple[dict[str, float], float]:
+) -> StageFit:
     ev = Evaluator(n=n, params=params)
     calls = [0]
 
@@ -127,6 +237,7 @@ def _fit(
         res = [residual(t, predict(t, ev)[0]) for t in targets]
         if extra is not None:
             res += extra(ev)
+        res += _prior(free, x)
         calls[0] += 1
         if calls[0] % 25 == 0:
             log(f"  evaluation {calls[0]}: cost {0.5 * float(np.sum(np.square(res))):.2f}")
@@ -135,7 +246,53 @@ def _fit(
     x0 = _to_x(free)
     lo, hi = _bounds(free)
     sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=0.05, max_nfev=max_nfev)
-    return _from_x(free, sol.x), float(sol.cost)
+    if sol.status < 0 or not math.isfinite(sol.cost):
+        raise CalibrationError.one(
+            "calibration", f"the least-squares refit failed ({sol.message}); nothing was written"
+        )
+    return StageFit(
+        _from_x(free, sol.x), float(sol.cost), parameter_fits(free, sol.x, sol.jac, sol.cost), sol.status == 0
+    )
+
+
+def _calibrate_once(
+    chosen: Sequence[Target], base: ParameterSet, n: int, max_nfev: int, log: Callable[[str], None]
+) -> tuple[ParameterSet, float, dict[str, ParameterFit], list[str]]:
+    """Stages 2 and 3 on ``chosen`` from ``base`` (stage 1 already applied)."""
+    symptom = [t for t in chosen if t.family != "adverse"]
+    adverse = [t for t in chosen if t.family == "adverse"]
+    symptom_fit = [t for t in symptom if t.endpoint != "not_significant" or t.control is not None]
+    efficacy, side_effects = stage("efficacy"), stage("adverse")
+    cost, fits, notes = 0.0, {}, []
+    for name, free, targets, extra in (
+        ("efficacy", efficacy, symptom_fit, lambda ev: _sd_residuals(symptom_fit, ev)),
+        ("side effects", side_effects, adverse, None),
+    ):
+        if not targets:
+            continue
+        log(f"stage {name}: {len(free)} parameters, {len(targets)} targets")
+        fit = _fit(free, targets, base, n, extra=extra, max_nfev=max_nfev, log=log)
+        base = base.replace(fit.values)
+        cost += fit.cost
+        fits.update(fit.uncertainty)
+        if fit.budget_reached:
+            notes.append(f"stage {name} stopped at its budget of {max_nfev} evaluations (not at a tolerance)")
+    return base, cost, fits, notes
+
+
+FoldTask = tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...], dict[str, float], int, int]
+
+
+def _fold_task(task: FoldTask) -> FoldFit:
+    """Refit without one fold's targets (run in a worker process; the parameter set travels
+    as its values, every one of them, over the packaged set)."""
+    fold, sources, held_out, fit_ids, values, n, max_nfev = task
+    base = default_parameters().replace(values)
+    keep = set(fit_ids)
+    chosen = [t for t in load_targets() if t.id in keep]
+    fitted, cost, _, _ = _calibrate_once(chosen, base, n, max_nfev, lambda m: print(f"fold {fold}: {m}", flush=True))
+    values = {p.name: float(f"{fitted[p.name]:.5g}") for p in declared()}
+    return FoldFit(fold=fold, sources=sources, held_out=held_out, values=values, objective=round(cost, 4))
 
 
 def calibrate(
@@ -145,45 +302,66 @@ def calibrate(
     *,
     targets: Sequence[Target] | None = None,
     params: ParameterSet | None = None,
+    folds: int = 0,
+    jobs: int | None = None,
 ) -> Calibration:
     """Run the three stages from the declared starting values (so that a re-run reproduces
     the result) on ``targets`` (default: every addressable packaged target); the fixed values
-    come from ``params`` (default: the packaged set)."""
+    come from ``params`` (default: the packaged set).  ``folds`` ≥ 2 adds a k-fold
+    cross-validation by source (the refits run in ``jobs`` processes, default one per core)."""
     base = (params or default_parameters()).replace({p.name: p.start for p in declared()})
+    chosen = [t for t in (targets if targets is not None else load_targets()) if t.addressable]
+    fold_sources = assign_folds(chosen, folds) if folds else ()
     log("stage 1: glutamate adaptation (Milak 2016 peak at 26 min)")
     base = base.replace(tau_glutamate_adaptation_min=fit_glutamate_adaptation(base))
-    chosen = [t for t in (targets if targets is not None else load_targets()) if t.addressable]
-    symptom = [t for t in chosen if t.family != "adverse"]
-    adverse = [t for t in chosen if t.family == "adverse"]
-    symptom_fit = [t for t in symptom if t.endpoint != "not_significant" or t.control is not None]
-    efficacy, side_effects = stage("efficacy"), stage("adverse")
-    cost_2 = cost_3 = 0.0
-    if symptom_fit:
-        log(f"stage 2: efficacy, placebo and antidepressant ({len(efficacy)} parameters, {len(symptom_fit)} targets)")
-        fitted, cost_2 = _fit(
-            efficacy, symptom_fit, base, n, extra=lambda ev: _sd_residuals(symptom_fit, ev), max_nfev=max_nfev, log=log
-        )
-        base = base.replace(fitted)
-    if adverse:
-        log(f"stage 3: side effects ({len(side_effects)} parameters, {len(adverse)} targets)")
-        fitted, cost_3 = _fit(side_effects, adverse, base, n, max_nfev=max_nfev, log=log)
-        base = base.replace(fitted)
-    values = {p.name: float(f"{base[p.name]:.5g}") for p in declared()}
+    fold_fits: list[FoldFit] = []
+    if fold_sources:
+        values = {name: base[name] for name in base.names}
+        tasks: list[FoldTask] = [
+            (
+                i,
+                src,
+                tuple(t.id for t in chosen if source_key(t) in src),
+                tuple(t.id for t in chosen if source_key(t) not in src),
+                values,
+                n,
+                max_nfev,
+            )
+            for i, src in enumerate(fold_sources)
+        ]
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+        log(f"cross-validation: {folds} folds of sources, {workers} worker process(es)")
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_fold_task, task) for task in tasks]
+            fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log)
+            fold_fits = []
+            for i, future in enumerate(futures):
+                try:
+                    fold_fits.append(future.result())
+                except Exception as err:  # a refit that fails is reported, and nothing is written
+                    raise CalibrationError.one("folds", f"the refit without fold {i} failed ({err!r})") from err
+    else:
+        fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log)
+    values = {p.name: float(f"{fitted_all[p.name]:.5g}") for p in declared()}
     return Calibration(
         fit_date=_dt.date.today().isoformat(),
         method=(
             f"scipy least_squares (trf, finite-difference step 5% on the log scale to see through Monte Carlo "
-            f"discreteness), residuals (predicted − observed)/tolerance, n = {n} virtual patients per arm with "
-            f"fixed seeds, max {max_nfev} evaluations per stage"
+            f"discreteness), residuals (predicted − observed)/tolerance, condition multipliers shrunk toward 1 "
+            f"(log-normal prior SD {CONDITION_PRIOR_SD}), n = {n} virtual patients per arm with fixed seeds, "
+            f"max {max_nfev} evaluations per stage" + (f"; {folds}-fold cross-validation by source" if folds else "")
         ),
         values=values,
         targets_used=tuple(t.id for t in chosen),
-        objective=round(cost_2 + cost_3, 4),
+        objective=round(cost, 4),
         notes=(
             "stage 1: tau_glutamate_adaptation_min from Milak et al. 2016 (peak 26 min into infusion)",
             "stage 2 targets: every addressable non-adverse target, plus reported SDs of change",
             "stage 3 targets: every addressable adverse target",
+            *notes,
         ),
+        uncertainty={k: v for k, v in fits.items() if k in values},
+        cross_validation=tuple(fold_fits),
     )
 
 

@@ -44,12 +44,22 @@ class PopulationSpec(StrictModel):
     female_fraction: Real = Field(default=0.584, ge=0, le=1)
     setting: Setting = "outpatient"
     suicidal_ideation_at_entry: Flag | Annotated[Real, Field(ge=0, le=1)] = False
-    failed_trials_min: Count = Field(default=0, ge=0, le=20)
-    failed_trials_max: Count = Field(default=0, ge=0, le=20)
+    failed_trials_min: Count | None = Field(default=None, ge=0, le=20)
+    failed_trials_max: Count | None = Field(default=None, ge=0, le=20)
+    """Failed adequate antidepressant trials in the episode (inclusion criterion), drawn
+    uniformly in [min, max]; neither given: the condition's range (vocabulary.yaml)."""
+    open_label: Flag = False
+    """Patients know they receive active treatment (an open-label study or series)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.failed_trials_max < self.failed_trials_min:
+        if (self.failed_trials_min is None) != (self.failed_trials_max is None):
+            raise ValueError("give both failed_trials_min and failed_trials_max, or neither")
+        if (
+            self.failed_trials_min is not None
+            and self.failed_trials_max is not None
+            and self.failed_trials_max < self.failed_trials_min
+        ):
             raise ValueError(
                 f"failed_trials_max: {self.failed_trials_max} is below failed_trials_min {self.failed_trials_min}"
             )
@@ -70,15 +80,20 @@ class PopulationSpec(StrictModel):
             age_min=self.age_min,
             age_max=self.age_max,
             female_fraction=self.female_fraction,
-            failed_trials=(self.failed_trials_min, self.failed_trials_max),
+            failed_trials=(
+                (self.failed_trials_min, self.failed_trials_max)
+                if self.failed_trials_min is not None and self.failed_trials_max is not None
+                else None
+            ),
             setting=self.setting,
+            open_label=self.open_label,
             suicidal_ideation_fraction=float(si) if not isinstance(si, bool) else (1.0 if si else 0.0),
         )
 
     def not_yet_modelled(self) -> list[str]:
         """Descriptors the design sets that the model does not use yet (docs/trials.md)."""
         unused = []
-        if self.setting != "outpatient":
+        if self.setting == "inpatient":
             unused.append("population.setting")
         if self.suicidal_ideation_at_entry not in (False, 0, 0.0):
             unused.append("population.suicidal_ideation_at_entry")

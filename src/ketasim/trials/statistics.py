@@ -98,8 +98,11 @@ def compare_means(arm: FloatArray, control: FloatArray, *, paired: bool) -> Comp
 
 
 def compare_proportions(arm: BoolArray, control: BoolArray, *, paired: bool) -> Comparison:
-    """Difference in proportions (arm − control), Newcombe's interval; z-test or McNemar."""
+    """Difference in proportions (arm − control), Newcombe's interval; z-test or McNemar
+    (not estimable — NaN — when an arm has nobody left to count)."""
     k1, n1, k2, n2 = int(arm.sum()), arm.size, int(control.sum()), control.size
+    if n1 == 0 or n2 == 0:
+        return Comparison(math.nan, (math.nan, math.nan), math.nan)
     e1, e2 = wilson(k1, n1), wilson(k2, n2)
     d = e1.value - e2.value
     lo = d - math.sqrt((e1.value - e1.ci95[0]) ** 2 + (e2.ci95[1] - e2.value) ** 2)

@@ -36,7 +36,7 @@ class _Strict(BaseModel):
 
 SIDE_EFFECT_SERIES = ("SBP", "DBP", "HR", "CADSS")
 """Scales of targets read from a side-effect time course rather than a symptom score."""
-INCIDENCE_QUANTITIES = ("cadss_above_4", "bp_rise_40_25")
+INCIDENCE_QUANTITIES = ("cadss_above_4", "bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
 """Incidences of measured effects (besides the reported adverse events of the vocabulary)."""
 
 
@@ -46,6 +46,21 @@ class TargetArm(_Strict):
     label: str
     n: int | None = Field(default=None, gt=0)
     treatment: tuple[TreatmentItem, ...]
+
+
+class Context(_Strict):
+    """Who was enrolled and how the trial was framed (the placebo and antidepressant
+    covariates of the model); defaults are an outpatient, double-blind trial."""
+
+    setting: Literal["outpatient", "inpatient", "emergency"] = "outpatient"
+    open_label: bool = False
+    """Patients knew they received active treatment (no blinding, or a single-arm series)."""
+    failed_trials: tuple[int, int] | None = Field(default=None)
+    """Failed adequate antidepressant trials in the episode, drawn uniformly in [lo, hi]
+    (default: the condition's, see ``vocabulary.yaml``)."""
+    suicidal_ideation_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    age_mean: float | None = Field(default=None, ge=18, le=100)
+    note: str | None = None
 
 
 class Target(_Strict):
@@ -59,11 +74,14 @@ class Target(_Strict):
     scale: str
     baseline: float | None = None
     baseline_note: str | None = None
+    context: Context = Context()
     endpoint: Endpoint
     measure: Literal["response", "remission"] = "response"
     ratio: Literal["odds", "risk"] = "odds"
     quantity: str | None = None
-    statistic: Literal["at_time", "peak"] = "at_time"
+    statistic: Literal["at_time", "peak", "patient_peak"] = "at_time"
+    """at_time: the mean at time_h; peak: the largest value of the mean course;
+    patient_peak: the mean over patients of each patient's largest value."""
     session: Literal["first", "last"] = "first"
     time_from: Literal["dose_start", "infusion_end"] = "dose_start"
     assessed_at_h: tuple[float, ...] | None = None

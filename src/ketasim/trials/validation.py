@@ -13,6 +13,7 @@ free-text description.
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections import OrderedDict
@@ -29,9 +30,10 @@ from ketasim.params import ParameterSet, default_parameters
 from ketasim.pd.adverse import AdverseParameters
 from ketasim.pd.cascade import CascadeParameters
 from ketasim.pd.symptoms import EfficacyParameters, observe
-from ketasim.population import VirtualPopulation, sample_population
+from ketasim.pk.checks import PKChecks, pk_checks
+from ketasim.population import Demographics, VirtualPopulation, sample_population
 from ketasim.regimens import KetamineSessions, PlaceboSessions, course_start_h
-from ketasim.trials.targets import SIDE_EFFECT_SERIES, Target, TargetArm, load_targets
+from ketasim.trials.targets import SIDE_EFFECT_SERIES, Context, Target, TargetArm, load_targets
 from ketasim.vocabulary import condition, names, scale
 
 FloatArray = NDArray[np.float64]
@@ -62,12 +64,58 @@ class TargetRow(BaseModel):
     used_in_calibration: bool
 
 
+class Tally(BaseModel):
+    """Passed of total, overall and per family of targets."""
+
+    passed: int
+    total: int
+    by_family: dict[str, tuple[int, int]]
+
+    @classmethod
+    def of(cls, rows: list[TargetRow]) -> Tally:
+        """Count the rows."""
+        fams: dict[str, list[int]] = {}
+        for r in rows:
+            c = fams.setdefault(r.family, [0, 0])
+            c[0] += r.passed
+            c[1] += 1
+        return cls(
+            passed=sum(r.passed for r in rows),
+            total=len(rows),
+            by_family={k: (a, b) for k, (a, b) in sorted(fams.items())},
+        )
+
+
+class CrossValidatedRow(TargetRow):
+    """A held-out target, predicted with the values fitted without its fold."""
+
+    fold: int
+
+
+class CrossValidation(BaseModel):
+    """Out-of-sample figures: each fold's targets predicted by the refit without them."""
+
+    folds: int
+    sources: int
+    passed: int
+    total: int
+    by_family: dict[str, tuple[int, int]]
+    targets: list[CrossValidatedRow]
+    not_in_any_fold: list[str]
+    """Targets added after the cross-validation fits (not predicted out of sample)."""
+
+
 class ValidationReport(BaseModel):
-    """The ``ketasim validate`` result: every target, observed vs predicted."""
+    """The ``ketasim validate`` result: in-sample (``targets``, ``passed``, ``total``, as
+    before), cross-validated (the headline) and the PK checks."""
 
     targets: list[TargetRow]
     passed: int
     total: int
+    in_sample: Tally
+    cross_validation: CrossValidation | None
+    cross_validation_note: str | None = None
+    pk: PKChecks | None = None
     n_per_arm: int
     parameters: str
     disclaimer: str = DISCLAIMER
@@ -145,14 +193,27 @@ class Evaluator:
     params: ParameterSet = field(default_factory=default_parameters)
     max_exposures: int | None = None
     _exposures: OrderedDict[ExposureKey, Exposure] = field(default_factory=OrderedDict)
-    _variants: dict[tuple[ExposureKey, CascadeParameters, float], Exposure] = field(default_factory=dict)
+    _variants: dict[tuple[ExposureKey, CascadeParameters, float, float], Exposure] = field(default_factory=dict)
     _population: dict[int, VirtualPopulation] = field(default_factory=dict)
 
     def _patients(self, target: Target) -> tuple[int, VirtualPopulation]:
         name = _scale(target)
-        seed = zlib.crc32(f"{target.condition}|{name}|{_baseline(target):.3f}".encode())
+        c = target.context
+        key = f"{target.condition}|{name}|{_baseline(target):.3f}"
+        if c != Context():  # the default context keeps the seeds the targets had before contexts existed
+            key += f"|{c.setting}|{c.open_label}|{c.failed_trials}|{c.age_mean}"
+        seed = zlib.crc32(key.encode())
         if seed not in self._population:
-            self._population[seed] = sample_population(self.n, seed, target.condition, {name: _baseline(target)})
+            demographics = Demographics(
+                failed_trials=c.failed_trials,
+                setting=c.setting,
+                open_label=c.open_label,
+                suicidal_ideation_fraction=c.suicidal_ideation_fraction,
+                **({"age_mean": c.age_mean, "age_max": max(75.0, c.age_mean + 20.0)} if c.age_mean is not None else {}),
+            )
+            self._population[seed] = sample_population(
+                self.n, seed, target.condition, {name: _baseline(target)}, demographics
+            )
         return seed, self._population[seed]
 
     def _exposure(self, key: ExposureKey, arm: TargetArm, pop: VirtualPopulation) -> Exposure:
@@ -166,8 +227,9 @@ class Evaluator:
                 old, _ = self._exposures.popitem(last=False)
                 self._variants = {k: v for k, v in self._variants.items() if k[0] != old}
         base = self._exposures[key]
-        vkey = (key, CascadeParameters.from_params(self.params), self.params["tau_mood_onset_h"])
-        if vkey[1] == base.cascade and vkey[2] == base.tau_mood_h:
+        tau_tolerance_h = AdverseParameters.from_params(self.params).tau_tolerance_h
+        vkey = (key, CascadeParameters.from_params(self.params), self.params["tau_mood_onset_h"], tau_tolerance_h)
+        if vkey[1] == base.cascade and vkey[2] == base.tau_mood_h and vkey[3] == base.tau_tolerance_h:
             return base
         if vkey not in self._variants:
             if len(self._variants) > 4 * max(1, len(self._exposures)):
@@ -181,8 +243,7 @@ class Evaluator:
         name = _scale(target)
         seed, pop = self._patients(target)
         horizon = float(np.ceil((float(np.max(times_h)) + 1.0) / 24.0) * 24.0)
-        tolerance_h = AdverseParameters.from_params(self.params).tau_tolerance_h
-        upstream = (*CascadeParameters.from_params(self.params).upstream(), tolerance_h)
+        upstream = CascadeParameters.from_params(self.params).upstream()
         exposure = self._exposure((arm.model_dump_json(), seed, horizon, upstream), arm, pop)
         efficacy = EfficacyParameters.from_params(self.params, target.condition)
         gains = pop.gains(self.params)
@@ -239,7 +300,10 @@ def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
         t_start = t0
     r = ev.run(target, target.arm, t_start + times)
     key = {"SBP": "sbp_mmhg", "DBP": "dbp_mmhg", "HR": "heart_rate_bpm", "CADSS": "cadss"}[target.scale]
-    mean_curve = np.mean(r.adverse[key] - (r.adverse[key][:, [0]] if key != "cadss" else 0.0), axis=0)
+    curves = r.adverse[key] - (r.adverse[key][:, [0]] if key != "cadss" else 0.0)
+    mean_curve = np.mean(curves, axis=0)
+    if target.statistic == "patient_peak":
+        return float(np.mean(np.max(curves, axis=1))), None
     if target.endpoint in ("mean_change", "mean_score"):
         at_time = target.statistic == "at_time" and target.time_h is not None and target.time_h <= ADVERSE_WINDOW_H
         if at_time and target.time_h is not None:
@@ -268,10 +332,12 @@ def _incidence(target: Target, ev: Evaluator) -> Prediction:
     r = ev.run(target, target.arm, times)
     if quantity == "cadss_above_4":
         return float(np.mean(np.max(r.adverse["cadss"], axis=1) > CADSS_DISSOCIATION)), None
-    if quantity == "bp_rise_40_25":
+    if quantity in ("bp_rise_40_25", "sbp_rise_40", "dbp_rise_25"):
         sbp_rise = np.max(r.adverse["sbp_mmhg"], axis=1) - r.adverse["sbp_mmhg"][:, 0]
         dbp_rise = np.max(r.adverse["dbp_mmhg"], axis=1) - r.adverse["dbp_mmhg"][:, 0]
-        return float(np.mean((sbp_rise >= BP_RISE_MMHG[0]) | (dbp_rise >= BP_RISE_MMHG[1]))), None
+        sbp_hit, dbp_hit = sbp_rise >= BP_RISE_MMHG[0], dbp_rise >= BP_RISE_MMHG[1]
+        hit = {"bp_rise_40_25": sbp_hit | dbp_hit, "sbp_rise_40": sbp_hit, "dbp_rise_25": dbp_hit}[quantity]
+        return float(np.mean(hit)), None
     none = np.ones(ev.n)
     for s in r.sessions:
         none = none * (1.0 - s.event_probability[quantity])
@@ -384,23 +450,88 @@ def evaluate(
     return results
 
 
+def _offset(progress: Callable[[int], None], start: int, done: int) -> None:
+    progress(start + done)
+
+
+def cross_validate(
+    params: ParameterSet,
+    n: int = DEFAULT_N,
+    *,
+    max_exposures: int | None = 2,
+    progress: Callable[[int], None] | None = None,
+    families: frozenset[str] | None = None,
+) -> CrossValidation | None:
+    """Each fold's held-out targets under the values fitted without them (None when the
+    parameter file holds no cross-validation fits)."""
+    folds = params.calibration.cross_validation
+    if not folds:
+        return None
+    known = {t.id: t for t in load_targets() if families is None or t.family in families}
+    rows: list[CrossValidatedRow] = []
+    for fold in folds:
+        held = tuple(known[i] for i in fold.held_out if i in known)
+        ev = Evaluator(n=n, params=params.replace(fold.values), max_exposures=max_exposures)
+        tick = None if progress is None else functools.partial(_offset, progress, len(rows))
+        for r in evaluate(held, ev, tick):
+            rows.append(CrossValidatedRow(**r.row().model_dump(), fold=fold.fold))
+    held_ids = {i for f in folds for i in f.held_out}
+    tally = Tally.of(list(rows))
+    return CrossValidation(
+        folds=len(folds),
+        sources=sum(len(f.sources) for f in folds),
+        passed=tally.passed,
+        total=tally.total,
+        by_family=tally.by_family,
+        targets=rows,
+        not_in_any_fold=[t.id for t in known.values() if t.addressable and t.id not in held_ids],
+    )
+
+
 def validate(
-    n: int = DEFAULT_N, params: ParameterSet | None = None, *, max_exposures: int | None = 2
+    n: int = DEFAULT_N,
+    params: ParameterSet | None = None,
+    *,
+    max_exposures: int | None = 2,
+    cross_validated: bool = True,
+    pk: bool = True,
+    families: frozenset[str] | None = None,
 ) -> ValidationReport:
-    """Every packaged target, in file order, under ``params`` (default: the packaged set)."""
+    """Every packaged target (of ``families``, default all), in file order, under ``params``
+    (default: the packaged set); then each held-out fold under its refit, and the PK checks."""
     p = params or default_parameters()
-    results = evaluate(load_targets(), Evaluator(n=n, params=p, max_exposures=max_exposures))
-    return report(results, n, p)
+    targets = tuple(t for t in load_targets() if families is None or t.family in families)
+    results = evaluate(targets, Evaluator(n=n, params=p, max_exposures=max_exposures))
+    cv = cross_validate(p, n, max_exposures=max_exposures, families=families) if cross_validated else None
+    return report(results, n, p, cv, pk_checks() if pk else None)
 
 
-def report(results: list[TargetResult], n: int, params: ParameterSet) -> ValidationReport:
+def report(
+    results: list[TargetResult],
+    n: int,
+    params: ParameterSet,
+    cv: CrossValidation | None = None,
+    pk: PKChecks | None = None,
+) -> ValidationReport:
     """The validation report of evaluated targets."""
     used = frozenset(params.calibration.targets_used)
     rows = [r.row(used) for r in results]
+    note = None
+    if cv is None:
+        note = (
+            "no cross-validation: the parameter file holds no fold fits "
+            "(run `ketasim calibrate --folds 5 --out FILE` and pass --params FILE)"
+            if not params.calibration.cross_validation
+            else "cross-validation not requested"
+        )
     return ValidationReport(
         targets=rows,
         passed=sum(r.passed for r in rows),
         total=len(rows),
+        in_sample=Tally.of(rows),
+        cross_validation=cv,
+        cross_validation_note=note,
+        pk=pk,
         n_per_arm=n,
         parameters=f"{params.origin} (digest {params.digest})",
     )

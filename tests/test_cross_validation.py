@@ -1,0 +1,203 @@
+"""Honest validation: folds by source, refits without each fold, Wald intervals of the fitted
+values (checked against statsmodels), the three figures of `ketasim validate`, and the
+options refused."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ketasim.errors import ParameterError
+from ketasim.params import FreeParameter, default_parameters, load_parameters
+from ketasim.pk.checks import PKCheck, load_checks, pk_checks
+from ketasim.trials.calibration import CalibrationError, assign_folds, parameter_fits, source_key
+from ketasim.trials.targets import load_targets
+from ketasim.trials.validation import Evaluator, cross_validate, predict
+
+KETASIM = [str(Path(sys.executable).with_name("ketasim"))]  # the installed console script, a real process
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*KETASIM, *args], capture_output=True, text=True, timeout=600)
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(2, 20), seed=st.integers(0, 10_000))
+def test_folds_partition_the_sources_whatever_the_order(k: int, seed: int) -> None:
+    targets = [t for t in load_targets() if t.addressable]
+    folds = assign_folds(targets, k)
+    shuffled = list(targets)
+    random.Random(seed).shuffle(shuffled)
+    assert assign_folds(shuffled, k) == folds  # fixed: independent of the file's order
+    sources = [s for f in folds for s in f]
+    assert sorted(sources) == sorted({source_key(t) for t in targets})  # every study in exactly one fold
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("k", [0, 1, 21, True, 2.5])
+def test_fold_counts_outside_the_range_are_refused(k: object) -> None:
+    with pytest.raises(CalibrationError, match="folds"):
+        assign_folds(load_targets(), k)  # type: ignore[arg-type]
+
+
+def test_more_folds_than_sources_is_refused() -> None:
+    two_sources = [t for t in load_targets() if source_key(t) in ("Berman et al. 2000", "Zarate et al. 2006")]
+    with pytest.raises(CalibrationError, match="at least 3 sources"):
+        assign_folds(two_sources, 3)
+
+
+def test_wald_intervals_match_statsmodels_ols() -> None:
+    """A linear least-squares problem: the Jacobian is the design matrix, and the intervals
+    must equal OLS's (z-based, as statsmodels with use_t=False)."""
+    rng = np.random.default_rng(4)
+    x = np.column_stack([np.ones(400), rng.normal(size=400)])
+    y = x @ np.array([1.5, -0.7]) + rng.normal(scale=0.3, size=400)
+    fit = sm.OLS(y, x).fit(use_t=False)
+    residuals = y - x @ fit.params
+    free = [
+        FreeParameter(name=n, unit="1", stage="efficacy", start=0, low=-100, high=100, log=False, meaning="test")
+        for n in ("a", "b")
+    ]
+    ours = parameter_fits(free, fit.params, x, 0.5 * float(residuals @ residuals))
+    for name, (lo, hi) in zip(("a", "b"), fit.conf_int(alpha=0.05), strict=True):
+        assert ours[name].ci95 is not None
+        assert ours[name].ci95 == pytest.approx((lo, hi), rel=2e-3, abs=1e-3)
+        assert ours[name].status == "identified"
+
+
+def test_a_parameter_the_targets_do_not_move_is_not_identifiable() -> None:
+    free = [
+        FreeParameter(name=n, unit="1", stage="efficacy", start=1, low=0.01, high=100, meaning="test")
+        for n in ("moves", "idle")
+    ]
+    jac = np.column_stack([np.linspace(1, 2, 30), np.zeros(30)])
+    fits = parameter_fits(free, np.log([1.0, 1.0]), jac, 3.0)
+    assert fits["idle"].status == "not_identifiable"
+    at_bound = parameter_fits(free, np.log([100.0, 1.0]), np.column_stack([np.ones(30), np.ones(30)]), 3.0)
+    assert at_bound["moves"].status == "at_bound"
+    # a column that barely moves the residuals: an interval past exp()'s range is reported, not raised
+    flat = parameter_fits(free, np.log([1.0, 1.0]), np.column_stack([np.linspace(1, 2, 30), np.full(30, 1e-7)]), 3.0)
+    assert flat["idle"].ci95 is None and flat["idle"].status == "not_identifiable"
+
+
+@pytest.mark.slow
+def test_calibrate_with_folds_then_validate_predicts_each_fold_out_of_sample(tmp_path: Path) -> None:
+    ids = "1,2,3,4,5,6,109a,109c"
+    out = tmp_path / "cv.yaml"
+    done = _run("calibrate", "--out", str(out), "--n", "50", "--max-evaluations", "1", "--targets", ids, "--folds", "2")
+    assert done.returncode == 0, done.stderr
+    params = load_parameters(out)
+    folds = params.calibration.cross_validation
+    assert len(folds) == 2
+    held = [i for f in folds for i in f.held_out]
+    assert sorted(held) == sorted(ids.split(","))  # each chosen target held out exactly once
+    cv = cross_validate(params, n=50)
+    assert cv is not None and cv.total == len(held) and cv.folds == 2
+    # a held-out row is the prediction under the fold's own values, not the full fit's
+    row = cv.targets[0]
+    fold = next(f for f in folds if f.fold == row.fold)
+    target = next(t for t in load_targets() if t.id == row.id)
+    expected, _ = predict(target, Evaluator(n=50, params=params.replace(fold.values)))
+    assert row.predicted == pytest.approx(expected)
+    report = _run("validate", "--params", str(out), "--n", "50", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    doc = json.loads(report.stdout)
+    assert doc["cross_validation"]["folds"] == 2 and doc["cross_validation"]["total"] == len(held)
+    assert doc["in_sample"]["total"] == doc["total"] == len(doc["targets"])  # compatibility: top level = in-sample
+    assert doc["pk"]["total"] == len(load_checks())
+    table = _run("validate", "--params", str(out), "--n", "50")
+    assert "cross-validated (2-fold by source" in table.stdout
+
+
+def test_packaged_parameters_carry_a_cross_validation_of_at_least_five_folds() -> None:
+    cal = default_parameters().calibration
+    assert len(cal.cross_validation) >= 5
+    sources = {s for f in cal.cross_validation for s in f.sources}
+    assert len(sources) >= 40
+    held = [i for f in cal.cross_validation for i in f.held_out]
+    assert len(held) == len(set(held))
+    assert set(held) == set(cal.targets_used)
+    assert set(cal.uncertainty) <= set(cal.values)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--folds", "1"], "--folds"),
+        (["--folds", "21"], "--folds"),
+        (["--folds", "3", "--targets", "1,2"], "--folds"),
+        (["--jobs", "0"], "--jobs"),
+    ],
+)
+def test_calibration_options_are_refused_naming_the_option(tmp_path: Path, args: list[str], flag: str) -> None:
+    out = tmp_path / "never.yaml"
+    done = _run("calibrate", "--out", str(out), *args)
+    assert done.returncode == 2
+    assert flag in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
+
+
+def test_a_fold_missing_a_parameter_is_refused_naming_it(tmp_path: Path) -> None:
+    raw = yaml.safe_load((Path(__file__).parents[1] / "src/ketasim/data/calibrated.yaml").read_text())
+    raw["cross_validation"] = [
+        {"fold": 0, "sources": ["x"], "held_out": ["1"], "values": dict(raw["values"]), "objective": 1.0}
+    ]
+    del raw["cross_validation"][0]["values"]["series_gain"]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParameterError, match=r"cross_validation\[0\]\.values\.series_gain"):
+        load_parameters(path)
+    done = _run("validate", "--params", str(path))
+    assert done.returncode == 2 and "series_gain" in done.stderr
+
+
+@settings(max_examples=50, deadline=None)
+@given(observed=st.floats(0.1, 500), predicted=st.floats(0.01, 1000), rel=st.floats(0.01, 0.5))
+def test_pk_check_verdicts_follow_their_tolerance(observed: float, predicted: float, rel: float) -> None:
+    check = PKCheck(
+        id="x",
+        source="s",
+        drug="racemic_ketamine",
+        dose={"amount_mg": 10},
+        analyte="ketamine",
+        metric="cmax",
+        observed=observed,
+        rel_tol=rel,
+    )
+    assert check.passes(predicted) == (abs(predicted / observed - 1) <= rel)
+
+
+def test_pk_checks_report_every_check_with_a_finite_value() -> None:
+    doc = pk_checks()
+    assert doc.total == len(load_checks()) >= 15
+    assert all(math.isfinite(r.predicted) for r in doc.checks)
+    assert doc.passed == sum(r.passed for r in doc.checks)
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_unknown_target_families_are_refused(tmp_path: Path, command: str) -> None:
+    extra = ["--out", str(tmp_path / "never.yaml")] if command == "calibrate" else []
+    done = _run(command, *extra, "--families", "adverse,astrology")
+    assert done.returncode == 2
+    assert "--families" in done.stderr and "astrology" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "never.yaml").exists()
+
+
+def test_validate_keeps_only_the_families_asked_for() -> None:
+    from ketasim.trials.validation import validate
+
+    doc = validate(n=50, families=frozenset({"ocd"}), cross_validated=False, pk=False)
+    assert doc.total == sum(t.family == "ocd" for t in load_targets()) > 0
+    assert {r.family for r in doc.targets} == {"ocd"}
