@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ketasim.errors import ParameterError
 from ketasim.params import FreeParameter, default_parameters, load_parameters
 from ketasim.pk.checks import PKCheck, load_checks, pk_checks
-from ketasim.trials.calibration import CalibrationError, assign_folds, parameter_fits, source_key
+from ketasim.trials.calibration import CalibrationError, assign_folds, fittable, parameter_fits, source_key
 from ketasim.trials.targets import load_targets
 from ketasim.trials.validation import Evaluator, cross_validate, predict
 
@@ -35,7 +35,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 @settings(max_examples=25, deadline=None)
 @given(k=st.integers(2, 20), seed=st.integers(0, 10_000))
 def test_folds_partition_the_sources_whatever_the_order(k: int, seed: int) -> None:
-    targets = [t for t in load_targets() if t.addressable]
+    targets = fittable(load_targets())
     folds = assign_folds(targets, k)
     shuffled = list(targets)
     random.Random(seed).shuffle(shuffled)
@@ -130,6 +130,9 @@ def test_packaged_parameters_carry_a_cross_validation_of_at_least_five_folds() -
     assert len(held) == len(set(held))
     assert set(held) == set(cal.targets_used)
     assert set(cal.uncertainty) <= set(cal.values)
+    # the sources of derived values are neither fitted nor cross-validated (they cannot test themselves)
+    derived = {t.id for t in load_targets() if t.derives is not None}
+    assert derived and not derived & set(held)
 
 
 @pytest.mark.parametrize(

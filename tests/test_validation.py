@@ -40,15 +40,19 @@ def test_every_target_is_listed_none_dropped(report: ValidationReport) -> None:
 
 
 def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> None:
+    """Fitted targets, and the sources of derived values, are marked: for them the report
+    measures the fit, not a prediction."""
     used = set(default_parameters().calibration.targets_used)
-    assert {r.id for r in report.targets if r.used_in_calibration} == used
+    derived = {t.id for t in load_targets() if t.derives is not None}
+    assert not used & derived
+    assert {r.id for r in report.targets if r.used_in_calibration} == used | derived
     assert "digest" in report.parameters
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-02 calibration): 152/191 = 79.6% in sample, below the bar of 90% "
+    reason="Known miss (2026-12-02 calibration): 151/191 = 79.1% in sample, below the bar of 90% "
     "(issue 12; it was 85% of 135 targets before 56 targets from 21 more studies were added)",
 )
 def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
@@ -58,7 +62,7 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-02 calibration): 129/190 = 67.9% of held-out targets cross-validated, "
+    reason="Known miss (2026-12-02 calibration): 123/177 = 69.5% of held-out targets cross-validated, "
     "below the bar of 75% (issue 12); docs/model.md §8 lists every miss",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:

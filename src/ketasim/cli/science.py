@@ -157,11 +157,11 @@ def calibrate_command(
     if out.resolve() == installed.resolve() and "site-packages" in str(installed):
         bad("--out", f"{str(out)!r} is the installed package's own file; write a new file and pass it with --params")
     params = parameters(params_file)
-    from ketasim.trials.calibration import CalibrationError, assign_folds
+    from ketasim.trials.calibration import CalibrationError, assign_folds, fittable
 
     if folds:
         try:
-            assign_folds([t for t in (chosen or load_targets()) if t.addressable], folds)
+            assign_folds(fittable(chosen or load_targets()), folds)
         except CalibrationError as err:
             bad("--folds", err.problems[0][1])
     with refusing("--folds", {"folds": "--folds", "calibration": "--out"}):

@@ -78,6 +78,11 @@ def source_key(target: Target) -> str:
     return target.source.split(",")[0].strip()
 
 
+def fittable(targets: Sequence[Target]) -> list[Target]:
+    """The targets a calibration fits: addressable, and not the source of a derived value."""
+    return [t for t in targets if t.addressable and t.derives is None]
+
+
 def assign_folds(targets: Sequence[Target], k: int) -> tuple[tuple[str, ...], ...]:
     """k folds of sources (each a sorted tuple of :func:`source_key`): sources ordered by the
     CRC-32 of their name and dealt round-robin, so a fold never splits a study and the
@@ -310,7 +315,7 @@ def calibrate(
     come from ``params`` (default: the packaged set).  ``folds`` ≥ 2 adds a k-fold
     cross-validation by source (the refits run in ``jobs`` processes, default one per core)."""
     base = (params or default_parameters()).replace({p.name: p.start for p in declared()})
-    chosen = [t for t in (targets if targets is not None else load_targets()) if t.addressable]
+    chosen = fittable(targets if targets is not None else load_targets())
     fold_sources = assign_folds(chosen, folds) if folds else ()
     log("stage 1: glutamate adaptation (Milak 2016 peak at 26 min)")
     base = base.replace(tau_glutamate_adaptation_min=fit_glutamate_adaptation(base))

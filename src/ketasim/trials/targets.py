@@ -101,6 +101,9 @@ class Target(_Strict):
     tolerance_rule: str
     addressable: bool = True
     reason: str | None = None
+    derives: str | None = None
+    """The fixed value this result is the source of (e.g. ``adverse.ae_nausea_beta``): it
+    is reported in sample but neither fitted nor cross-validated (it cannot test itself)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -102,7 +102,8 @@ class CrossValidation(BaseModel):
     by_family: dict[str, tuple[int, int]]
     targets: list[CrossValidatedRow]
     not_in_any_fold: list[str]
-    """Targets added after the cross-validation fits (not predicted out of sample)."""
+    """Targets not predicted out of sample: the sources of derived values (``derives``) and
+    any added after the cross-validation fits."""
 
 
 class ValidationReport(BaseModel):
@@ -145,7 +146,7 @@ class TargetResult:
             ci95=t.ci if t.ci is not None and t.tolerance == 0 else None,
             passed=self.passed,
             reason=self.reason,
-            used_in_calibration=t.id in calibrated_on,
+            used_in_calibration=t.id in calibrated_on or t.derives is not None,
         )
 
 
