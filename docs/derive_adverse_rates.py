@@ -29,8 +29,12 @@ SESSIONS = 8
 
 def typical_peak_occupancy() -> float:
     """Peak NMDA occupancy of esketamine 56 mg nasal, typical 70 kg man (the label's doses)."""
-    ex = expose([KetamineSessions(drug="esketamine", route="intranasal", dose_mg=56, days=(0,), hour_of_day=0)],
-                Covariates.one(70.0), 6.0, params=default_parameters())
+    ex = expose(
+        [KetamineSessions(drug="esketamine", route="intranasal", dose_mg=56, days=(0,), hour_of_day=0)],
+        Covariates.one(70.0),
+        6.0,
+        params=default_parameters(),
+    )
     return float(np.max(ex.states["nmda_occupancy"]))
 
 
@@ -55,15 +59,20 @@ def main() -> None:
             if pbo
             else "no placebo row: 0 assumed (a placebo session does not sedate to MOAA/S <= 3)"
         )
-        print(f"  ae_{event}_p0:\n    value: {p0:.4g}\n    unit: \"1\"")
-        print(f"    source: \"[C] Spravato label TRD pool: {event} {placebo} over {SESSIONS} induction sessions:"
-              f" 1 - (1 - {pp:g})^(1/{SESSIONS}) (docs/derive_adverse_rates.py)\"")
+        print(f'  ae_{event}_p0:\n    value: {p0:.4g}\n    unit: "1"')
+        print(
+            f'    source: "[C] Spravato label TRD pool: {event} {placebo} over {SESSIONS} induction sessions:'
+            f' 1 - (1 - {pp:g})^(1/{SESSIONS}) (docs/derive_adverse_rates.py)"'
+        )
         if not pbo:
             print("    assumed: true")
-        print(f"  ae_{event}_beta:\n    value: {beta:.4g}\n    unit: \"1\"")
-        print(f"    source: \"[C] Spravato label TRD pool: {event} {pe:g} on esketamine + AD (target {esk}) over {SESSIONS}"
-              f" sessions at the typical peak NMDA occupancy {o:.3f} (56 mg): -ln((1 - {pe:g})/(1 - {pp:g}))/({SESSIONS} x {o:.3f})"
-              " (docs/derive_adverse_rates.py)\"")
+        print(f'  ae_{event}_beta:\n    value: {beta:.4g}\n    unit: "1"')
+        print(
+            f'    source: "[C] Spravato label TRD pool: {event} {pe:g} on esketamine + AD (target {esk})'
+            f" over {SESSIONS} sessions at the typical peak NMDA occupancy {o:.3f} (56 mg):"
+            f" -ln((1 - {pe:g})/(1 - {pp:g}))/({SESSIONS} x {o:.3f})"
+            ' (docs/derive_adverse_rates.py)"'
+        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ def main() -> None:
         for r in cv.targets:
             if not r.passed:
                 pred = "—" if r.predicted is None else f"{r.predicted:.3g}"
-                print(f"| {r.id} | {r.family} | {r.endpoint[:70]} | {r.observed:g} | {pred} ({r.fold}) | {r.tolerance:g} |")
+                print(
+                    f"| {r.id} | {r.family} | {r.endpoint[:70]} | {r.observed:g} | {pred} ({r.fold})"
+                    f" | {r.tolerance:g} |"
+                )
     cal = params.calibration
     print("\n| parameter | value | 95% interval | status | meaning |\n|---|---|---|---|---|")
     for p in free_parameters():
