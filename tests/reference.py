@@ -26,7 +26,7 @@ docs §1.1, §1.3, §1.4), time in h, amounts in mg, concentrations in mg/L = 10
     dCe/dt  = ke0·(Cp − Ce)  per analyte,  ke0 = ln 2 / t½,ke0
     C_free(species) = fraction × fu × Ce[ng/mL] / molar mass   (µM)
     O       = L/(1 + L),  L = Σ C_free,i/K_i
-    θ = θ_70·(WT/70)^0.75 for clearances (CL, Q, CLm, Qm), ^1 for volumes; CL, CLm ×1.2 in women
+    θ = θ_70·(WT/70)^0.75 for clearances (CL, Q, CLm, Qm), ^1 for volumes; no sex effect (Kamp 2020)
 
 The cascade (docs §6; normalisers n_* make each index 1 at its peak after one standard
 infusion, 0.5 mg/kg over 40 min in a 70 kg 40-year-old man, computed stage by stage):
@@ -209,10 +209,8 @@ class Patient:
 
 CLEARANCES = ("CL_L_h", "Q_L_h", "CLm_L_h", "Qm_L_h")
 VOLUMES = ("V1_L", "V2_L", "Vm1_L", "Vm2_L")
-SEX_SCALED = ("CL_L_h", "CLm_L_h")
-"""Covariate model of docs/model.md §1.4 (Anderson & Holford 2008; Sigtermans 2009), written
-here rather than read from the file so the file's covariate entries are checked too."""
-WOMEN_CLEARANCE_FACTOR = 1.2
+"""Covariate model of docs/model.md §1.4 (Anderson & Holford 2008; no sex effect, Kamp 2020),
+written here rather than read from the file so the file's covariate entries are checked too."""
 
 
 def pk_parameters(patient: Patient = Patient()) -> dict[str, float]:
@@ -226,9 +224,6 @@ def pk_parameters(patient: Patient = Patient()) -> dict[str, float]:
         p[name] *= (patient.weight_kg / 70.0) ** 0.75
     for name in VOLUMES:
         p[name] *= patient.weight_kg / 70.0
-    if patient.female:
-        for name in SEX_SCALED:
-            p[name] *= WOMEN_CLEARANCE_FACTOR
     p["ke0_per_h"] = math.log(2.0) / (p["ke0_half_life_min"] / 60.0)
     molar = {a.name: float(a.molar_mass_g_mol) for a in f.analytes}
     for s in f.species:

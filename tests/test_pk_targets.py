@@ -13,6 +13,7 @@ import pytest
 
 from ketasim.covariates import Covariates
 from ketasim.pk import compute_nca, load_model
+from ketasim.pk.checks import PKCheck, load_checks, predict_check
 from ketasim.regimens import Dose
 
 GRID_H = np.arange(0.0, 96.0 + 1e-9, 1.0 / 60.0)
@@ -134,13 +135,38 @@ def test_esketamine_tmax_in_label_range() -> None:
         assert 20 / 60 - 1e-9 <= t_after_last <= 40 / 60 + 1e-9, (dose_mg, t_after_last)
 
 
-def test_women_have_lower_exposure_than_men_racemic() -> None:
-    """Sigtermans 2009: 20% higher S-ketamine clearance in women (higher levels in men)."""
-    model = load_model("racemic_ketamine")
+@pytest.mark.parametrize("name", ["clements_1981", "domino_1982"])
+def test_sex_does_not_change_racemic_exposure(name: str) -> None:
+    """Kamp 2020 (14 pooled datasets): no covariate effects; Wang 2019: no sex effect. Men and
+    women of the same weight and age have the same ketamine and norketamine exposure."""
+    model = load_model(name)
     cov = Covariates(weight_kg=np.array([70.0, 70.0]), age_years=np.array([40.0, 40.0]), female=np.array([False, True]))
     res = model.simulate([Dose(amount_mg=35, duration_h=40 / 60)], GRID_H, cov)
-    auc = [compute_nca(GRID_H, res.concentrations_ng_ml["ketamine"][i]).auc_0_inf_ng_h_ml for i in range(2)]
-    assert auc[0] / auc[1] == pytest.approx(1.2, rel=1e-3)
+    for analyte in ("ketamine", "norketamine"):
+        conc = res.concentrations_ng_ml[analyte]
+        np.testing.assert_allclose(conc[0], conc[1], rtol=1e-12)
+
+
+KNOWN_PK_MISSES = {
+    "pk-7": "Perez-Ruixo's metabolite model over-predicts its own Table 4 noresketamine AUC ~1.4x",
+    "pk-13": "Perez-Ruixo's oral route gives Fgut(1-E) ~0.18 against 8% oral S-ketamine",
+    "pk-22": "first-pass norketamine enters at the parent's absorption rate: oral Tmax 0.6 h vs 1.6 +/- 0.9",
+    "pk-23": "fitted to Chong 2006 (oral 12.1 ng.h/mL per mg); Yanagihara 2003 (n = 3) reports ~20 per mg",
+}
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_PK_MISSES[c.id]))
+        if c.id in KNOWN_PK_MISSES
+        else pytest.param(c, id=c.id)
+        for c in load_checks()
+    ],
+)
+def test_packaged_pk_check(check: PKCheck) -> None:
+    """Every packaged PK check (data/pk/checks.yaml) within its stated tolerance."""
+    assert check.passes(predict_check(check)), (check.id, check.observed, predict_check(check))
 
 
 def test_age_above_60_lowers_hepatic_flow_esketamine() -> None:

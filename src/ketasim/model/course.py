@@ -18,6 +18,7 @@ from ketasim.pd._filters import at_times, first_order, solver_grid
 from ketasim.pd.adverse import (
     AdverseParameters,
     Flag,
+    bp_log_sensitivity,
     cadss,
     exposure_flags,
     haemodynamics,
@@ -36,6 +37,7 @@ from ketasim.pd.symptoms import (
     session_expectancy,
 )
 from ketasim.pk import load_model
+from ketasim.population import session_normals
 from ketasim.regimens import (
     DOSE_FIELD_NAMES,
     Dose,
@@ -386,7 +388,9 @@ def outcomes(
     vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
     occ_out = out_states["nmda_occupancy"]
     tol_out = at_times(exposure.tolerance, grid, out_t)
-    rises = haemodynamics(occ_out, adverse_p, gains.eta_bp)
+    session_z = None if gains.bp_session_keys is None else session_normals(gains.bp_session_keys, len(sessions))
+    eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, [t for t, _ in sessions], out_t)
+    rises = haemodynamics(occ_out, adverse_p, eta_bp)
     adverse = {
         "cadss": cadss(occ_out, tol_out, adverse_p, gains.eta_dissociation),
         "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],

@@ -3,7 +3,9 @@ and a cumulative-exposure tracker.
 
     CADSS(t)  = c_max·e^η · O^n/(O50^n + O^n) / (1 + k_tol·T(t))   O: NMDA occupancy (effect site)
     T(t)      = (1/AUC₁) ∫ O(s)·e^{−(t−s)/τ_tol} ds              exposure-weighted sessions, τ_tol 28 d
-    ΔSBP(t)   = E_SBP·O^m/(O50_BP^m + O^m), likewise ΔDBP and ΔHR     (peaks with occupancy, ~40 min)
+    ΔSBP(t)   = E_SBP·e^(η+κ_s)·O^m/(O50_BP^m + O^m), likewise ΔDBP, ΔHR (peaks with occupancy, ~40 min;
+                η per patient, κ_s per session s: between-patient and between-session spread)
+    BP_rec    = BP + ε,  ε ~ N(0, σ_read²) per reading                 what a cuff records (σ_read 3.66 mmHg)
     p_AE,s    = 1 − (1 − p₀)·exp(−β·O_peak,s)                     per session, for nausea, vomiting,
                                                                    dizziness, sedation, vertigo, hypoesthesia
 
@@ -44,6 +46,7 @@ class AdverseParameters:
     hr_max: float
     bp_o50: float
     bp_hill: float
+    bp_reading_sd: float
     ae_p0: dict[str, float]
     ae_beta: dict[str, float]
 
@@ -68,6 +71,7 @@ class AdverseParameters:
             hr_max=p["hr_rise_max_bpm"],
             bp_o50=p["bp_occupancy50"],
             bp_hill=p["bp_hill"],
+            bp_reading_sd=p["adverse.bp_reading_sd_mmhg"],
             ae_p0={a: rate(a, "p0") for a in names("adverse_events")},
             ae_beta={a: rate(a, "beta") for a in names("adverse_events")},
         )
@@ -94,17 +98,45 @@ def cadss(
 def haemodynamics(
     occupancy: FloatArray, p: AdverseParameters, eta_bp: FloatArray | None = None
 ) -> dict[str, FloatArray]:
-    """Rises above baseline: SBP and DBP (mmHg) and heart rate (bpm); ``eta_bp`` (P,) is
-    each patient's log sensitivity (between-patient variability, ω ``bp_omega``)."""
+    """Rises above baseline: SBP and DBP (mmHg) and heart rate (bpm); ``eta_bp`` is each
+    patient's log sensitivity, (P,) or, with session-to-session variability, (P, times)
+    (:func:`bp_log_sensitivity`)."""
     o = np.maximum(occupancy, 0.0) ** p.bp_hill
     effect = o / (p.bp_o50**p.bp_hill + o)
     if eta_bp is not None:
-        effect = effect * np.exp(eta_bp)[:, None]
+        effect = effect * np.exp(eta_bp if eta_bp.ndim == 2 else eta_bp[:, None])
     return {
         "sbp_rise_mmhg": p.sbp_max * effect,
         "dbp_rise_mmhg": p.dbp_max * effect,
         "hr_rise_bpm": p.hr_max * effect,
     }
+
+
+def bp_log_sensitivity(
+    eta_bp: FloatArray | None,
+    session_z: FloatArray | None,
+    omega_session: float,
+    session_starts_h: Sequence[float] | FloatArray,
+    times_h: FloatArray,
+) -> FloatArray | None:
+    """η + κ_s (P × times): the patient's log BP sensitivity plus that of the session under
+    way at each time (the latest session started; κ_s = ω_session·z_s, ``session_z`` P × S)."""
+    if eta_bp is None and (session_z is None or omega_session == 0.0):
+        return None
+    n = session_z.shape[0] if session_z is not None else len(eta_bp)  # type: ignore[arg-type]
+    total = np.zeros((n, times_h.size)) + (0.0 if eta_bp is None else eta_bp[:, None])
+    if session_z is not None and omega_session and len(session_starts_h):
+        index = np.clip(np.searchsorted(np.asarray(session_starts_h), times_h, side="right") - 1, 0, None)
+        total = total + omega_session * session_z[:, index]
+    return total
+
+
+def record_bp(bp_mmhg: FloatArray, p: AdverseParameters, rng: np.random.Generator) -> FloatArray:
+    """Blood pressure as a cuff records it: each reading with its own error (SD
+    ``bp_reading_sd``), so the largest of several readings over-states the peak, as published
+    peaks do."""
+    recorded: FloatArray = bp_mmhg + p.bp_reading_sd * rng.standard_normal(np.shape(bp_mmhg))
+    return recorded
 
 
 def session_probabilities(peak_occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:

@@ -165,6 +165,10 @@ class PatientGains:
     """Standard-normal effect of an empirical comparator (each comparator applies its own ω)."""
     eta_bp: FloatArray | None = None
     """Log sensitivity of blood pressure and heart rate to NMDA occupancy."""
+    bp_session_keys: NDArray[np.uint64] | None = None
+    """Each patient's key for session-to-session BP variability (see :func:`bp_log_sensitivity`)."""
+    bp_session_omega: float = 0.0
+    """SD of the session-to-session log sensitivity of BP and heart rate (``bp_session_omega``)."""
 
     @classmethod
     def typical(cls, n: int) -> PatientGains:

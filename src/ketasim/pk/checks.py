@@ -7,7 +7,7 @@ from functools import cache
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ketasim.io.data import read_packaged_yaml
 from ketasim.pk._model import load_model
@@ -29,11 +29,13 @@ class PKCheck(BaseModel):
     drug: str
     dose: Dose
     analyte: str
-    metric: Literal["concentration_at", "cmax", "auc_0_24", "bioavailability", "half_life", "tmax"]
+    metric: Literal["concentration_at", "cmax", "auc_0_24", "auc_0_t", "bioavailability", "half_life", "tmax"]
     at_h: float | None = None
     observed: float
     rel_tol: float | None = None
     abs_tol: float | None = None
+    fold: float | None = Field(default=None, gt=1.0)
+    """Pass when predicted/observed lies within [1/fold, fold]."""
     range: tuple[float, float] | None = None
     note: str | None = None
 
@@ -43,6 +45,8 @@ class PKCheck(BaseModel):
             return self.range[0] <= predicted <= self.range[1]
         if self.abs_tol is not None:
             return abs(predicted - self.observed) <= self.abs_tol
+        if self.fold is not None:
+            return 1.0 / self.fold <= predicted / self.observed <= self.fold
         return abs(predicted / self.observed - 1.0) <= (self.rel_tol or 0.0)
 
 
@@ -82,8 +86,8 @@ def predict_check(check: PKCheck) -> float:
         return float(np.max(conc))
     if check.metric == "tmax":
         return float(GRID_H[int(np.argmax(conc))] - (check.dose.duration_h or 0.0))
-    if check.metric == "auc_0_24":
-        keep = GRID_H <= 24.0 + 1e-9
+    if check.metric in ("auc_0_24", "auc_0_t"):
+        keep = (24.0 if check.metric == "auc_0_24" else (check.at_h or 0.0)) + 1e-9 >= GRID_H
         return compute_nca(GRID_H[keep], conc[keep]).auc_0_t_ng_h_ml
     if check.metric == "half_life":
         return compute_nca(GRID_H, conc).half_life_h

@@ -6,6 +6,7 @@ from ketasim.covariates import Covariates as Covariates
 from ketasim.covariates import Sex as Sex
 from ketasim.population._height import HEIGHT_CM as HEIGHT_CM
 from ketasim.population._height import sample_height_cm as sample_height_cm
+from ketasim.population._sessions import session_normals as session_normals
 from ketasim.population._virtual import POPULATION_WEIGHT_RANGE_KG as POPULATION_WEIGHT_RANGE_KG
 from ketasim.population._virtual import Demographics as Demographics
 from ketasim.population._virtual import Seeds as Seeds
@@ -31,5 +32,6 @@ __all__ = [
     "sample_covariates",
     "sample_height_cm",
     "sample_population",
+    "session_normals",
     "typical_gains",
 ]

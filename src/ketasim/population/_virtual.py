@@ -99,11 +99,13 @@ class Seeds:
     baselines: np.random.Generator
     height: np.random.Generator
     history: np.random.Generator
+    sessions: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int | Sequence[int]) -> Seeds:
-        """Six child streams of one seed (or of a tuple such as (seed, replicate, chunk))."""
-        children = np.random.SeedSequence(seed).spawn(6)
+        """Seven child streams of one seed (or of a tuple such as (seed, replicate, chunk));
+        a stream added later is a later child, so earlier streams keep their numbers."""
+        children = np.random.SeedSequence(seed).spawn(7)
         return cls(*(np.random.default_rng(c) for c in children))
 
 
@@ -126,6 +128,8 @@ class VirtualPopulation:
     suicidal_ideation: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     setting: Setting = "outpatient"
     open_label: bool = False
+    session_keys: NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    """One key per patient for session-to-session random effects (:func:`session_normals`)."""
 
     @property
     def n(self) -> int:
@@ -146,6 +150,8 @@ class VirtualPopulation:
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
             z_comparator=z[5],
             eta_bp=params["bp_omega"] * z[6],
+            bp_session_keys=self.session_keys if self.session_keys.size == self.n else None,
+            bp_session_omega=params["bp_session_omega"],
         )
 
     @property
@@ -168,6 +174,7 @@ class VirtualPopulation:
             baseline_z=self.baseline_z[index],
             failed_trials=self.failed_trials[index],
             suicidal_ideation=self.suicidal_ideation[index],
+            session_keys=self.session_keys[index] if self.session_keys.size else self.session_keys,
         )
 
 
@@ -219,4 +226,5 @@ def sample_population(
         suicidal_ideation=seeds.history.random(n) < demographics.suicidal_ideation_fraction,
         setting=demographics.setting,
         open_label=demographics.open_label,
+        session_keys=seeds.sessions.integers(0, 2**63, n, dtype=np.uint64),
     )

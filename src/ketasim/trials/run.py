@@ -33,11 +33,11 @@ from ketasim.model import expose, outcomes
 from ketasim.model.adaptive import decide_sessions
 from ketasim.params import ParameterSet
 from ketasim.pd._filters import at_times, solver_grid
-from ketasim.pd.adverse import AdverseParameters, haemodynamics
+from ketasim.pd.adverse import AdverseParameters, bp_log_sensitivity, haemodynamics
 from ketasim.pd.comparators import comparator_effect
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk import load_model
-from ketasim.population import VirtualPopulation, sample_population
+from ketasim.population import VirtualPopulation, sample_population, session_normals
 from ketasim.regimens import KetamineSessions, TreatmentItem, course_start_h, session_times_h, shifted
 from ketasim.trials.conduct import conduct
 from ketasim.trials.design import TrialDesign
@@ -283,7 +283,10 @@ def _run_course(
         had = (sd[None, :, None] >= -1e-9) & (sd[None, :, None] <= dropout[:, None, None] + 1e-9)
         before = before + (had & (sd[None, :, None] < when[None, None, :] - 1e-9)).sum(axis=1)
 
-    rises = haemodynamics(np.where(attended, peaks, 0.0), AdverseParameters.from_params(params))
+    session_h = np.array([x.time_h for x in res.sessions])
+    session_z = None if gains.bp_session_keys is None else session_normals(gains.bp_session_keys, session_h.size)
+    eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, session_h, session_h)
+    rises = haemodynamics(np.where(attended, peaks, 0.0), AdverseParameters.from_params(params), eta_bp)
     base_vitals = conduct(params).baseline_vitals(rngs["vitals"], pop.covariates.age_years)
     sbp_rise = np.max(rises["sbp_rise_mmhg"], axis=1, initial=0.0)
     dbp_rise = np.max(rises["dbp_rise_mmhg"], axis=1, initial=0.0)

@@ -38,6 +38,9 @@ SIDE_EFFECT_SERIES = ("SBP", "DBP", "HR", "CADSS")
 """Scales of targets read from a side-effect time course rather than a symptom score."""
 INCIDENCE_QUANTITIES = ("cadss_above_4", "bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
 """Incidences of measured effects (besides the reported adverse events of the vocabulary)."""
+BP_INCIDENCES = ("bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
+"""Incidences read from recorded BP: at ``assessed_at_h`` after each session's start, against
+that session's pre-dose reading (the first)."""
 
 
 class TargetArm(_Strict):
@@ -79,12 +82,16 @@ class Target(_Strict):
     measure: Literal["response", "remission"] = "response"
     ratio: Literal["odds", "risk"] = "odds"
     quantity: str | None = None
-    statistic: Literal["at_time", "peak", "patient_peak"] = "at_time"
+    statistic: Literal["at_time", "peak", "patient_peak", "patient_peak_sd"] = "at_time"
     """at_time: the mean at time_h; peak: the largest value of the mean course;
-    patient_peak: the mean over patients of each patient's largest value."""
+    patient_peak: the mean over patients of each patient's largest value; patient_peak_sd:
+    the SD over patients of each patient's largest value."""
     session: Literal["first", "last"] = "first"
     time_from: Literal["dose_start", "infusion_end"] = "dose_start"
     assessed_at_h: tuple[float, ...] | None = None
+    """Times after the session start (h) of the assessments: response at any of them, or the
+    BP readings (the first is the pre-dose one) that a BP peak or rise is read from."""
+    assessed_note: str | None = None
     difference: Literal["arm_minus_control", "control_minus_arm"] = "arm_minus_control"
     fraction: Literal["relative_drop", "late_share", "share_of_reference"] | None = None
     late_after_h: float | None = None
@@ -119,6 +126,9 @@ class Target(_Strict):
             raise ValueError(f"target {self.id}: fraction_of_effect needs `fraction`")
         if self.fraction == "late_share" and self.late_after_h is None:
             raise ValueError(f"target {self.id}: fraction late_share needs late_after_h")
+        bp_peak = self.statistic in ("patient_peak", "patient_peak_sd") and self.scale in ("SBP", "DBP")
+        if (bp_peak or self.quantity in BP_INCIDENCES) and self.assessed_at_h is None and self.addressable:
+            raise ValueError(f"target {self.id}: a BP peak or rise is read at the readings' times: give assessed_at_h")
         if self.fraction == "share_of_reference" and self.reference_time_h is None:
             raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
         return self

@@ -27,13 +27,13 @@ from pydantic import BaseModel
 from ketasim import DISCLAIMER
 from ketasim.model import CourseResult, Exposure, expose, outcomes, with_parameters
 from ketasim.params import ParameterSet, default_parameters
-from ketasim.pd.adverse import AdverseParameters
+from ketasim.pd.adverse import AdverseParameters, record_bp
 from ketasim.pd.cascade import CascadeParameters
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk.checks import PKChecks, pk_checks
 from ketasim.population import Demographics, VirtualPopulation, sample_population
 from ketasim.regimens import KetamineSessions, PlaceboSessions, course_start_h
-from ketasim.trials.targets import SIDE_EFFECT_SERIES, Context, Target, TargetArm, load_targets
+from ketasim.trials.targets import BP_INCIDENCES, SIDE_EFFECT_SERIES, Context, Target, TargetArm, load_targets
 from ketasim.vocabulary import condition, names, scale
 
 FloatArray = NDArray[np.float64]
@@ -299,12 +299,13 @@ def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
         t_start = before[-1] if before else t0
     else:
         t_start = t0
-    r = ev.run(target, target.arm, t_start + times)
     key = {"SBP": "sbp_mmhg", "DBP": "dbp_mmhg", "HR": "heart_rate_bpm", "CADSS": "cadss"}[target.scale]
+    if target.statistic in ("patient_peak", "patient_peak_sd"):
+        peaks = _patient_peaks(target, ev, key, t_start)
+        return float(np.mean(peaks) if target.statistic == "patient_peak" else np.std(peaks, ddof=1)), None
+    r = ev.run(target, target.arm, t_start + times)
     curves = r.adverse[key] - (r.adverse[key][:, [0]] if key != "cadss" else 0.0)
     mean_curve = np.mean(curves, axis=0)
-    if target.statistic == "patient_peak":
-        return float(np.mean(np.max(curves, axis=1))), None
     if target.endpoint in ("mean_change", "mean_score"):
         at_time = target.statistic == "at_time" and target.time_h is not None and target.time_h <= ADVERSE_WINDOW_H
         if at_time and target.time_h is not None:
@@ -321,24 +322,50 @@ def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
     return float(times[after[0]]) - offset, None
 
 
+def _readings(target: Target, values: FloatArray, ev: Evaluator) -> FloatArray:
+    """Recorded BP (:func:`~ketasim.pd.adverse.record_bp`), the same draws for a target at
+    every parameter set (common random numbers for the calibration)."""
+    rng = np.random.default_rng(zlib.crc32(f"bp-readings:{target.id}".encode()))
+    return record_bp(values, AdverseParameters.from_params(ev.params), rng)
+
+
+def _patient_peaks(target: Target, ev: Evaluator, key: str, t_start: float) -> FloatArray:
+    """Each patient's largest rise at the assessments after the first (the pre-dose reading);
+    BP as recorded, other series as modelled."""
+    assert target.assessed_at_h is not None or key not in ("sbp_mmhg", "dbp_mmhg")
+    at = np.asarray(target.assessed_at_h or np.arange(0.0, ADVERSE_WINDOW_H + 1e-9, STEP_H))
+    values = ev.run(target, target.arm, t_start + at).adverse[key]
+    if key in ("sbp_mmhg", "dbp_mmhg"):
+        values = _readings(target, values, ev)
+    peaks: FloatArray = np.max(values[:, 1:], axis=1) - values[:, 0]
+    return peaks
+
+
 def _incidence(target: Target, ev: Evaluator) -> Prediction:
     """The fraction of patients with an event at least once over the arm's sessions."""
     quantity = target.quantity
     if quantity is None:
         return None, "no model quantity for this adverse event"
     sessions = _session_times(target.arm)
-    window = np.arange(0.0, INCIDENCE_WINDOW_H + 1e-9, STEP_H)
     t0 = start_h(target.arm)
+    if quantity in BP_INCIDENCES:
+        assert target.assessed_at_h is not None  # checked when the target is loaded
+        at = np.asarray(target.assessed_at_h)
+        starts = sessions or [t0]
+        r = ev.run(target, target.arm, np.concatenate([s + at for s in starts]))
+        per_session = (len(starts), at.size)
+        sbp = _readings(target, r.adverse["sbp_mmhg"], ev).reshape(ev.n, *per_session)
+        dbp = _readings(target, r.adverse["dbp_mmhg"], ev).reshape(ev.n, *per_session)
+        sbp_rise = np.max(sbp[:, :, 1:] - sbp[:, :, :1], axis=(1, 2))  # against each session's pre-dose reading
+        dbp_rise = np.max(dbp[:, :, 1:] - dbp[:, :, :1], axis=(1, 2))
+        sbp_hit, dbp_hit = sbp_rise >= BP_RISE_MMHG[0], dbp_rise >= BP_RISE_MMHG[1]
+        hit = {"bp_rise_40_25": sbp_hit | dbp_hit, "sbp_rise_40": sbp_hit, "dbp_rise_25": dbp_hit}[quantity]
+        return float(np.mean(hit)), None
+    window = np.arange(0.0, INCIDENCE_WINDOW_H + 1e-9, STEP_H)
     times = np.unique(np.concatenate([s + window for s in sessions])) if sessions else np.array([t0])
     r = ev.run(target, target.arm, times)
     if quantity == "cadss_above_4":
         return float(np.mean(np.max(r.adverse["cadss"], axis=1) > CADSS_DISSOCIATION)), None
-    if quantity in ("bp_rise_40_25", "sbp_rise_40", "dbp_rise_25"):
-        sbp_rise = np.max(r.adverse["sbp_mmhg"], axis=1) - r.adverse["sbp_mmhg"][:, 0]
-        dbp_rise = np.max(r.adverse["dbp_mmhg"], axis=1) - r.adverse["dbp_mmhg"][:, 0]
-        sbp_hit, dbp_hit = sbp_rise >= BP_RISE_MMHG[0], dbp_rise >= BP_RISE_MMHG[1]
-        hit = {"bp_rise_40_25": sbp_hit | dbp_hit, "sbp_rise_40": sbp_hit, "dbp_rise_25": dbp_hit}[quantity]
-        return float(np.mean(hit)), None
     none = np.ones(ev.n)
     for s in r.sessions:
         none = none * (1.0 - s.event_probability[quantity])
