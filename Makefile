@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test browser lint typecheck unit fast bench clean
+.PHONY: demo test browser postgres lint typecheck unit fast bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/ketasim demo --out out/demo
 	$(BIN)/ketasim plan examples/patients/trd_iv_ketamine.yaml --report out/demo/plan.html
 
-test: $(STAMP) browser lint typecheck unit
+test: $(STAMP) browser postgres lint typecheck unit
 
 # The browser tests drive Debian's chromium: install it when missing (as root, or with
 # password-less sudo); otherwise stop at once with the one command to run. Never skipped.
@@ -32,6 +32,19 @@ browser:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
 	test -x $(CHROMIUM)
 
+# The registry tests start a real PostgreSQL server in a temporary folder (tests/pg.py):
+# install Debian's postgresql when initdb is missing; otherwise stop at once with the command.
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "make test: the registry tests need PostgreSQL, and this user cannot install it."; \
+	     echo "Run once:  sudo apt-get install -y postgresql   then run make test again."; exit 1; fi; \
+	echo "make test: installing Debian's postgresql for the registry tests (apt-get)"; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null && \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
@@ -42,7 +55,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q src tests
 
 # everything but the tests marked slow (a quicker loop while developing)
-fast: $(STAMP) browser
+fast: $(STAMP) browser postgres
 	$(BIN)/pytest -q -m "not slow" src tests
 
 bench: $(STAMP)

@@ -28,10 +28,11 @@ from ketasim.api.security import BodyLimit, Gate, HostAllowList, SecurityHeaders
 from ketasim.params import ParameterSet, default_parameters
 
 
-def create_app(limits: Limits | None = None, params: ParameterSet | None = None) -> Any:
+def create_app(limits: Limits | None = None, params: ParameterSet | None = None, registry: Any = None) -> Any:
     """The app (an ASGI callable): API under ``/api``, pages at ``/``, ``/how``, ``/plan``,
     ``/trial``, ``/validation``, API documentation at ``/docs``.  ``params``: the parameter
-    set every endpoint uses (default: the packaged one)."""
+    set every endpoint uses (default: the packaged one).  ``registry`` (a
+    :class:`ketasim.registry.Registry`): the clinic's pages under ``/clinic``."""
     lim = limits or Limits()
     p = params or default_parameters()
     jobs = JobManager(p, lim.max_running_jobs, lim.max_stored_jobs, lim.max_run_seconds)
@@ -72,6 +73,11 @@ def create_app(limits: Limits | None = None, params: ParameterSet | None = None)
         include_in_schema=False,
     )
     api.include_router(pages.router())
+    if registry is not None:
+        from ketasim.api.routers import clinic
+
+        api.include_router(clinic.router(registry))
+        clinic.install_errors(api)
     api.mount("/static", StaticFiles(directory=str(pages.WEB_STATIC)), name="static")
     wrapped: ASGIApp = HostAllowList(SecurityHeaders(BodyLimit(api, lim.max_body_bytes)), lim.allowed_hosts)
     return _Served(wrapped, api)

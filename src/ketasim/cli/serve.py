@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ketasim import __version__
-from ketasim.cli._app import ParamsOption, bad, check_range, console, disclaimer, parameters
+from ketasim.cli._app import ParamsOption, bad, check_range, console, disclaimer, parameters, refusing
 
 
 def serve_command(
@@ -22,6 +22,10 @@ def serve_command(
         int, typer.Option(help="Largest trial per request: patients × arms × replicates (100–10,000,000).")
     ] = 200_000,
     params_file: ParamsOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="A clinic registry (sqlite:///PATH or postgresql+psycopg://…): its pages under /clinic."),
+    ] = None,
 ) -> None:
     """Start the web app and HTTP API (FastAPI under uvicorn): pages at http://HOST:PORT/,
     API docs at /docs, schema at /openapi.json.  A research and decision-support tool: it
@@ -39,7 +43,13 @@ def serve_command(
         if not check_host_pattern(h):
             bad("--allow-host", f"{h!r} is not a host name, an IP address or *.domain")
     limits = Limits(validation_n=validation_n, max_patient_courses=max_patient_courses, allowed_hosts=hosts)
-    app_ = create_app(limits, parameters(params_file))
+    registry = None
+    if db is not None:
+        from ketasim.registry import Registry
+
+        with refusing("--db", {"db": "--db"}):
+            registry = Registry.open(db)
+    app_ = create_app(limits, parameters(params_file), registry)
     console.print(f"ketasim {__version__}: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     disclaimer()
     uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)

@@ -1,0 +1,253 @@
+"""The clinic's pages over the registry (``ketasim serve --db URL``): sign in, the dashboard,
+a patient's course, forms for sessions, readings and questionnaires, the REMS form.
+
+Server-rendered HTML forms (no script), a server-side session behind an HttpOnly,
+SameSite=Strict cookie (Secure over HTTPS), a CSRF token in every form checked on every
+POST (and a double-submit token on the sign-in form), deny-by-default authorisation and the
+audit in :mod:`ketasim.registry`.  Patient data never goes to the logs: URLs carry ids only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from ketasim import DISCLAIMER
+from ketasim.errors import InputError
+from ketasim.registry import (
+    Actor,
+    Registry,
+    dashboard,
+    instruments,
+    patient_status,
+    rems_form,
+    save_plan,
+)
+from ketasim.registry._exports import RemsForm
+
+COOKIE = "ks_session"
+LOGIN_COOKIE = "ks_login_csrf"
+_ENV = Environment(loader=PackageLoader("ketasim", "web/templates"), autoescape=True, undefined=StrictUndefined)
+MAX_FORM_ITEMS = 20
+
+
+class _RefusedError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A refused permission is a 403 page, refused input a 422 page (never a 5xx)."""
+    try:
+        yield
+    except PermissionError as err:
+        raise _RefusedError(403, str(err)) from None
+    except InputError as err:
+        raise _RefusedError(422, _message(err)) from None
+
+
+def _page(template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+    html = _ENV.get_template(template).render(disclaimer=DISCLAIMER, **context)
+    return HTMLResponse(html, status_code=http_status, headers={"cache-control": "no-store"})
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, path: str = "/clinic") -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=request.url.scheme == "https", path=path)
+
+
+def router(registry: Registry) -> APIRouter:
+    """The clinic pages for one registry."""
+    r = APIRouter(prefix="/clinic", include_in_schema=False)
+
+    def signed_in(request: Request) -> tuple[Actor, str]:
+        token = request.cookies.get(COOKIE)
+        live = registry.resume(token) if token else None
+        if live is None:
+            raise _RefusedError(401, "sign in")
+        return live
+
+    signed = Depends(signed_in)
+
+    def check_csrf(expected: str, given: str) -> None:
+        if not given or not hmac.compare_digest(expected.encode(), given.encode()):
+            raise _RefusedError(403, "the form's security token is missing or stale: reload the page and try again")
+
+    # ---- sign in / out -------------------------------------------------------------------
+
+    @r.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = _page("clinic_login.html.j2", csrf=token, message=None)
+        _cookie(response, request, LOGIN_COOKIE, token)
+        return response
+
+    @r.post("/login", response_class=HTMLResponse)
+    def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=128)],
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
+        try:
+            _, token, _ = registry.login(username, password)
+        except PermissionError as err:
+            fresh = secrets.token_urlsafe(32)
+            response = _page("clinic_login.html.j2", 401, csrf=fresh, message=str(err))
+            _cookie(response, request, LOGIN_COOKIE, fresh)
+            return response
+        done = RedirectResponse("/clinic", status_code=303)
+        _cookie(done, request, COOKIE, token)
+        done.delete_cookie(LOGIN_COOKIE, path="/clinic")
+        return done
+
+    @r.post("/logout")
+    def logout(
+        request: Request, session: tuple[Actor, str] = signed, csrf: Annotated[str, Form(max_length=100)] = ""
+    ) -> Response:
+        check_csrf(session[1], csrf)
+        registry.logout(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/clinic/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/clinic")
+        return response
+
+    # ---- pages ---------------------------------------------------------------------------------
+
+    @r.get("", response_class=HTMLResponse)
+    def home(session: tuple[Actor, str] = signed) -> Response:
+        actor, csrf = session
+        with refusals():
+            board = dashboard(registry, actor)
+        return _page("clinic_dashboard.html.j2", actor=actor, csrf=csrf, board=board)
+
+    @r.get("/patients", response_class=HTMLResponse)
+    def patients(session: tuple[Actor, str] = signed) -> Response:
+        actor, csrf = session
+        with refusals():
+            found = registry.patients(actor)
+        return _page("clinic_patients.html.j2", actor=actor, csrf=csrf, patients=found)
+
+    @r.get("/patients/{patient_uid}", response_class=HTMLResponse)
+    def patient(patient_uid: str, session: tuple[Actor, str] = signed) -> Response:
+        actor, csrf = session
+        with refusals():
+            return _patient_page(actor, csrf, patient_uid)
+
+    def _patient_page(
+        actor: Actor, csrf: str, patient_uid: str, message: str | None = None, status: int = 200
+    ) -> Response:
+        from ketasim.reporting.figures import plot_forecast
+        from ketasim.reporting.html import data_uri
+
+        record = registry.patient(actor, patient_uid)
+        state = patient_status(registry, actor, patient_uid)
+        chart = data_uri(plot_forecast(state.forecast)) if state.forecast is not None else None
+        return _page(
+            "clinic_patient.html.j2",
+            status,
+            actor=actor,
+            csrf=csrf,
+            patient=record,
+            status=state,
+            chart=chart,
+            sessions=registry.sessions(actor, patient_uid),
+            questionnaires=registry.questionnaires(actor, patient_uid),
+            instruments=instruments(),
+            message=message,
+        )
+
+    @r.post("/patients/{patient_uid}/questionnaires")
+    def add_questionnaire(
+        request: Request,
+        patient_uid: str,
+        instrument: Annotated[str, Form(max_length=20)],
+        session: tuple[Actor, str] = signed,
+        csrf: Annotated[str, Form(max_length=100)] = "",
+        items: Annotated[str, Form(max_length=200)] = "",
+        total: Annotated[str, Form(max_length=20)] = "",
+    ) -> Response:
+        actor, expected = session
+        check_csrf(expected, csrf)
+        data: dict[str, Any] = {
+            "patient_uid": patient_uid,
+            "instrument": instrument,
+            "taken_at": datetime.now(UTC).isoformat(),
+        }
+        try:
+            if items.strip():
+                parts = [p for p in items.replace(",", " ").split() if p]
+                if len(parts) > MAX_FORM_ITEMS:
+                    raise InputError.one("items", f"at most {MAX_FORM_ITEMS} answers")
+                data["items"] = [_integer("items", p) for p in parts]
+            if total.strip():
+                data["total"] = _number("total", total)
+            registry.record_questionnaire(actor, data)
+        except InputError as err:
+            with refusals():
+                return _patient_page(actor, expected, patient_uid, _message(err), 422)
+        except PermissionError as err:
+            raise _RefusedError(403, str(err)) from None
+        return RedirectResponse(f"/clinic/patients/{patient_uid}", status_code=303)
+
+    @r.post("/patients/{patient_uid}/plan")
+    def plan(
+        patient_uid: str, session: tuple[Actor, str] = signed, csrf: Annotated[str, Form(max_length=100)] = ""
+    ) -> Response:
+        actor, expected = session
+        check_csrf(expected, csrf)
+        with refusals():
+            save_plan(registry, actor, patient_uid)
+        return RedirectResponse(f"/clinic/patients/{patient_uid}", status_code=303)
+
+    @r.get("/sessions/{session_uid}/rems", response_class=HTMLResponse)
+    def rems(session_uid: str, session: tuple[Actor, str] = signed) -> Response:
+        from ketasim.registry import rems_form_html
+
+        actor, _ = session
+        with refusals():
+            form: RemsForm = rems_form(registry, actor, session_uid)
+        return HTMLResponse(rems_form_html(form), headers={"cache-control": "no-store"})
+
+    return r
+
+
+def _integer(field: str, text: str) -> int:
+    if not text.strip().lstrip("-").isdigit():
+        raise InputError.one(field, f"{text!r} is not a whole number")
+    return int(text)
+
+
+def _number(field: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError.one(field, f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError.one(field, f"{text!r} is not a finite number")
+    return value
+
+
+def _message(err: InputError) -> str:
+    return "; ".join(f"{field}: {message}" for field, message in err.problems)
+
+
+def install_errors(app: Any) -> None:
+    """Signed-out visitors go to the sign-in page; refused requests get a page saying why."""
+    from starlette.requests import Request as StarletteRequest
+
+    async def refused(request: StarletteRequest, exc: Exception) -> Response:
+        assert isinstance(exc, _RefusedError)
+        if exc.status == 401:
+            return RedirectResponse("/clinic/login", status_code=303)
+        return _page("clinic_refused.html.j2", exc.status, message=exc.message)
+
+    app.add_exception_handler(_RefusedError, refused)

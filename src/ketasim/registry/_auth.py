@@ -1,0 +1,201 @@
+"""People and permissions: personal accounts with argon2 password hashes, server-side
+sessions with an idle timeout, a lock after repeated failed logins, and one authorisation
+check (deny by default) that every registry function calls before it reads or writes.
+
+HIPAA §164.312(a)(2)(i) unique users, (a)(2)(iii) automatic logoff, (d) authentication;
+OWASP ASVS 4.0 level 1: 2.1.1 (passwords of at least 12 characters), 2.2.1 (throttled
+logins), 2.4.1 (argon2), 3.3.1–3.3.2 (logout and idle timeout end the server-side
+session), 4.1.1–4.1.5 and 4.2.1 (server-side, deny-by-default, per-record checks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketasim.registry._audit import audit
+from ketasim.registry._db import RegistryError
+from ketasim.registry._models import LoginSession, User
+
+Role = Literal["admin", "prescriber", "nurse", "auditor"]
+ROLES: tuple[str, ...] = get_args(Role)
+Permission = Literal[
+    "read_clinical", "write_clinical", "approve_plan", "discharge", "export", "manage_users", "read_audit"
+]
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"manage_users", "read_audit"}),
+    "prescriber": frozenset({"read_clinical", "write_clinical", "approve_plan", "discharge", "export"}),
+    "nurse": frozenset({"read_clinical", "write_clinical", "discharge"}),
+    "auditor": frozenset({"read_audit"}),
+}
+"""What each role may do; anything not listed is refused. Administrators manage accounts
+and read the audit but see no clinical record (least privilege)."""
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 128
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+IDLE_TIMEOUT = timedelta(minutes=15)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("timing-equaliser-not-a-password")
+
+
+def now() -> datetime:
+    """The current time (UTC, timezone-aware)."""
+    return datetime.now(UTC)
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite returns naive datetimes: they are stored in UTC."""
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in person a request acts for."""
+
+    id: int
+    username: str
+    role: str
+    site: str
+
+
+def check_password_policy(password: str) -> None:
+    """ASVS 2.1.1/2.1.2: 12 to 128 characters, not one character repeated."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise RegistryError.one("password", f"must have {MIN_PASSWORD}–{MAX_PASSWORD} characters")
+    if len(set(password)) < 4:
+        raise RegistryError.one("password", "must not be one or a few characters repeated")
+
+
+def authorize(actor: Actor, permission: Permission, site: str | None = None) -> None:
+    """Refuse unless the actor's role grants ``permission`` and, for a record, the record is
+    of the actor's site (no access to another clinic's patients by guessing an id)."""
+    if permission not in PERMISSIONS.get(actor.role, frozenset()):
+        raise PermissionError(f"role {actor.role!r} may not {permission.replace('_', ' ')}")
+    if site is not None and site != actor.site:
+        raise PermissionError("this record belongs to another site")
+
+
+def create_user(
+    db: Session, actor: Actor | None, username: str, full_name: str, role: str, site: str, password: str
+) -> Actor:
+    """A new personal account. ``actor`` None only for the first account of an empty registry
+    (which must be an administrator)."""
+    if actor is None:
+        if db.scalar(select(User.id).limit(1)) is not None:
+            raise PermissionError("the registry has accounts: an administrator creates new ones")
+        if role != "admin":
+            raise RegistryError.one("role", "the first account must be an admin")
+    else:
+        authorize(actor, "manage_users")
+    if role not in ROLES:
+        raise RegistryError.one("role", f"{role!r} is not a role; allowed: {', '.join(ROLES)}")
+    if not (1 <= len(username) <= 64 and username.replace(".", "").replace("-", "").replace("_", "").isalnum()):
+        raise RegistryError.one("username", "1–64 letters, digits, '.', '-' or '_'")
+    if not 1 <= len(full_name.strip()) <= 200:
+        raise RegistryError.one("full_name", "1–200 characters")
+    if not 1 <= len(site) <= 64:
+        raise RegistryError.one("site", "1–64 characters")
+    check_password_policy(password)
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise RegistryError.one("username", f"{username!r} is taken")
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        role=role,
+        site=site,
+        password_hash=_HASHER.hash(password),
+        active=True,
+        failed_logins=0,
+        created_at=now(),
+    )
+    db.add(user)
+    db.flush()
+    audit(db, actor or Actor(user.id, username, role, site), "create", "user", str(user.id))
+    return Actor(user.id, user.username, user.role, user.site)
+
+
+LOGIN_REFUSED = "unknown user name or wrong password, or the account is locked"
+
+
+def authenticate(db: Session, username: str, password: str) -> Actor | None:
+    """The account for these credentials, or None (the caller commits the failure count and
+    its audit row, then refuses with :data:`LOGIN_REFUSED` whether the name or the password
+    was wrong; an account locks for 15 min after 5 failures)."""
+    user = db.scalar(select(User).where(User.username == username))
+    t = now()
+    if user is None or not user.active:
+        with suppress(VerificationError):  # spend the same time as a real check
+            _HASHER.verify(_DUMMY_HASH, password)
+        audit(db, None, "login", "user", None, outcome="refused", username=username[:64])
+        return None
+    if user.locked_until is not None and _aware(user.locked_until) > t:
+        audit(db, None, "login", "user", str(user.id), outcome="locked", username=user.username)
+        return None
+    try:
+        _HASHER.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = t + timedelta(minutes=LOCK_MINUTES)
+            user.failed_logins = 0
+        audit(db, None, "login", "user", str(user.id), outcome="refused", username=user.username)
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHER.hash(password)
+    actor = Actor(user.id, user.username, user.role, user.site)
+    audit(db, actor, "login", "user", str(user.id))
+    return actor
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(db: Session, actor: Actor) -> tuple[str, str]:
+    """(session token for the cookie, CSRF token for forms); only the token's hash is kept."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    t = now()
+    db.add(LoginSession(token_sha256=_digest(token), user_id=actor.id, csrf_token=csrf, created_at=t, last_seen_at=t))
+    return token, csrf
+
+
+def resume_session(db: Session, token: str) -> tuple[Actor, str] | None:
+    """(actor, CSRF token) of a live session, refreshing its idle clock; None when unknown,
+    ended, idle for 15 min or older than 12 h (and then it is ended)."""
+    row = db.get(LoginSession, _digest(token))
+    if row is None or row.ended_at is not None:
+        return None
+    t = now()
+    if t - _aware(row.last_seen_at) > IDLE_TIMEOUT or t - _aware(row.created_at) > ABSOLUTE_TIMEOUT:
+        row.ended_at = t
+        return None
+    user = db.get(User, row.user_id)
+    if user is None or not user.active:
+        row.ended_at = t
+        return None
+    row.last_seen_at = t
+    return Actor(user.id, user.username, user.role, user.site), row.csrf_token
+
+
+def end_session(db: Session, token: str) -> None:
+    """Log out: the server-side session ends (the cookie alone is worth nothing after)."""
+    row = db.get(LoginSession, _digest(token))
+    if row is not None and row.ended_at is None:
+        row.ended_at = now()
+        user = db.get(User, row.user_id)
+        if user is not None:
+            audit(db, Actor(user.id, user.username, user.role, user.site), "logout", "user", str(user.id))

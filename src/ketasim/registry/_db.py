@@ -1,0 +1,82 @@
+"""Where the registry lives: an embedded SQLite file by default (WAL mode, foreign keys on),
+or a clinic's PostgreSQL (``postgresql+psycopg://…``); the schema is made and upgraded by
+the Alembic migrations shipped with the package, never by ``create_all``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketasim.errors import InputError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SCHEMES = ("sqlite", "postgresql+psycopg")
+
+
+class RegistryError(InputError):
+    """A registry request refused: bad input, an unknown record, or no permission."""
+
+
+def default_url() -> str:
+    """``sqlite:///…/ketasim/registry.db`` under the user's data directory (XDG)."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'ketasim' / 'registry.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default :func:`default_url`); refuses other databases."""
+    url = url or default_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # the URL may hold a password: never echo it
+        raise RegistryError.one("db", "not a database URL; allowed: sqlite:///PATH, postgresql+psycopg://…") from None
+    if parsed.drivername not in SCHEMES:
+        raise RegistryError.one("db", f"{parsed.drivername!r} is not supported; allowed: {', '.join(SCHEMES)}")
+    if parsed.drivername == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise RegistryError.one("db", "an SQLite registry needs a file path: sqlite:///PATH")
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, future=True)
+    if parsed.drivername == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def is_initialised(engine: Engine) -> bool:
+    """Whether the registry's tables exist."""
+    return inspect(engine).has_table("alembic_version")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: committed whole, or rolled back whole on any error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,437 @@
+"""The clinic's record: one object over one database, one verb per thing a clinic does.
+
+Every method takes the signed-in :class:`~ketasim.registry.Actor`, checks the permission and
+the record's site before it reads or writes (deny by default), runs in one transaction
+(nothing half-saved) and appends an audit row.  A refused request is audited too, in its
+own transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ketasim.errors import DoseError
+from ketasim.pk import load_model
+from ketasim.regimens import Dose
+from ketasim.registry import _auth
+from ketasim.registry._audit import audit
+from ketasim.registry._auth import Actor, Permission, authorize
+from ketasim.registry._db import RegistryError, connect, migrate, transaction
+from ketasim.registry._inputs import PatientIn, QuestionnaireIn, SessionIn, VitalIn, parse
+from ketasim.registry._models import (
+    AuditEvent,
+    DosingSessionRow,
+    PatientRow,
+    PlanRow,
+    QuestionnaireRow,
+    User,
+    VitalSignRow,
+)
+from ketasim.registry._views import (
+    AuditRow,
+    PatientRecord,
+    QuestionnaireRecord,
+    SessionRecord,
+    VitalRecord,
+    patient_record,
+    questionnaire_record,
+    session_record,
+    vital_record,
+)
+
+Row = TypeVar("Row", PatientRow, PlanRow, DosingSessionRow, VitalSignRow, QuestionnaireRow)
+MAX_LIST = 1000
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def current(db: Session, model: type[Row], uid: str) -> Row | None:
+    """The newest version of one record."""
+    return db.scalar(select(model).where(model.uid == uid).order_by(model.version.desc()).limit(1))
+
+
+def current_all(db: Session, model: type[Row], *where: Any) -> list[Row]:
+    """The newest version of every record matching ``where``."""
+    newest = select(model.uid, func.max(model.version).label("v")).where(*where).group_by(model.uid).subquery()
+    query = select(model).join(newest, (model.uid == newest.c.uid) & (model.version == newest.c.v))
+    return list(db.scalars(query))
+
+
+class Registry:
+    """The clinic registry on one database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Registry:
+        """Connect and bring the schema to the newest migration."""
+        engine = connect(url)
+        migrate(engine)
+        return cls(engine)
+
+    # ---- units of work --------------------------------------------------------------------
+
+    @contextmanager
+    def _unit(self, actor: Actor | None, entity: str, uid: str | None = None) -> Iterator[Session]:
+        """One transaction for an actor whose account is re-read first (a disabled account or a
+        changed role takes effect at once); a refusal is audited in a transaction of its own."""
+        try:
+            with transaction(self.engine) as db:
+                if actor is not None:
+                    user = db.get(User, actor.id)
+                    if user is None or not user.active or (user.role, user.site) != (actor.role, actor.site):
+                        raise PermissionError("this account is not active or has changed: sign in again")
+                yield db
+        except PermissionError:
+            with transaction(self.engine) as db:
+                known = actor is not None and db.get(User, actor.id) is not None
+                audit(
+                    db, actor if known else None, "denied", entity, uid, outcome="denied",
+                    username=actor.username[:64] if actor else "-",
+                )  # fmt: skip
+            raise
+
+    def _patient_for(self, db: Session, actor: Actor, patient_uid: str, permission: Permission) -> PatientRow:
+        authorize(actor, permission)
+        row = current(db, PatientRow, patient_uid)
+        if row is None:
+            raise RegistryError.one("patient_uid", f"{patient_uid!r} is not a patient of this registry")
+        authorize(actor, permission, row.site)
+        return row
+
+    # ---- people -----------------------------------------------------------------------------
+
+    def create_user(
+        self, actor: Actor | None, username: str, full_name: str, role: str, password: str, site: str = "main"
+    ) -> Actor:
+        """A personal account (the first one of an empty registry: an admin, no actor)."""
+        with self._unit(actor, "user") as db:
+            return _auth.create_user(db, actor, username, full_name, role, site, password)
+
+    def login(self, username: str, password: str) -> tuple[Actor, str, str]:
+        """(actor, session token, CSRF token); refused the same way for a wrong name or
+        password or a locked account (the failure is counted and audited first)."""
+        with transaction(self.engine) as db:
+            actor = _auth.authenticate(db, username, password)
+            if actor is not None:
+                token, csrf = _auth.start_session(db, actor)
+        if actor is None:
+            raise PermissionError(_auth.LOGIN_REFUSED)
+        return actor, token, csrf
+
+    def resume(self, token: str) -> tuple[Actor, str] | None:
+        """The live session's (actor, CSRF token), or None."""
+        with transaction(self.engine) as db:
+            return _auth.resume_session(db, token)
+
+    def logout(self, token: str) -> None:
+        """End the server-side session."""
+        with transaction(self.engine) as db:
+            _auth.end_session(db, token)
+
+    def actor(self, username: str) -> Actor:
+        """The account of a user name, for local command-line use on the clinic's own machine
+        (the CLI authenticates with a password first)."""
+        with transaction(self.engine) as db:
+            user = db.scalar(select(User).where(User.username == username, User.active.is_(True)))
+            if user is None:
+                raise PermissionError(_auth.LOGIN_REFUSED)
+            return Actor(user.id, user.username, user.role, user.site)
+
+    # ---- patients -----------------------------------------------------------------------------
+
+    def add_patient(self, actor: Actor, data: PatientIn | dict[str, Any]) -> PatientRecord:
+        """Register a patient (MRN unique within the site)."""
+        p = data if isinstance(data, PatientIn) else parse(PatientIn, data)
+        with self._unit(actor, "patient") as db:
+            authorize(actor, "write_clinical")
+            taken = current_all(db, PatientRow, PatientRow.mrn == p.mrn, PatientRow.site == actor.site)
+            if taken:
+                raise RegistryError.one("mrn", "is already registered at this site")
+            row = self._patient_row(actor, p, str(uuid.uuid4()), 1, None)
+            db.add(row)
+            db.flush()
+            audit(db, actor, "create", "patient", row.uid, patient_uid=row.uid)
+            return patient_record(row)
+
+    def correct_patient(
+        self, actor: Actor, patient_uid: str, data: PatientIn | dict[str, Any], reason: str
+    ) -> PatientRecord:
+        """A new version of the patient's record (the old one is kept)."""
+        p = data if isinstance(data, PatientIn) else parse(PatientIn, data)
+        _check_reason(reason)
+        with self._unit(actor, "patient", patient_uid) as db:
+            old = self._patient_for(db, actor, patient_uid, "write_clinical")
+            row = self._patient_row(actor, p, old.uid, old.version + 1, reason)
+            db.add(row)
+            db.flush()
+            audit(db, actor, "correct", "patient", row.uid, patient_uid=row.uid)
+            return patient_record(row)
+
+    @staticmethod
+    def _patient_row(actor: Actor, p: PatientIn, uid: str, version: int, reason: str | None) -> PatientRow:
+        return PatientRow(
+            uid=uid,
+            version=version,
+            recorded_at=datetime.now(UTC),
+            recorded_by=actor.id,
+            reason=reason,
+            site=actor.site,
+            mrn=p.mrn,
+            given_name=p.given_name,
+            family_name=p.family_name,
+            birth_date=p.birth_date,
+            sex=p.sex,
+            consent_off_label=p.consent_off_label,
+            clinical=p.clinical.model_dump(mode="json", exclude_none=True),
+        )
+
+    def patient(self, actor: Actor, patient_uid: str) -> PatientRecord:
+        """The current record (the read is audited)."""
+        with self._unit(actor, "patient", patient_uid) as db:
+            row = self._patient_for(db, actor, patient_uid, "read_clinical")
+            audit(db, actor, "read", "patient", row.uid, patient_uid=row.uid)
+            return patient_record(row)
+
+    def patient_versions(self, actor: Actor, patient_uid: str) -> list[PatientRecord]:
+        """Every version of the record, oldest first."""
+        with self._unit(actor, "patient", patient_uid) as db:
+            self._patient_for(db, actor, patient_uid, "read_clinical")
+            rows = db.scalars(select(PatientRow).where(PatientRow.uid == patient_uid).order_by(PatientRow.version))
+            audit(db, actor, "read_versions", "patient", patient_uid, patient_uid=patient_uid)
+            return [patient_record(r) for r in rows]
+
+    def patients(self, actor: Actor) -> list[PatientRecord]:
+        """Current records of the actor's site (at most 1,000)."""
+        with self._unit(actor, "patient") as db:
+            authorize(actor, "read_clinical")
+            rows = current_all(db, PatientRow, PatientRow.site == actor.site)[:MAX_LIST]
+            audit(db, actor, "list", "patient", None)
+            return [patient_record(r) for r in sorted(rows, key=lambda r: (r.family_name, r.given_name))]
+
+    # ---- sessions, vitals, questionnaires --------------------------------------------------------
+
+    def record_session(self, actor: Actor, data: SessionIn | dict[str, Any]) -> SessionRecord:
+        """A treatment session (dose within the route's clinical bounds for this patient)."""
+        s = data if isinstance(data, SessionIn) else parse(SessionIn, data)
+        with self._unit(actor, "session") as db:
+            patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
+            _check_dose(s, float(patient.clinical["weight_kg"]))
+            row = _session_row(actor, None, s, _details(s), None)
+            db.add(row)
+            db.flush()
+            audit(db, actor, "create", "session", row.uid, patient_uid=s.patient_uid)
+            return session_record(row)
+
+    def _session_for(self, db: Session, actor: Actor, session_uid: str, permission: Permission) -> DosingSessionRow:
+        authorize(actor, permission)
+        row = current(db, DosingSessionRow, session_uid)
+        if row is None:
+            raise RegistryError.one("session_uid", f"{session_uid!r} is not a session of this registry")
+        self._patient_for(db, actor, row.patient_uid, permission)
+        return row
+
+    def correct_session(self, actor: Actor, session_uid: str, changes: dict[str, Any], reason: str) -> SessionRecord:
+        """A new version of a session with some fields changed (the old one is kept)."""
+        _check_reason(reason)
+        with self._unit(actor, "session", session_uid) as db:
+            old = self._session_for(db, actor, session_uid, "write_clinical")
+            merged = {
+                **session_record(old).model_dump(mode="json", exclude={"uid", "version", "discharged_by"}),
+                **changes,
+            }
+            merged = {k: v for k, v in merged.items() if v is not None}
+            s = parse(SessionIn, merged)
+            if s.patient_uid != old.patient_uid:
+                raise RegistryError.one("patient_uid", "a session cannot move to another patient")
+            patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
+            _check_dose(s, float(patient.clinical["weight_kg"]))
+            details = _details(s)
+            if "discharged_by" in old.details:
+                details["discharged_by"] = old.details["discharged_by"]
+            row = _session_row(actor, old, s, details, reason)
+            db.add(row)
+            db.flush()
+            audit(db, actor, "correct", "session", row.uid, patient_uid=row.patient_uid)
+            return session_record(row)
+
+    def discharge(self, actor: Actor, session_uid: str, ready_for_discharge_min: float) -> SessionRecord:
+        """Record who discharged the patient and when they were ready (a new version)."""
+        with self._unit(actor, "session", session_uid) as db:
+            old = self._session_for(db, actor, session_uid, "discharge")
+            if not (isinstance(ready_for_discharge_min, int | float) and not isinstance(ready_for_discharge_min, bool)):
+                raise RegistryError.one("ready_for_discharge_min", "a number of minutes is expected")
+            if not 0 <= float(ready_for_discharge_min) <= 24 * 60:
+                raise RegistryError.one("ready_for_discharge_min", f"{ready_for_discharge_min} is outside 0–1440")
+            details = {
+                **old.details,
+                "ready_for_discharge_min": float(ready_for_discharge_min),
+                "discharged_by": actor.id,
+            }
+            row = _session_row(actor, old, old, details, "discharge")
+            db.add(row)
+            db.flush()
+            audit(db, actor, "discharge", "session", row.uid, patient_uid=row.patient_uid)
+            return session_record(row)
+
+    def sessions(self, actor: Actor, patient_uid: str) -> list[SessionRecord]:
+        """A patient's sessions (current versions), oldest first."""
+        with self._unit(actor, "session") as db:
+            self._patient_for(db, actor, patient_uid, "read_clinical")
+            rows = current_all(db, DosingSessionRow, DosingSessionRow.patient_uid == patient_uid)
+            audit(db, actor, "list", "session", None, patient_uid=patient_uid)
+            return [session_record(r) for r in sorted(rows, key=lambda r: _utc(r.started_at))]
+
+    def session(self, actor: Actor, session_uid: str) -> SessionRecord:
+        """One session (current version)."""
+        with self._unit(actor, "session", session_uid) as db:
+            row = self._session_for(db, actor, session_uid, "read_clinical")
+            audit(db, actor, "read", "session", row.uid, patient_uid=row.patient_uid)
+            return session_record(row)
+
+    def add_vitals(
+        self, actor: Actor, session_uid: str, readings: Sequence[VitalIn | dict[str, Any]]
+    ) -> list[VitalRecord]:
+        """Readings during a session (each within 24 h of its start)."""
+        if not isinstance(readings, Sequence) or isinstance(readings, str | bytes) or not readings:
+            raise RegistryError.one("readings", "a non-empty list of readings is expected")
+        if len(readings) > 200:
+            raise RegistryError.one("readings", f"{len(readings)} readings; at most 200 per request")
+        parsed = [r if isinstance(r, VitalIn) else parse(VitalIn, r, f"readings[{i}]") for i, r in enumerate(readings)]
+        with self._unit(actor, "vitals", session_uid) as db:
+            session = self._session_for(db, actor, session_uid, "write_clinical")
+            start = _utc(session.started_at)
+            rows = []
+            for i, r in enumerate(parsed):
+                if not start - timedelta(hours=2) <= r.taken_at <= start + timedelta(hours=24):
+                    raise RegistryError.one(
+                        f"readings[{i}].taken_at", "must be within 2 h before to 24 h after the session start"
+                    )
+                rows.append(
+                    VitalSignRow(
+                        uid=str(uuid.uuid4()),
+                        version=1,
+                        recorded_at=datetime.now(UTC),
+                        recorded_by=actor.id,
+                        reason=None,
+                        session_uid=session_uid,
+                        **r.model_dump(),
+                    )
+                )
+            db.add_all(rows)
+            db.flush()
+            audit(db, actor, "create", "vitals", session_uid, patient_uid=session.patient_uid)
+            return [vital_record(r) for r in rows]
+
+    def vitals(self, actor: Actor, session_uid: str) -> list[VitalRecord]:
+        """A session's readings in time order."""
+        with self._unit(actor, "vitals", session_uid) as db:
+            session = self._session_for(db, actor, session_uid, "read_clinical")
+            rows = current_all(db, VitalSignRow, VitalSignRow.session_uid == session_uid)
+            audit(db, actor, "read", "vitals", session_uid, patient_uid=session.patient_uid)
+            return [vital_record(r) for r in sorted(rows, key=lambda r: _utc(r.taken_at))]
+
+    def record_questionnaire(self, actor: Actor, data: QuestionnaireIn | dict[str, Any]) -> QuestionnaireRecord:
+        """A questionnaire or rating (items checked, total computed or checked)."""
+        q = data if isinstance(data, QuestionnaireIn) else parse(QuestionnaireIn, data)
+        with self._unit(actor, "questionnaire") as db:
+            self._patient_for(db, actor, q.patient_uid, "write_clinical")
+            row = QuestionnaireRow(
+                uid=str(uuid.uuid4()),
+                version=1,
+                recorded_at=datetime.now(UTC),
+                recorded_by=actor.id,
+                reason=None,
+                patient_uid=q.patient_uid,
+                instrument=q.instrument,
+                taken_at=q.taken_at,
+                items=list(q.items) if q.items is not None else None,
+                total=q.computed_total(),
+            )
+            db.add(row)
+            db.flush()
+            audit(db, actor, "create", "questionnaire", row.uid, patient_uid=q.patient_uid)
+            return questionnaire_record(row)
+
+    def questionnaires(self, actor: Actor, patient_uid: str) -> list[QuestionnaireRecord]:
+        """A patient's questionnaires in time order."""
+        with self._unit(actor, "questionnaire") as db:
+            self._patient_for(db, actor, patient_uid, "read_clinical")
+            rows = current_all(db, QuestionnaireRow, QuestionnaireRow.patient_uid == patient_uid)
+            audit(db, actor, "list", "questionnaire", None, patient_uid=patient_uid)
+            return [questionnaire_record(r) for r in sorted(rows, key=lambda r: _utc(r.taken_at))]
+
+    # ---- audit ----------------------------------------------------------------------------------
+
+    def audit_log(self, actor: Actor, patient_uid: str | None = None, limit: int = 500) -> list[AuditRow]:
+        """The newest audit rows (optionally of one patient); reading it is audited too."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise RegistryError.one("limit", f"{limit!r} is not allowed: 1–10000")
+        with self._unit(actor, "audit") as db:
+            authorize(actor, "read_audit")
+            query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+            if patient_uid is not None:
+                query = query.where(AuditEvent.patient_uid == patient_uid)
+            rows = [AuditRow.model_validate(r, from_attributes=True) for r in db.scalars(query)]
+            audit(db, actor, "read", "audit", None, patient_uid=patient_uid)
+            return rows
+
+
+SESSION_CORE = ("patient_uid", "started_at", "drug", "route", "dose_mg")
+"""Session fields kept as columns; the others are the row's JSON details."""
+
+
+def _session_row(
+    actor: Actor, old: DosingSessionRow | None, core: Any, details: dict[str, Any], reason: str | None
+) -> DosingSessionRow:
+    """A new session row from ``core`` (a SessionIn or a row): version 1, or the next of ``old``."""
+    return DosingSessionRow(
+        uid=old.uid if old else str(uuid.uuid4()),
+        version=old.version + 1 if old else 1,
+        recorded_at=datetime.now(UTC),
+        recorded_by=actor.id,
+        reason=reason,
+        details=details,
+        **{f: getattr(core, f) for f in SESSION_CORE},
+    )
+
+
+def _details(s: SessionIn) -> dict[str, Any]:
+    """The session fields kept as JSON details."""
+    details: dict[str, Any] = s.model_dump(mode="json", exclude=set(SESSION_CORE), exclude_none=True)
+    return details
+
+
+def _check_reason(reason: str) -> None:
+    if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 500:
+        raise RegistryError.one("reason", "a correction needs its reason (3–500 characters)")
+
+
+def _check_dose(s: SessionIn, weight_kg: float) -> None:
+    """Refuse a dose outside the route's clinical bounds (the PK model's, with their sources)."""
+    model = load_model(s.drug)
+    if s.route not in model.routes:
+        raise RegistryError.one("route", f"{s.drug} is given by: {', '.join(model.routes)}")
+    if s.route == "iv":
+        dose = Dose(amount_mg=s.dose_mg, duration_h=(s.infusion_end_min or 40.0) / 60.0)
+    else:
+        dose = Dose(amount_mg=s.dose_mg, route=s.route)
+    try:
+        model.check_dose(dose, weight_kg)
+    except DoseError as err:
+        raise RegistryError([("dose_mg", message) for _, message in err.problems]) from None
+
+
+def today_utc() -> date:
+    """Today's date in UTC."""
+    return datetime.now(UTC).date()

@@ -1,0 +1,154 @@
+"""The clinic's pages in a real browser (Playwright + Debian's chromium) against a real server
+on a real registry file: sign in, the dashboard, a patient's course, a questionnaire that
+raises an alert, refusals (bad input, a missing CSRF token, another site's patient), sign out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, expect
+
+from ketasim.api import Limits, create_app
+from ketasim.registry import Registry
+from test_web_e2e import _free_port, _watch
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    base = tmp_path_factory.mktemp("clinic")
+    registry = Registry.open(f"sqlite:///{base / 'clinic.db'}")
+    admin = registry.create_user(None, "admin", "Ada Admin", "admin", PASSWORD)
+    registry.create_user(admin, "doc", "Dee Doctor", "prescriber", PASSWORD)
+    registry.create_user(admin, "nurse", "Nat Nurse", "nurse", PASSWORD)
+    registry.create_user(admin, "north", "Nor Th", "nurse", PASSWORD, site="north")
+    doc = registry.actor("doc")
+    uid = registry.add_patient(
+        doc,
+        {
+            "mrn": "MRN-42",
+            "given_name": "Olive",
+            "family_name": "Tester",
+            "birth_date": "1971-07-04",
+            "sex": "female",
+            "clinical": {
+                "weight_kg": 64,
+                "height_cm": 160,
+                "diagnoses": ["trd"],
+                "failed_antidepressant_trials": 2,
+                "vitals": {"systolic_mmhg": 118, "diastolic_mmhg": 74, "heart_rate_bpm": 68, "spo2_pct": 98},
+                "baseline_scores": {"MADRS": 31},
+                "treatment": {"drug": "esketamine", "route": "intranasal"},
+            },
+        },
+    ).uid
+    start = datetime.now(UTC) - timedelta(days=2)
+    registry.record_session(
+        doc,
+        {
+            "patient_uid": uid,
+            "started_at": start.isoformat(),
+            "drug": "esketamine",
+            "route": "intranasal",
+            "dose_mg": 56,
+            "lot_number": "L-1",
+        },
+    )
+    registry.record_questionnaire(
+        doc,
+        {"patient_uid": uid, "instrument": "MADRS", "taken_at": (start + timedelta(days=1)).isoformat(), "total": 20},
+    )
+    app = create_app(Limits(forecast_copies=100, cache_dir=base / "cache"), registry=registry)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}", uid
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _sign_in(page: object, url: str, user: str, password: str = PASSWORD) -> None:
+    page.goto(f"{url}/clinic")  # type: ignore[attr-defined]
+    page.fill("input[name=username]", user)  # type: ignore[attr-defined]
+    page.fill("input[name=password]", password)  # type: ignore[attr-defined]
+    page.click("#sign-in")  # type: ignore[attr-defined]
+
+
+def test_a_nurse_records_a_questionnaire_and_the_alert_reaches_the_dashboard(
+    browser: Browser, clinic: tuple[str, str], tmp_path: Path
+) -> None:
+    url, uid = clinic
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    _watch(page, url, errors)
+    page.goto(f"{url}/clinic")
+    expect(page).to_have_url(f"{url}/clinic/login")
+    _sign_in(page, url, "nurse", "not the password")
+    expect(page.locator(".error")).to_contain_text("wrong password")
+    _sign_in(page, url, "nurse")
+    expect(page.locator("h1")).to_contain_text("main")
+    expect(page.locator("#disclaimer")).to_contain_text("does not replace clinical judgement")
+    cookie = next(c for c in context.cookies() if c["name"] == "ks_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    page.goto(f"{url}/clinic/patients/{uid}")
+    expect(page.locator("#forecast-chart")).to_be_visible()
+    expect(page.locator("#course")).to_contain_text("latest 20")
+    page.select_option("select[name=instrument]", "PHQ-9")
+    page.fill("input[name=items]", "1 2")
+    page.click("#save-questionnaire")
+    expect(page.locator("#form-error")).to_contain_text("items: PHQ-9 has 9 items")
+    page.select_option("select[name=instrument]", "PHQ-9")
+    page.fill("input[name=items]", "1 1 1 1 1 1 1 1 2")
+    page.click("#save-questionnaire")
+    expect(page.locator("#questionnaires")).to_contain_text("PHQ-9")
+    expect(page.locator("#patient-alerts")).to_contain_text("item 9")
+    page.goto(f"{url}/clinic")
+    expect(page.locator("#alerts")).to_contain_text("item 9")
+    expect(page.locator("#rems-pending")).to_have_text("1")
+    page.screenshot(path=str(tmp_path / "dashboard.png"))
+
+    # a POST without the form's CSRF token is refused, with the session cookie attached
+    jar = {c["name"]: c["value"] for c in context.cookies()}
+    forged = httpx.post(
+        f"{url}/clinic/patients/{uid}/questionnaires",
+        data={"instrument": "MADRS", "total": "5"},
+        cookies=jar,
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    assert "content-security-policy" in forged.headers
+
+    page.click("#logout")
+    expect(page).to_have_url(f"{url}/clinic/login")
+    stale = httpx.get(f"{url}/clinic", cookies=jar, follow_redirects=False)
+    assert stale.status_code == 303 and stale.headers["location"] == "/clinic/login"
+    assert errors == []
+    context.close()
+
+
+def test_another_sites_nurse_cannot_open_the_patient(browser: Browser, clinic: tuple[str, str]) -> None:
+    url, uid = clinic
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, url, "north")
+    expect(page.locator("h1")).to_contain_text("north")
+    response = page.goto(f"{url}/clinic/patients/{uid}")
+    assert response is not None and response.status == 403
+    expect(page.locator(".error")).to_contain_text("another site")
+    expect(page.locator("body")).not_to_contain_text("Tester")
+    context.close()

@@ -1,0 +1,510 @@
+"""The clinic registry on real databases: an SQLite file and a real PostgreSQL server started
+by the tests (tests/pg.py).  Every test that touches storage runs on both."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from ketasim.registry import (
+    PERMISSIONS,
+    ROLES,
+    Actor,
+    QuestionnaireIn,
+    Registry,
+    RegistryError,
+    approve_plan,
+    dashboard,
+    export_fhir,
+    patient_status,
+    rems_form,
+    rems_form_html,
+    save_plan,
+)
+from ketasim.registry._care import alerts, course_state, trajectory
+from ketasim.registry._models import AuditEvent, Base, LoginSession, PatientRow, QuestionnaireRow, User, VitalSignRow
+from ketasim.registry._views import PatientRecord, QuestionnaireRecord, SessionRecord, VitalRecord
+
+PASSWORD = "correct horse battery"
+PATIENT: dict[str, Any] = {
+    "mrn": "MRN-0001",
+    "given_name": "Janet",
+    "family_name": "Quixotic",
+    "birth_date": "1980-05-01",
+    "sex": "female",
+    "clinical": {
+        "weight_kg": 70,
+        "height_cm": 165,
+        "diagnoses": ["trd"],
+        "failed_antidepressant_trials": 3,
+        "vitals": {"systolic_mmhg": 120, "diastolic_mmhg": 80, "heart_rate_bpm": 70, "spo2_pct": 98},
+        "baseline_scores": {"MADRS": 32},
+        "treatment": {"drug": "esketamine", "route": "intranasal"},
+    },
+}
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class Clinic:
+    """A registry with an admin, a prescriber, a nurse and an auditor at site "main", and a
+    prescriber at site "north"."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.r = registry
+        self.admin = registry.create_user(None, "admin", "Ada Admin", "admin", PASSWORD)
+        self.doctor = registry.create_user(self.admin, "doctor", "Dee Doctor", "prescriber", PASSWORD)
+        self.nurse = registry.create_user(self.admin, "nurse", "Nat Nurse", "nurse", PASSWORD)
+        self.auditor = registry.create_user(self.admin, "auditor", "Aud Itor", "auditor", PASSWORD)
+        self.other_site = registry.create_user(self.admin, "north", "Nor Th", "prescriber", PASSWORD, site="north")
+
+    def patient(self, **changes: Any) -> str:
+        data = copy.deepcopy(PATIENT)
+        data.update(changes)
+        return self.r.add_patient(self.doctor, data).uid
+
+    def session(self, patient_uid: str, day: float, **changes: Any) -> str:
+        data = {
+            "patient_uid": patient_uid,
+            "started_at": (T0 + timedelta(days=day)).isoformat(),
+            "drug": "esketamine",
+            "route": "intranasal",
+            "dose_mg": 56.0,
+            "lot_number": "LOT-1",
+            **changes,
+        }
+        return self.r.record_session(self.nurse, data).uid
+
+    def count(self, model: type[Base]) -> int:
+        with self.r.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def clinic(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Clinic]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        base = request.getfixturevalue("postgres_url")
+        name = f"t{abs(hash(request.node.nodeid)) % 10**12}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            c.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        url = base.replace("/ketasim?", f"/{name}?")
+    registry = Registry.open(url)
+    yield Clinic(registry)
+    registry.engine.dispose()
+
+
+# ---- storage ---------------------------------------------------------------------------------
+
+
+def test_migrations_build_exactly_the_models_schema(clinic: Clinic) -> None:
+    with clinic.r.engine.connect() as c:
+        diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
+    assert diff == []
+    Registry.open(str(clinic.r.engine.url.render_as_string(hide_password=False)))  # idempotent upgrade
+
+
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+@pytest.mark.parametrize("table", ["patients", "audit_events", "questionnaires"])
+def test_clinical_and_audit_rows_cannot_be_changed_or_deleted(clinic: Clinic, table: str, statement: str) -> None:
+    uid = clinic.patient()
+    clinic.r.record_questionnaire(
+        clinic.nurse, {"patient_uid": uid, "instrument": "MADRS", "taken_at": T0.isoformat(), "total": 30}
+    )
+    with pytest.raises(DBAPIError, match="append-only"), clinic.r.engine.begin() as c:
+        c.execute(text(statement.format(t=table)))
+
+
+def test_a_correction_is_a_new_version_that_keeps_the_old(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    changed = copy.deepcopy(PATIENT)
+    changed["clinical"]["weight_kg"] = 72
+    clinic.r.correct_patient(clinic.doctor, uid, changed, reason="weighed again")
+    versions = clinic.r.patient_versions(clinic.doctor, uid)
+    assert [v.version for v in versions] == [1, 2]
+    assert [v.clinical["weight_kg"] for v in versions] == [70, 72]
+    assert versions[1].reason == "weighed again"
+    assert clinic.r.patient(clinic.doctor, uid).clinical["weight_kg"] == 72
+    with pytest.raises(RegistryError, match="reason"):
+        clinic.r.correct_patient(clinic.doctor, uid, changed, reason="")
+
+
+def test_nothing_is_half_saved(clinic: Clinic) -> None:
+    """One bad reading among good ones: the request is refused whole."""
+    uid = clinic.patient()
+    s = clinic.session(uid, 0)
+    good = {"taken_at": T0.isoformat(), "systolic_mmhg": 130, "diastolic_mmhg": 80}
+    late = {"taken_at": (T0 + timedelta(days=3)).isoformat(), "systolic_mmhg": 130, "diastolic_mmhg": 80}
+    before = clinic.count(VitalSignRow)
+    with pytest.raises(RegistryError, match=r"readings\[1\].taken_at"):
+        clinic.r.add_vitals(clinic.nurse, s, [good, late, good])
+    assert clinic.count(VitalSignRow) == before
+
+
+# ---- people, permissions, audit ------------------------------------------------------------
+
+
+def test_passwords_are_argon2_hashes_and_the_policy_holds(clinic: Clinic) -> None:
+    with clinic.r.engine.connect() as c:
+        hashes = c.execute(select(User.password_hash)).scalars().all()
+    assert hashes and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+    with pytest.raises(RegistryError, match="password"):
+        clinic.r.create_user(clinic.admin, "short", "S", "nurse", "too short")
+    with pytest.raises(RegistryError, match="role"):
+        clinic.r.create_user(clinic.admin, "x", "X", "janitor", PASSWORD)
+    with pytest.raises(PermissionError):
+        clinic.r.create_user(None, "second", "S", "admin", PASSWORD)  # only the first account needs no actor
+
+
+def test_login_is_refused_alike_locks_after_five_failures_and_every_attempt_is_audited(clinic: Clinic) -> None:
+    with pytest.raises(PermissionError) as unknown:
+        clinic.r.login("nobody", PASSWORD)
+    with pytest.raises(PermissionError) as wrong:
+        clinic.r.login("doctor", "wrong password!!")
+    assert str(unknown.value) == str(wrong.value)
+    for _ in range(4):
+        with pytest.raises(PermissionError):
+            clinic.r.login("doctor", "wrong password!!")
+    with pytest.raises(PermissionError):
+        clinic.r.login("doctor", PASSWORD)  # locked now, even with the right password
+    rows = clinic.r.audit_log(clinic.auditor)
+    logins = [r for r in rows if r.action == "login"]
+    assert sum(r.outcome == "refused" for r in logins) == 6
+    assert sum(r.outcome == "locked" for r in logins) == 1
+
+
+def test_sessions_end_at_logout_and_after_the_idle_timeout(clinic: Clinic) -> None:
+    actor, token, csrf = clinic.r.login("nurse", PASSWORD)
+    assert clinic.r.resume(token) == (actor, csrf)
+    clinic.r.logout(token)
+    assert clinic.r.resume(token) is None
+    _, token, _ = clinic.r.login("nurse", PASSWORD)
+    with clinic.r.engine.begin() as c:
+        c.execute(LoginSession.__table__.update().values(last_seen_at=datetime.now(UTC) - timedelta(minutes=16)))
+    assert clinic.r.resume(token) is None
+    assert clinic.r.resume("not-a-token") is None
+
+
+OPERATIONS = {
+    "read_clinical": lambda c, uid: c.r.patient(c.actor, uid),
+    "write_clinical": lambda c, uid: c.r.record_questionnaire(
+        c.actor, {"patient_uid": uid, "instrument": "MADRS", "taken_at": T0.isoformat(), "total": 20}
+    ),
+    "approve_plan": lambda c, uid: approve_plan(c.r, c.actor, uid),
+    "export": lambda c, uid: export_fhir(c.r, c.actor, uid),
+    "read_audit": lambda c, uid: c.r.audit_log(c.actor),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("permission", sorted(OPERATIONS))
+def test_each_role_may_do_exactly_what_its_permissions_list(clinic: Clinic, role: str, permission: str) -> None:
+    """Deny by default: every operation is refused unless the role's permissions name it."""
+    uid = clinic.patient()
+    if permission == "approve_plan":
+        with clinic.r.engine.begin() as c:  # a stored plan to approve, without running the planner
+            from ketasim.registry._models import PlanRow
+
+            c.execute(
+                PlanRow.__table__.insert().values(
+                    uid="p1", version=1, recorded_at=T0, recorded_by=clinic.doctor.id, patient_uid=uid, plan={}
+                )
+            )
+    clinic.actor = {  # type: ignore[attr-defined]
+        "admin": clinic.admin,
+        "prescriber": clinic.doctor,
+        "nurse": clinic.nurse,
+        "auditor": clinic.auditor,
+    }[role]
+    if permission in PERMISSIONS[role]:
+        OPERATIONS[permission](clinic, uid)
+    else:
+        with pytest.raises(PermissionError):
+            OPERATIONS[permission](clinic, uid)
+        assert clinic.r.audit_log(clinic.auditor, limit=1)[0].outcome == "denied"
+
+
+def test_another_sites_record_is_refused_by_id(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    with pytest.raises(PermissionError, match="another site"):
+        clinic.r.patient(clinic.other_site, uid)
+    assert uid not in {p.uid for p in clinic.r.patients(clinic.other_site)}
+    with pytest.raises(RegistryError, match="patient_uid"):
+        clinic.r.patient(clinic.doctor, "no-such-patient")
+
+
+def test_reads_and_writes_are_audited_with_identifiers_only(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    clinic.r.patient(clinic.nurse, uid)
+    s = clinic.session(uid, 0)
+    clinic.r.add_vitals(clinic.nurse, s, [{"taken_at": T0.isoformat(), "systolic_mmhg": 131, "diastolic_mmhg": 81}])
+    rows = clinic.r.audit_log(clinic.auditor, patient_uid=uid)
+    assert [(r.action, r.entity) for r in reversed(rows)] == [
+        ("create", "patient"),
+        ("read", "patient"),
+        ("create", "session"),
+        ("create", "vitals"),
+    ]
+    with clinic.r.engine.connect() as c:
+        dump = " ".join(str(v) for row in c.execute(select(AuditEvent)).all() for v in row)
+    for secret in ("Janet", "Quixotic", "MRN-0001", "1980-05-01", PASSWORD, "LOT-1", "131"):
+        assert secret not in dump
+
+
+# ---- what is recorded ---------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_questionnaire_totals_are_the_items_sum_and_bad_items_are_refused(data: st.DataObject) -> None:
+    name, n, top = data.draw(st.sampled_from([("PHQ-9", 9, 3), ("GAD-7", 7, 3), ("PCL-5", 20, 4)]))
+    items = data.draw(st.lists(st.integers(0, top), min_size=n, max_size=n))
+    base = {"patient_uid": "p", "instrument": name, "taken_at": T0.isoformat()}
+    q = QuestionnaireIn.model_validate({**base, "items": items})
+    assert q.computed_total() == sum(items)
+    with pytest.raises(ValueError, match="does not match"):
+        QuestionnaireIn.model_validate({**base, "items": items, "total": sum(items) + 1})
+    i = data.draw(st.integers(0, n - 1))
+    bad = [*items[:i], top + 1, *items[i + 1 :]]
+    with pytest.raises(ValueError, match=rf"items\[{i}\]"):
+        QuestionnaireIn.model_validate({**base, "items": bad})
+    with pytest.raises(ValueError, match=f"{n} items"):
+        QuestionnaireIn.model_validate({**base, "items": items[:-1]})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("weight_kg", float("nan"), "finite"),
+        ("weight_kg", True, "weight_kg"),
+        ("weight_kg", 500, "weight_kg"),
+        ("baseline_scores", {"MADRS": 99}, "range"),
+        ("diagnoses", ["hiccups"], "diagnoses"),
+    ],
+)
+def test_bad_patient_fields_are_refused_by_name_and_nothing_is_written(
+    clinic: Clinic, field: str, value: Any, match: str
+) -> None:
+    data = copy.deepcopy(PATIENT)
+    data["clinical"][field] = value
+    before = clinic.count(PatientRow)
+    with pytest.raises(RegistryError, match=match) as err:
+        clinic.r.add_patient(clinic.doctor, data)
+    assert any(f.startswith(f"clinical.{field}") for f, _ in err.value.problems), err.value.problems
+    assert clinic.count(PatientRow) == before
+
+
+def test_doses_outside_the_routes_bounds_are_refused_not_rounded(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    with pytest.raises(RegistryError, match="dose_mg"):
+        clinic.session(uid, 0, dose_mg=70.0)  # nasal esketamine is 28, 56 or 84 mg
+    with pytest.raises(RegistryError, match="dose_mg"):
+        clinic.session(uid, 0, drug="racemic_ketamine", route="iv", dose_mg=400.0, infusion_end_min=40)
+    clinic.session(uid, 0, drug="racemic_ketamine", route="iv", dose_mg=35.0, infusion_end_min=40)
+
+
+# ---- what it tells the team -------------------------------------------------------------------
+
+
+def _records(questionnaires: list[tuple[str, float, list[int] | None, float]]) -> tuple[Any, ...]:
+    patient = PatientRecord(
+        uid="p",
+        version=1,
+        recorded_at=T0,
+        reason=None,
+        site="main",
+        mrn="m",
+        given_name="g",
+        family_name="f",
+        birth_date=date(1980, 1, 1),
+        sex="female",
+        consent_off_label=False,
+        clinical=PATIENT["clinical"],
+    )
+    sessions = [
+        SessionRecord(
+            uid=f"s{d}",
+            version=1,
+            patient_uid="p",
+            started_at=T0 + timedelta(days=d),
+            drug="esketamine",
+            route="intranasal",
+            dose_mg=56,
+        )
+        for d in (0, 3, 7)
+    ]
+    qs = [
+        QuestionnaireRecord(
+            uid=f"q{i}",
+            version=1,
+            patient_uid="p",
+            instrument=name,
+            taken_at=T0 + timedelta(days=day),
+            items=items,
+            total=total,
+        )
+        for i, (name, day, items, total) in enumerate(questionnaires)
+    ]
+    return patient, sessions, qs
+
+
+def test_alerts_fire_on_their_rules_and_only_then() -> None:
+    quiet = [("MADRS", 1.0, None, 20.0), ("PHQ-9", 6.0, [1] * 8 + [0], 8.0)]
+    patient, sessions, qs = _records(quiet)
+    on = (T0 + timedelta(days=8)).date()
+    none = dict.fromkeys(("heart_rate_bpm", "spo2_pct", "respiratory_rate_per_min"))
+    at_40 = T0 + timedelta(minutes=40)
+    reading = VitalRecord(uid="v", session_uid="s0", taken_at=at_40, systolic_mmhg=150, diastolic_mmhg=92, **none)
+    vitals = {"s0": [reading]}
+    sessions = [s.model_copy(update={"rems": {"submitted_at": T0.isoformat()}}) for s in sessions]
+    assert alerts(patient, sessions, vitals, qs, on) == []  # 150/92 after dosing: the label's expected rise
+    # item 9 answered 1
+    _, _, qs9 = _records([*quiet, ("PHQ-9", 7.0, [0] * 8 + [1], 1.0)])
+    assert {a.kind for a in alerts(patient, sessions, vitals, qs9, on)} == {"suicidal_ideation"}
+    # C-SSRS screen: one yes
+    _, _, qc = _records([*quiet, ("C-SSRS-SCREEN", 7.0, [0, 1, 0, 0, 0, 0], 1.0)])
+    assert {a.kind for a in alerts(patient, sessions, vitals, qc, on)} == {"suicidal_ideation"}
+    # severe BP during the session; over the hold limits before dosing
+    severe = {"s0": [vitals["s0"][0].model_copy(update={"systolic_mmhg": 182.0})]}
+    assert {a.kind for a in alerts(patient, sessions, severe, qs, on)} == {"bp_severe"}
+    pre = {
+        "s3": [vitals["s0"][0].model_copy(update={"session_uid": "s3", "taken_at": T0 + timedelta(days=3, minutes=-5)})]
+    }
+    assert {a.kind for a in alerts(patient, sessions, pre, qs, on)} == {"bp_over_hold_limits"}
+    # loss of response: 14 (response from 32) then 20
+    _, _, ql = _records([("MADRS", 1.0, None, 14.0), ("MADRS", 6.0, None, 20.0)])
+    assert {a.kind for a in alerts(patient, sessions, {}, ql, on)} == {"loss_of_response"}
+    # missed questionnaire: the last one 9 days ago while sessions continue
+    assert {a.kind for a in alerts(patient, sessions, {}, qs[:1], (T0 + timedelta(days=10)).date())} == {
+        "missed_questionnaire"
+    }
+    # REMS form: overdue after 7 days, not before
+    unsent = [s.model_copy(update={"rems": None}) for s in sessions]
+    late = {a.kind for a in alerts(patient, unsent, {}, qs, (T0 + timedelta(days=8)).date())}
+    assert late == {"rems_overdue"}
+
+
+def test_course_state_follows_the_scales_rules() -> None:
+    patient, sessions, qs = _records([("MADRS", 1.0, None, 17.0), ("MADRS", 5.0, None, 9.0)])
+    points = trajectory(patient, sessions, qs)
+    assert [p.day for p in points] == [1.0, 5.0]
+    state = course_state(patient, points)
+    assert state.responded and state.remitted and not state.lost_response
+    assert not course_state(patient, points[:1]).responded  # 17 > 16 (50% of 32)
+
+
+def test_rems_form_is_prefilled_lists_what_is_missing_and_tracks_the_deadline(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    answers = {"benzodiazepines": False, "monitoring_provider": "Dee Doctor", "site_name": "Main clinic"}
+    clinic.session(uid, 0, rems=answers)
+    second = clinic.session(uid, 3)
+    clinic.r.add_vitals(
+        clinic.nurse,
+        second,
+        [
+            {"taken_at": (T0 + timedelta(days=3, minutes=-5)).isoformat(), "systolic_mmhg": 128, "diastolic_mmhg": 80},
+            {"taken_at": (T0 + timedelta(days=3, minutes=41)).isoformat(), "systolic_mmhg": 151, "diastolic_mmhg": 90},
+            {"taken_at": (T0 + timedelta(days=3, minutes=118)).isoformat(), "systolic_mmhg": 130, "diastolic_mmhg": 82,
+             "spo2_pct": 97},
+        ],
+    )  # fmt: skip
+    form = rems_form(clinic.r, clinic.doctor, second, on=(T0 + timedelta(days=5)).date())
+    assert form.answers["first_treatment"] is False
+    assert sorted(form.prefilled_from_previous) == sorted(answers)
+    assert form.answers["bp_before_dosing"] == "128/80" and form.answers["bp_at_40_min"] == "151/90"
+    assert form.answers["bp_before_end"] == "130/82" and form.answers["pulse_oximetry_checked"] is True
+    assert "benzodiazepines" not in form.missing_required and "sedation" in form.missing_required
+    assert form.status == "pending" and form.deadline == (T0 + timedelta(days=10)).date()
+    assert rems_form(clinic.r, clinic.doctor, second, on=(T0 + timedelta(days=11)).date()).status == "overdue"
+    page = rems_form_html(form)
+    assert "does not replace clinical judgement" in page and "missing" in page
+    iv = clinic.session(uid, 5, drug="racemic_ketamine", route="iv", dose_mg=35.0, infusion_end_min=40)
+    with pytest.raises(RegistryError, match="esketamine"):
+        rems_form(clinic.r, clinic.doctor, iv)
+
+
+def test_fhir_bundle_validates_and_carries_the_codes(clinic: Clinic) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    uid = clinic.patient()
+    s = clinic.session(uid, 0)
+    clinic.r.add_vitals(clinic.nurse, s, [{"taken_at": T0.isoformat(), "systolic_mmhg": 130, "diastolic_mmhg": 80,
+                                           "heart_rate_bpm": 72}])  # fmt: skip
+    clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": uid, "instrument": "PHQ-9",
+                                                 "taken_at": T0.isoformat(), "items": [1] * 9})  # fmt: skip
+    clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": uid, "instrument": "MADRS",
+                                                 "taken_at": T0.isoformat(), "total": 30})  # fmt: skip
+    bundle = export_fhir(clinic.r, clinic.doctor, uid)
+    Bundle.model_validate(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("Patient") == 1 and kinds.count("MedicationAdministration") == 1
+    codes = {c["code"] for e in bundle["entry"] for c in e["resource"].get("code", {}).get("coding", [])}
+    assert {"44261-6", "85354-9", "8867-4", "MADRS"} <= codes
+    with pytest.raises(PermissionError):
+        export_fhir(clinic.r, clinic.nurse, uid)
+
+
+def test_status_updates_the_forecast_from_stored_scores_and_says_what_is_due(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    plan = save_plan(clinic.r, clinic.doctor, uid)
+    assert plan.version == 1 and plan.approved_by is None
+    assert approve_plan(clinic.r, clinic.doctor, uid).approved_by == clinic.doctor.id
+    for k, day in enumerate((0, 3)):
+        clinic.session(uid, day)
+        clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": uid, "instrument": "MADRS",
+            "taken_at": (T0 + timedelta(days=day + 1)).isoformat(), "total": [22, 15][k]})  # fmt: skip
+    status = patient_status(clinic.r, clinic.doctor, uid, on=(T0 + timedelta(days=5)).date())
+    assert [p.score for p in status.trajectory] == [22, 15]
+    assert status.state.responded
+    assert status.forecast is not None and status.forecast.effective_copies < status.forecast.copies
+    assert status.next_session_due == (T0 + timedelta(days=plan.plan["regimen"]["sessions"][2]["day"])).date()
+    board = dashboard(clinic.r, clinic.nurse, on=status.next_session_due)
+    assert [r.patient_uid for r in board.due_today] == [uid]
+    assert "does not replace clinical judgement" in status.disclaimer
+
+
+def test_an_actor_that_does_not_exist_gets_nothing(clinic: Clinic) -> None:
+    ghost = Actor(id=999, username="ghost", role="janitor", site="main")
+    uid = clinic.patient()
+    with pytest.raises(PermissionError):
+        clinic.r.patient(ghost, uid)
+    with pytest.raises(PermissionError):
+        clinic.r.questionnaires(ghost, uid)
+    assert clinic.count(QuestionnaireRow) == 0
+
+
+def test_session_corrections_and_discharge_are_new_versions(clinic: Clinic) -> None:
+    uid = clinic.patient()
+    s = clinic.session(uid, 0)
+    fixed = clinic.r.correct_session(clinic.doctor, s, {"lot_number": "LOT-2", "cadss_max": 12}, reason="lot misread")
+    assert (fixed.version, fixed.lot_number, fixed.cadss_max) == (2, "LOT-2", 12)
+    out = clinic.r.discharge(clinic.nurse, s, 125)
+    assert (out.version, out.discharged_by, out.ready_for_discharge_min, out.lot_number) == (
+        3,
+        clinic.nurse.id,
+        125,
+        "LOT-2",
+    )
+    with pytest.raises(RegistryError, match="another patient"):
+        clinic.r.correct_session(clinic.doctor, s, {"patient_uid": clinic.patient(mrn="MRN-2")}, reason="moved")
+    with pytest.raises(RegistryError, match="dose_mg"):
+        clinic.r.correct_session(clinic.doctor, s, {"dose_mg": 60}, reason="typo")
+    with pytest.raises(RegistryError, match="ready_for_discharge_min"):
+        clinic.r.discharge(clinic.nurse, s, True)  # type: ignore[arg-type]
+    with pytest.raises(PermissionError):
+        clinic.r.discharge(clinic.admin, s, 120)
+    assert clinic.r.session(clinic.doctor, s).version == 3

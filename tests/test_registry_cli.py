@@ -1,0 +1,119 @@
+"""`ketasim registry` as a clinic uses it: real processes on a real SQLite file, a password in
+the environment, the exit codes (2 refused input, 3 refused permission), files written whole
+or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+KETASIM = str(Path(sys.executable).parent / "ketasim")
+PASSWORD = "correct horse battery"
+PATIENT = {
+    "mrn": "MRN-7",
+    "given_name": "Rosa",
+    "family_name": "Example",
+    "birth_date": "1975-03-09",
+    "sex": "female",
+    "clinical": {
+        "weight_kg": 68,
+        "height_cm": 168,
+        "diagnoses": ["trd"],
+        "failed_antidepressant_trials": 2,
+        "vitals": {"systolic_mmhg": 118, "diastolic_mmhg": 76, "heart_rate_bpm": 66, "spo2_pct": 98},
+        "baseline_scores": {"MADRS": 30},
+        "treatment": {"drug": "esketamine", "route": "intranasal"},
+    },
+}
+
+
+class Cli:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.env = {**os.environ, "KETASIM_DB": f"sqlite:///{tmp / 'clinic.db'}", "COLUMNS": "200"}
+
+    def __call__(
+        self, *args: str, password: str = PASSWORD, new: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "KETASIM_PASSWORD": password}
+        if new is not None:
+            env["KETASIM_NEW_PASSWORD"] = new
+        return subprocess.run([KETASIM, "registry", *args], env=env, capture_output=True, text=True, timeout=300)
+
+    def file(self, name: str, data: object) -> str:
+        path = self.tmp / name
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    c = Cli(tmp_path)
+    assert c("init").returncode == 0
+    assert c("add-user", "--username", "admin", "--full-name", "Ada", "--role", "admin", new=PASSWORD).returncode == 0
+    for user, role in (("doc", "prescriber"), ("nurse", "nurse")):
+        r = c("add-user", "--as", "admin", "--username", user, "--full-name", user, "--role", role, new=PASSWORD)
+        assert r.returncode == 0, r.stderr
+    return c
+
+
+def test_a_course_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    r = cli("add-patient", cli.file("p.yaml", PATIENT), "--as", "doc", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    uid = json.loads(r.stdout)["uid"]
+    session = {"patient_uid": uid, "started_at": "2026-11-02T09:00:00+00:00", "drug": "esketamine",
+               "route": "intranasal", "dose_mg": 56, "lot_number": "L-9"}  # fmt: skip
+    r = cli("add-session", cli.file("s.yaml", session), "--as", "nurse", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    sid = json.loads(r.stdout)["uid"]
+    readings = [{"taken_at": "2026-11-02T08:55:00+00:00", "systolic_mmhg": 124, "diastolic_mmhg": 78},
+                {"taken_at": "2026-11-02T09:40:00+00:00", "systolic_mmhg": 149, "diastolic_mmhg": 88}]  # fmt: skip
+    assert cli("add-vitals", sid, cli.file("v.yaml", readings), "--as", "nurse").returncode == 0
+    q = {"patient_uid": uid, "instrument": "PHQ-9", "taken_at": "2026-11-03T09:00:00+00:00", "items": [2] * 8 + [1]}
+    r = cli("add-questionnaire", cli.file("q.yaml", q), "--as", "nurse", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["total"] == 17
+    r = cli("status", uid, "--as", "doc", "--on", "2026-11-04", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    status = json.loads(r.stdout)
+    assert {a["kind"] for a in status["alerts"]} >= {"suicidal_ideation"}
+    assert "does not replace clinical judgement" in status["disclaimer"]
+    page = tmp_path / "rems.html"
+    r = cli("rems-form", sid, "--as", "doc", "--html", str(page), "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["answers"]["bp_at_40_min"] == "149/88"
+    assert "REMS Patient Monitoring Form" in page.read_text()
+    bundle = tmp_path / "bundle.json"
+    assert cli("export-fhir", uid, "--as", "doc", "--out", str(bundle)).returncode == 0
+    assert json.loads(bundle.read_text())["resourceType"] == "Bundle"
+    r = cli("audit", "--as", "admin", "--format", "json")
+    actions = {(e["action"], e["entity"]) for e in json.loads(r.stdout)}
+    assert {("create", "patient"), ("read", "rems_form"), ("export", "fhir_bundle"), ("login", "user")} <= actions
+
+
+def test_refusals_exit_2_or_3_and_write_nothing(cli: Cli, tmp_path: Path) -> None:
+    r = cli("add-patient", cli.file("p.yaml", PATIENT), "--as", "doc", password="wrong password!")
+    assert r.returncode == 3 and "refused" in r.stdout
+    r = cli("add-patient", cli.file("p.yaml", PATIENT), "--as", "admin")
+    assert r.returncode == 3 and "may not write clinical" in r.stdout
+    bad = {**PATIENT, "clinical": {**PATIENT["clinical"], "weight_kg": True}}
+    r = cli("add-patient", cli.file("bad.yaml", bad), "--as", "doc")
+    assert r.returncode == 2 and "clinical.weight_kg" in r.stderr and "Traceback" not in r.stderr
+    r = cli("add-patient", str(tmp_path / "missing.yaml"), "--as", "doc")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    uid = json.loads(cli("add-patient", cli.file("p.yaml", PATIENT), "--as", "doc", "--format", "json").stdout)["uid"]
+    out = tmp_path / "no-such-folder" / "b.json"
+    r = cli("export-fhir", uid, "--as", "doc", "--out", str(out))
+    assert r.returncode == 2 and "--out" in r.stderr and not out.exists()
+    r = cli("export-fhir", uid, "--as", "nurse", "--out", str(tmp_path / "b.json"))
+    assert r.returncode == 3 and not (tmp_path / "b.json").exists()
+    r = cli("status", uid, "--as", "doc", "--on", "yesterday")
+    assert r.returncode == 2 and "--on" in r.stderr
+    r = cli("add-user", "--as", "admin", "--username", "x", "--full-name", "X", "--role", "nurse", new="short")
+    assert r.returncode == 2 and "password" in r.stderr
+    r = cli("init", "--db", "mysql://somewhere/db")
+    assert r.returncode == 2 and "not supported" in r.stderr
