@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ketasim demo --out out/demo
 	$(BIN)/ketasim plan examples/patients/trd_iv_ketamine.yaml --report out/demo/plan.html
+	rm -f out/demo/clinic.db out/demo/clinic.db-wal out/demo/clinic.db-shm
+	$(BIN)/ketasim clinic demo --db sqlite:///out/demo/clinic.db
 
 test: $(STAMP) browser postgres lint typecheck unit
 
@@ -62,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pk.py
 	$(BIN)/python benchmarks/bench_trial.py
 	$(BIN)/python benchmarks/bench_server_memory.py
+	$(BIN)/python benchmarks/bench_registry.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def _run_as() -> list[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """``postgresql+psycopg://…`` of a fresh server with an empty database ``ketasim``."""
+    with running_postgres() as url:
+        yield url
+
+
+@contextmanager
+def running_postgres(port: str = "54329", fsync: bool = False) -> Iterator[str]:
+    """A fresh server in a temporary folder for the block (tests and benchmarks); ``fsync``
+    off for the tests (a killed process loses nothing either way), on for honest timings."""
     base = Path(tempfile.mkdtemp(prefix="ketasim-pg-"))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
@@ -57,8 +66,7 @@ def postgres_url() -> Iterator[str]:
         capture_output=True,
         env=env,
     )
-    port = "54329"
-    options = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off"
+    options = f"-k {sock} -p {port} -c listen_addresses='' -c fsync={'on' if fsync else 'off'}"
     subprocess.run(
         [*prefix, _binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
         check=True,
@@ -78,3 +86,20 @@ def postgres_url() -> Iterator[str]:
             [*prefix, _binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True, env=env
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> str:
+    """For a test parametrised by backend: an SQLite file in ``tmp_path``, or a new empty
+    database on the session's PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / f'{prefix}.db'}"
+    base = request.getfixturevalue("postgres_url")
+    name = f"{prefix}{abs(hash(request.node.nodeid)) % 10**12}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        c.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return base.replace("/ketasim?", f"/{name}?")

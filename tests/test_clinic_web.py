@@ -30,6 +30,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     registry.create_user(admin, "doc", "Dee Doctor", "prescriber", PASSWORD)
     registry.create_user(admin, "nurse", "Nat Nurse", "nurse", PASSWORD)
     registry.create_user(admin, "north", "Nor Th", "nurse", PASSWORD, site="north")
+    registry.create_user(admin, "viewer", "Vi Ewer", "viewer", PASSWORD)
     doc = registry.actor("doc")
     uid = registry.add_patient(
         doc,
@@ -117,9 +118,26 @@ def test_a_nurse_records_a_questionnaire_and_the_alert_reaches_the_dashboard(
     page.click("#save-questionnaire")
     expect(page.locator("#questionnaires")).to_contain_text("PHQ-9")
     expect(page.locator("#patient-alerts")).to_contain_text("item 9")
+    # the session sheet: a session with its readings at the label's times
+    page.fill("input[name=dose_mg]", "56")
+    page.fill("input[name=lot_number]", "LOT-77")
+    page.fill("input[name=started_minutes_ago]", "130")
+    for i, (sbp, dbp) in enumerate(((128, 80), (184, 96), (132, 82))):
+        page.fill(f"input[name=systolic_mmhg_{i}]", str(sbp))
+        page.fill(f"input[name=diastolic_mmhg_{i}]", str(dbp))
+    page.fill("input[name=spo2_pct_2]", "97")
+    page.click("#save-session")
+    expect(page.locator("#sessions")).to_contain_text("56.0")
+    expect(page.locator("#patient-alerts")).to_contain_text("184/96")
     page.goto(f"{url}/clinic")
     expect(page.locator("#alerts")).to_contain_text("item 9")
-    expect(page.locator("#rems-pending")).to_have_text("1")
+    expect(page.locator("#alerts")).to_contain_text("184/96")
+    expect(page.locator("#rems-pending")).to_have_text("2")
+    page.goto(f"{url}/clinic/patients/{uid}")
+    page.locator("#sessions a").last.click()
+    expect(page.locator("body")).to_contain_text("Not ready to submit")
+    expect(page.locator("body")).to_contain_text("184/96")  # the 40-min reading, pre-filled
+    expect(page.locator("li.missing").first).to_be_visible()
     page.screenshot(path=str(tmp_path / "dashboard.png"))
 
     # a POST without the form's CSRF token is refused, with the session cookie attached
@@ -133,6 +151,7 @@ def test_a_nurse_records_a_questionnaire_and_the_alert_reaches_the_dashboard(
     assert forged.status_code == 403
     assert "content-security-policy" in forged.headers
 
+    page.goto(f"{url}/clinic")
     page.click("#logout")
     expect(page).to_have_url(f"{url}/clinic/login")
     stale = httpx.get(f"{url}/clinic", cookies=jar, follow_redirects=False)
@@ -148,7 +167,28 @@ def test_another_sites_nurse_cannot_open_the_patient(browser: Browser, clinic: t
     _sign_in(page, url, "north")
     expect(page.locator("h1")).to_contain_text("north")
     response = page.goto(f"{url}/clinic/patients/{uid}")
-    assert response is not None and response.status == 403
-    expect(page.locator(".error")).to_contain_text("another site")
+    assert response is not None and response.status == 404
+    expect(page.locator(".error")).to_contain_text("not a patient")
     expect(page.locator("body")).not_to_contain_text("Tester")
+    context.close()
+
+
+def test_a_viewer_reads_but_cannot_edit(browser: Browser, clinic: tuple[str, str]) -> None:
+    url, uid = clinic
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, url, "viewer")
+    page.goto(f"{url}/clinic/patients/{uid}")
+    expect(page.locator("#course")).to_be_visible()
+    expect(page.locator("#questionnaire-form")).to_have_count(0)
+    expect(page.locator("#session-form")).to_have_count(0)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")  # the sign-out form's token
+    jar = {c["name"]: c["value"] for c in context.cookies()}
+    forged = httpx.post(
+        f"{url}/clinic/patients/{uid}/questionnaires",
+        data={"instrument": "MADRS", "total": "5", "csrf": csrf or ""},
+        cookies=jar,
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403 and "may not write" in forged.text
     context.close()

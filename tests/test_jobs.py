@@ -119,7 +119,7 @@ def test_a_write_that_fails_half_way_leaves_nothing(tmp_path: Path) -> None:
 def _trial_process(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     design = tmp_path / "t.yaml"
     raw = yaml.safe_load((ROOT / "examples" / "trials" / "stard_level1_citalopram.yaml").read_text())
-    raw["n_per_arm"] = 200_000
+    raw["n_per_arm"] = 1_000_000  # long enough to be killed while writing, on any machine
     design.write_text(yaml.safe_dump(raw))
     out = tmp_path / "rows.parquet"
     ketasim = Path(sys.executable).with_name("ketasim")

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketasim.registry import (
@@ -35,6 +35,7 @@ from ketasim.registry import (
 from ketasim.registry._care import alerts, course_state, trajectory
 from ketasim.registry._models import AuditEvent, Base, LoginSession, PatientRow, QuestionnaireRow, User, VitalSignRow
 from ketasim.registry._views import PatientRecord, QuestionnaireRecord, SessionRecord, VitalRecord
+from pg import registry_url
 
 PASSWORD = "correct horse battery"
 PATIENT: dict[str, Any] = {
@@ -57,7 +58,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 class Clinic:
-    """A registry with an admin, a prescriber, a nurse and an auditor at site "main", and a
+    """A registry with an admin, a prescriber, a nurse and a viewer at site "main", and a
     prescriber at site "north"."""
 
     def __init__(self, registry: Registry) -> None:
@@ -65,7 +66,7 @@ class Clinic:
         self.admin = registry.create_user(None, "admin", "Ada Admin", "admin", PASSWORD)
         self.doctor = registry.create_user(self.admin, "doctor", "Dee Doctor", "prescriber", PASSWORD)
         self.nurse = registry.create_user(self.admin, "nurse", "Nat Nurse", "nurse", PASSWORD)
-        self.auditor = registry.create_user(self.admin, "auditor", "Aud Itor", "auditor", PASSWORD)
+        self.viewer = registry.create_user(self.admin, "viewer", "Vi Ewer", "viewer", PASSWORD)
         self.other_site = registry.create_user(self.admin, "north", "Nor Th", "prescriber", PASSWORD, site="north")
 
     def patient(self, **changes: Any) -> str:
@@ -92,18 +93,7 @@ class Clinic:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def clinic(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Clinic]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        base = request.getfixturevalue("postgres_url")
-        name = f"t{abs(hash(request.node.nodeid)) % 10**12}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-            c.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = base.replace("/ketasim?", f"/{name}?")
-    registry = Registry.open(url)
+    registry = Registry.open(registry_url(request, tmp_path, "t"))
     yield Clinic(registry)
     registry.engine.dispose()
 
@@ -181,7 +171,7 @@ def test_login_is_refused_alike_locks_after_five_failures_and_every_attempt_is_a
             clinic.r.login("doctor", "wrong password!!")
     with pytest.raises(PermissionError):
         clinic.r.login("doctor", PASSWORD)  # locked now, even with the right password
-    rows = clinic.r.audit_log(clinic.auditor)
+    rows = clinic.r.audit_log(clinic.admin)
     logins = [r for r in rows if r.action == "login"]
     assert sum(r.outcome == "refused" for r in logins) == 6
     assert sum(r.outcome == "locked" for r in logins) == 1
@@ -228,20 +218,24 @@ def test_each_role_may_do_exactly_what_its_permissions_list(clinic: Clinic, role
         "admin": clinic.admin,
         "prescriber": clinic.doctor,
         "nurse": clinic.nurse,
-        "auditor": clinic.auditor,
+        "viewer": clinic.viewer,
     }[role]
     if permission in PERMISSIONS[role]:
         OPERATIONS[permission](clinic, uid)
     else:
         with pytest.raises(PermissionError):
             OPERATIONS[permission](clinic, uid)
-        assert clinic.r.audit_log(clinic.auditor, limit=1)[0].outcome == "denied"
+        assert clinic.r.audit_log(clinic.admin, limit=1)[0].outcome == "denied"
 
 
 def test_another_sites_record_is_refused_by_id(clinic: Clinic) -> None:
     uid = clinic.patient()
-    with pytest.raises(PermissionError, match="another site"):
+    with pytest.raises(RegistryError, match="not a patient") as other:
         clinic.r.patient(clinic.other_site, uid)
+    with pytest.raises(RegistryError, match="not a patient") as unknown:
+        clinic.r.patient(clinic.other_site, "00000000-0000-4000-8000-000000000000")
+    assert str(other.value) == str(unknown.value)  # the other site's id is not revealed
+    assert clinic.r.audit_log(clinic.admin, patient_uid=uid, limit=1)[0].outcome == "denied"
     assert uid not in {p.uid for p in clinic.r.patients(clinic.other_site)}
     with pytest.raises(RegistryError, match="patient_uid"):
         clinic.r.patient(clinic.doctor, "no-such-patient")
@@ -252,7 +246,7 @@ def test_reads_and_writes_are_audited_with_identifiers_only(clinic: Clinic) -> N
     clinic.r.patient(clinic.nurse, uid)
     s = clinic.session(uid, 0)
     clinic.r.add_vitals(clinic.nurse, s, [{"taken_at": T0.isoformat(), "systolic_mmhg": 131, "diastolic_mmhg": 81}])
-    rows = clinic.r.audit_log(clinic.auditor, patient_uid=uid)
+    rows = clinic.r.audit_log(clinic.admin, patient_uid=uid)
     assert [(r.action, r.entity) for r in reversed(rows)] == [
         ("create", "patient"),
         ("read", "patient"),
@@ -374,10 +368,10 @@ def test_alerts_fire_on_their_rules_and_only_then() -> None:
     assert alerts(patient, sessions, vitals, qs, on) == []  # 150/92 after dosing: the label's expected rise
     # item 9 answered 1
     _, _, qs9 = _records([*quiet, ("PHQ-9", 7.0, [0] * 8 + [1], 1.0)])
-    assert {a.kind for a in alerts(patient, sessions, vitals, qs9, on)} == {"suicidal_ideation"}
+    assert {a.kind for a in alerts(patient, sessions, vitals, qs9, on)} == {"suicidal_ideation_item"}
     # C-SSRS screen: one yes
     _, _, qc = _records([*quiet, ("C-SSRS-SCREEN", 7.0, [0, 1, 0, 0, 0, 0], 1.0)])
-    assert {a.kind for a in alerts(patient, sessions, vitals, qc, on)} == {"suicidal_ideation"}
+    assert {a.kind for a in alerts(patient, sessions, vitals, qc, on)} == {"cssrs_positive_screen"}
     # severe BP during the session; over the hold limits before dosing
     severe = {"s0": [vitals["s0"][0].model_copy(update={"systolic_mmhg": 182.0})]}
     assert {a.kind for a in alerts(patient, sessions, severe, qs, on)} == {"bp_severe"}
@@ -492,10 +486,10 @@ def test_session_corrections_and_discharge_are_new_versions(clinic: Clinic) -> N
     s = clinic.session(uid, 0)
     fixed = clinic.r.correct_session(clinic.doctor, s, {"lot_number": "LOT-2", "cadss_max": 12}, reason="lot misread")
     assert (fixed.version, fixed.lot_number, fixed.cadss_max) == (2, "LOT-2", 12)
-    out = clinic.r.discharge(clinic.nurse, s, 125)
+    out = clinic.r.discharge(clinic.doctor, s, 125)
     assert (out.version, out.discharged_by, out.ready_for_discharge_min, out.lot_number) == (
         3,
-        clinic.nurse.id,
+        clinic.doctor.id,
         125,
         "LOT-2",
     )
@@ -504,7 +498,8 @@ def test_session_corrections_and_discharge_are_new_versions(clinic: Clinic) -> N
     with pytest.raises(RegistryError, match="dose_mg"):
         clinic.r.correct_session(clinic.doctor, s, {"dose_mg": 60}, reason="typo")
     with pytest.raises(RegistryError, match="ready_for_discharge_min"):
-        clinic.r.discharge(clinic.nurse, s, True)  # type: ignore[arg-type]
-    with pytest.raises(PermissionError):
-        clinic.r.discharge(clinic.admin, s, 120)
+        clinic.r.discharge(clinic.doctor, s, True)  # type: ignore[arg-type]
+    for not_allowed in (clinic.admin, clinic.nurse, clinic.viewer):
+        with pytest.raises(PermissionError):
+            clinic.r.discharge(not_allowed, s, 120)
     assert clinic.r.session(clinic.doctor, s).version == 3

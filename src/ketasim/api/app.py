@@ -74,9 +74,10 @@ def create_app(limits: Limits | None = None, params: ParameterSet | None = None,
     )
     api.include_router(pages.router())
     if registry is not None:
-        from ketasim.api.routers import clinic
+        from ketasim.api.routers import clinic, clinic_api
 
         api.include_router(clinic.router(registry))
+        api.include_router(clinic_api.router(registry))
         clinic.install_errors(api)
     api.mount("/static", StaticFiles(directory=str(pages.WEB_STATIC)), name="static")
     wrapped: ASGIApp = HostAllowList(SecurityHeaders(BodyLimit(api, lim.max_body_bytes)), lim.allowed_hosts)

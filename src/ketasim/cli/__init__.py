@@ -10,10 +10,10 @@ import signal
 from types import FrameType
 
 from ketasim.cli._app import app
+from ketasim.cli.clinic import clinic_app
 from ketasim.cli.demo import demo_command, version_command
 from ketasim.cli.pk import pk_command
 from ketasim.cli.plan import plan_command
-from ketasim.cli.registry import registry_app
 from ketasim.cli.science import calibrate_command, params_command, validate_command
 from ketasim.cli.serve import serve_command
 from ketasim.cli.simulate import export_sbml_command, simulate_command
@@ -34,7 +34,7 @@ for name, command in (
     ("version", version_command),
 ):
     app.command(name)(command)
-app.add_typer(registry_app)
+app.add_typer(clinic_app)
 
 __all__ = ["app", "main"]
 

@@ -27,10 +27,12 @@ from ketasim.registry._course import dashboard as dashboard
 from ketasim.registry._course import latest_plan as latest_plan
 from ketasim.registry._course import patient_status as patient_status
 from ketasim.registry._course import save_plan as save_plan
+from ketasim.registry._db import RecordNotFoundError as RecordNotFoundError
 from ketasim.registry._db import RegistryError as RegistryError
 from ketasim.registry._db import connect as connect
 from ketasim.registry._db import default_url as default_url
 from ketasim.registry._db import migrate as migrate
+from ketasim.registry._demo import create_demo as create_demo
 from ketasim.registry._exports import RemsForm as RemsForm
 from ketasim.registry._exports import export_fhir as export_fhir
 from ketasim.registry._exports import rems_form as rems_form
@@ -59,6 +61,7 @@ __all__ = [
     "PatientStatus",
     "QuestionnaireIn",
     "QuestionnaireRecord",
+    "RecordNotFoundError",
     "Registry",
     "RegistryError",
     "RemsForm",
@@ -69,6 +72,7 @@ __all__ = [
     "VitalRecord",
     "approve_plan",
     "connect",
+    "create_demo",
     "dashboard",
     "default_url",
     "export_fhir",

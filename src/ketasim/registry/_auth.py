@@ -26,7 +26,7 @@ from ketasim.registry._audit import audit
 from ketasim.registry._db import RegistryError
 from ketasim.registry._models import LoginSession, User
 
-Role = Literal["admin", "prescriber", "nurse", "auditor"]
+Role = Literal["admin", "prescriber", "nurse", "viewer"]
 ROLES: tuple[str, ...] = get_args(Role)
 Permission = Literal[
     "read_clinical", "write_clinical", "approve_plan", "discharge", "export", "manage_users", "read_audit"
@@ -34,11 +34,12 @@ Permission = Literal[
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"manage_users", "read_audit"}),
     "prescriber": frozenset({"read_clinical", "write_clinical", "approve_plan", "discharge", "export"}),
-    "nurse": frozenset({"read_clinical", "write_clinical", "discharge"}),
-    "auditor": frozenset({"read_audit"}),
+    "nurse": frozenset({"read_clinical", "write_clinical"}),
+    "viewer": frozenset({"read_clinical"}),
 }
-"""What each role may do; anything not listed is refused. Administrators manage accounts
-and read the audit but see no clinical record (least privilege)."""
+"""What each role may do (issue 13): admins manage accounts and read the audit but see no
+clinical record (least privilege); prescribers approve plans, discharge and export; nurses
+record sessions, vitals and questionnaires; viewers only read. Anything not listed is refused."""
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128

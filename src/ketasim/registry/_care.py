@@ -51,21 +51,20 @@ def rems_deadline_days() -> float:
 
 
 AlertKind = Literal[
-    "suicidal_ideation", "bp_over_hold_limits", "bp_severe", "missed_questionnaire", "loss_of_response", "rems_overdue"
+    "suicidal_ideation_item",
+    "cssrs_positive_screen",
+    "bp_over_hold_limits",
+    "bp_severe",
+    "missed_questionnaire",
+    "loss_of_response",
+    "rems_overdue",
 ]
 
 
 class Alert(BaseModel):
     """Something the team should act on, with the rule's source."""
 
-    kind: Literal[
-        "suicidal_ideation",
-        "bp_over_hold_limits",
-        "bp_severe",
-        "missed_questionnaire",
-        "loss_of_response",
-        "rems_overdue",
-    ]
+    kind: AlertKind
     severity: Literal["high", "medium"]
     patient_uid: str
     record_uid: str | None
@@ -171,9 +170,9 @@ def alerts(
         if meta.suicidal_item is not None and q.items is not None and q.items[meta.suicidal_item - 1] > 0:
             answer = q.items[meta.suicidal_item - 1]
             text = f"{q.instrument} item {meta.suicidal_item} (thoughts of self-harm) answered {answer}"
-            add("suicidal_ideation", True, q.uid, q.taken_at, text, meta.source)
+            add("suicidal_ideation_item", True, q.uid, q.taken_at, text, meta.source)
         if meta.kind == "yes_no" and q.items is not None and any(q.items):
-            add("suicidal_ideation", True, q.uid, q.taken_at, f"{q.instrument} positive screen",
+            add("cssrs_positive_screen", True, q.uid, q.taken_at, f"{q.instrument} positive screen",
                 f"{meta.source}; {meta.positive_rule}")  # fmt: skip
     sbp_hold, dbp_hold, hold_source = hold_limits()
     for s in sessions:

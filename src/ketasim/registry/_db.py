@@ -27,6 +27,10 @@ class RegistryError(InputError):
     """A registry request refused: bad input, an unknown record, or no permission."""
 
 
+class RecordNotFoundError(RegistryError):
+    """No such record for this user: an unknown id and another site's id look the same."""
+
+
 def default_url() -> str:
     """``sqlite:///…/ketasim/registry.db`` under the user's data directory (XDG)."""
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")

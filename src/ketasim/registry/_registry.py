@@ -23,7 +23,7 @@ from ketasim.regimens import Dose
 from ketasim.registry import _auth
 from ketasim.registry._audit import audit
 from ketasim.registry._auth import Actor, Permission, authorize
-from ketasim.registry._db import RegistryError, connect, migrate, transaction
+from ketasim.registry._db import RecordNotFoundError, RegistryError, connect, migrate, transaction
 from ketasim.registry._inputs import PatientIn, QuestionnaireIn, SessionIn, VitalIn, parse
 from ketasim.registry._models import (
     AuditEvent,
@@ -102,11 +102,16 @@ class Registry:
             raise
 
     def _patient_for(self, db: Session, actor: Actor, patient_uid: str, permission: Permission) -> PatientRow:
+        """The patient's current row, if the actor may ``permission`` it; another site's id is
+        refused exactly as an unknown one (its existence is not revealed), and audited."""
         authorize(actor, permission)
         row = current(db, PatientRow, patient_uid)
+        if row is not None and row.site != actor.site:
+            with transaction(self.engine) as other:
+                audit(other, actor, "denied", "patient", patient_uid, patient_uid=patient_uid, outcome="denied")
+            row = None
         if row is None:
-            raise RegistryError.one("patient_uid", f"{patient_uid!r} is not a patient of this registry")
-        authorize(actor, permission, row.site)
+            raise RecordNotFoundError.one("patient_uid", "is not a patient of this registry you may see")
         return row
 
     # ---- people -----------------------------------------------------------------------------
@@ -138,6 +143,11 @@ class Registry:
         """End the server-side session."""
         with transaction(self.engine) as db:
             _auth.end_session(db, token)
+
+    def has_accounts(self) -> bool:
+        """Whether any account exists (the first one is created without an actor)."""
+        with transaction(self.engine) as db:
+            return db.scalar(select(User.id).limit(1)) is not None
 
     def actor(self, username: str) -> Actor:
         """The account of a user name, for local command-line use on the clinic's own machine
@@ -221,9 +231,16 @@ class Registry:
 
     # ---- sessions, vitals, questionnaires --------------------------------------------------------
 
-    def record_session(self, actor: Actor, data: SessionIn | dict[str, Any]) -> SessionRecord:
-        """A treatment session (dose within the route's clinical bounds for this patient)."""
+    def record_session(
+        self,
+        actor: Actor,
+        data: SessionIn | dict[str, Any],
+        readings: Sequence[VitalIn | dict[str, Any]] = (),
+    ) -> SessionRecord:
+        """A treatment session (dose within the route's clinical bounds for this patient), with
+        its readings if given: all in one transaction."""
         s = data if isinstance(data, SessionIn) else parse(SessionIn, data)
+        parsed = _readings(readings, allow_empty=True)
         with self._unit(actor, "session") as db:
             patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
             _check_dose(s, float(patient.clinical["weight_kg"]))
@@ -231,13 +248,16 @@ class Registry:
             db.add(row)
             db.flush()
             audit(db, actor, "create", "session", row.uid, patient_uid=s.patient_uid)
+            if parsed:
+                db.add_all(_vital_rows(actor, row.uid, _utc(row.started_at), parsed))
+                audit(db, actor, "create", "vitals", row.uid, patient_uid=s.patient_uid)
             return session_record(row)
 
     def _session_for(self, db: Session, actor: Actor, session_uid: str, permission: Permission) -> DosingSessionRow:
         authorize(actor, permission)
         row = current(db, DosingSessionRow, session_uid)
         if row is None:
-            raise RegistryError.one("session_uid", f"{session_uid!r} is not a session of this registry")
+            raise RecordNotFoundError.one("session_uid", "is not a session of this registry you may see")
         self._patient_for(db, actor, row.patient_uid, permission)
         return row
 
@@ -302,32 +322,11 @@ class Registry:
     def add_vitals(
         self, actor: Actor, session_uid: str, readings: Sequence[VitalIn | dict[str, Any]]
     ) -> list[VitalRecord]:
-        """Readings during a session (each within 24 h of its start)."""
-        if not isinstance(readings, Sequence) or isinstance(readings, str | bytes) or not readings:
-            raise RegistryError.one("readings", "a non-empty list of readings is expected")
-        if len(readings) > 200:
-            raise RegistryError.one("readings", f"{len(readings)} readings; at most 200 per request")
-        parsed = [r if isinstance(r, VitalIn) else parse(VitalIn, r, f"readings[{i}]") for i, r in enumerate(readings)]
+        """Readings during a session (each from 2 h before to 24 h after its start)."""
+        parsed = _readings(readings, allow_empty=False)
         with self._unit(actor, "vitals", session_uid) as db:
             session = self._session_for(db, actor, session_uid, "write_clinical")
-            start = _utc(session.started_at)
-            rows = []
-            for i, r in enumerate(parsed):
-                if not start - timedelta(hours=2) <= r.taken_at <= start + timedelta(hours=24):
-                    raise RegistryError.one(
-                        f"readings[{i}].taken_at", "must be within 2 h before to 24 h after the session start"
-                    )
-                rows.append(
-                    VitalSignRow(
-                        uid=str(uuid.uuid4()),
-                        version=1,
-                        recorded_at=datetime.now(UTC),
-                        recorded_by=actor.id,
-                        reason=None,
-                        session_uid=session_uid,
-                        **r.model_dump(),
-                    )
-                )
+            rows = _vital_rows(actor, session_uid, _utc(session.started_at), parsed)
             db.add_all(rows)
             db.flush()
             audit(db, actor, "create", "vitals", session_uid, patient_uid=session.patient_uid)
@@ -410,6 +409,38 @@ def _details(s: SessionIn) -> dict[str, Any]:
     """The session fields kept as JSON details."""
     details: dict[str, Any] = s.model_dump(mode="json", exclude=set(SESSION_CORE), exclude_none=True)
     return details
+
+
+def _readings(readings: Sequence[VitalIn | dict[str, Any]], allow_empty: bool) -> list[VitalIn]:
+    """Validated readings (at most 200 per request)."""
+    if not isinstance(readings, Sequence) or isinstance(readings, str | bytes) or not (readings or allow_empty):
+        raise RegistryError.one("readings", "a non-empty list of readings is expected")
+    if len(readings) > 200:
+        raise RegistryError.one("readings", f"{len(readings)} readings; at most 200 per request")
+    return [r if isinstance(r, VitalIn) else parse(VitalIn, r, f"readings[{i}]") for i, r in enumerate(readings)]
+
+
+def _vital_rows(actor: Actor, session_uid: str, start: datetime, readings: list[VitalIn]) -> list[VitalSignRow]:
+    """Rows for readings of a session that started at ``start``; a reading outside 2 h before
+    to 24 h after the start is refused (the whole request)."""
+    rows = []
+    for i, r in enumerate(readings):
+        if not start - timedelta(hours=2) <= r.taken_at <= start + timedelta(hours=24):
+            raise RegistryError.one(
+                f"readings[{i}].taken_at", "must be within 2 h before to 24 h after the session start"
+            )
+        rows.append(
+            VitalSignRow(
+                uid=str(uuid.uuid4()),
+                version=1,
+                recorded_at=datetime.now(UTC),
+                recorded_by=actor.id,
+                reason=None,
+                session_uid=session_uid,
+                **r.model_dump(),
+            )
+        )
+    return rows
 
 
 def _check_reason(reason: str) -> None:

@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -24,6 +24,7 @@ from ketasim import DISCLAIMER
 from ketasim.errors import InputError
 from ketasim.registry import (
     Actor,
+    RecordNotFoundError,
     Registry,
     dashboard,
     instruments,
@@ -31,6 +32,7 @@ from ketasim.registry import (
     rems_form,
     save_plan,
 )
+from ketasim.registry._care import hold_limits
 from ketasim.registry._exports import RemsForm
 
 COOKIE = "ks_session"
@@ -51,6 +53,8 @@ def refusals() -> Iterator[None]:
         yield
     except PermissionError as err:
         raise _RefusedError(403, str(err)) from None
+    except RecordNotFoundError as err:
+        raise _RefusedError(404, _message(err)) from None
     except InputError as err:
         raise _RefusedError(422, _message(err)) from None
 
@@ -60,7 +64,7 @@ def _page(template: str, http_status: int = 200, **context: Any) -> HTMLResponse
     return HTMLResponse(html, status_code=http_status, headers={"cache-control": "no-store"})
 
 
-def _cookie(response: Response, request: Request, name: str, value: str, path: str = "/clinic") -> None:
+def _cookie(response: Response, request: Request, name: str, value: str, path: str = "/") -> None:
     response.set_cookie(name, value, httponly=True, samesite="strict", secure=request.url.scheme == "https", path=path)
 
 
@@ -107,7 +111,7 @@ def router(registry: Registry) -> APIRouter:
             return response
         done = RedirectResponse("/clinic", status_code=303)
         _cookie(done, request, COOKIE, token)
-        done.delete_cookie(LOGIN_COOKIE, path="/clinic")
+        done.delete_cookie(LOGIN_COOKIE, path="/")
         return done
 
     @r.post("/logout")
@@ -117,7 +121,7 @@ def router(registry: Registry) -> APIRouter:
         check_csrf(session[1], csrf)
         registry.logout(request.cookies.get(COOKIE, ""))
         response = RedirectResponse("/clinic/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/clinic")
+        response.delete_cookie(COOKIE, path="/")
         return response
 
     # ---- pages ---------------------------------------------------------------------------------
@@ -163,6 +167,9 @@ def router(registry: Registry) -> APIRouter:
             questionnaires=registry.questionnaires(actor, patient_uid),
             instruments=instruments(),
             message=message,
+            can_write=actor.role in ("prescriber", "nurse"),
+            hold=hold_limits(),
+            reading_minutes=(-5, 40, 120),
         )
 
     @r.post("/patients/{patient_uid}/questionnaires")
@@ -198,6 +205,21 @@ def router(registry: Registry) -> APIRouter:
             raise _RefusedError(403, str(err)) from None
         return RedirectResponse(f"/clinic/patients/{patient_uid}", status_code=303)
 
+    @r.post("/patients/{patient_uid}/sessions")
+    async def add_session(request: Request, patient_uid: str, session: tuple[Actor, str] = signed) -> Response:
+        """The session sheet: the session and its readings at the label's times, saved together."""
+        actor, expected = session
+        form = await request.form(max_files=0, max_fields=60)
+        check_csrf(expected, str(form.get("csrf", "")))
+        try:
+            data, readings = _session_from_form({k: str(v) for k, v in form.items()}, patient_uid)
+            with refusals():
+                registry.record_session(actor, data, readings)
+        except InputError as err:
+            with refusals():
+                return _patient_page(actor, expected, patient_uid, _message(err), 422)
+        return RedirectResponse(f"/clinic/patients/{patient_uid}", status_code=303)
+
     @r.post("/patients/{patient_uid}/plan")
     def plan(
         patient_uid: str, session: tuple[Actor, str] = signed, csrf: Annotated[str, Form(max_length=100)] = ""
@@ -218,6 +240,40 @@ def router(registry: Registry) -> APIRouter:
         return HTMLResponse(rems_form_html(form), headers={"cache-control": "no-store"})
 
     return r
+
+
+READING_ROWS = 3
+"""Rows on the session sheet: before dosing, about 40 min, before discharge (label)."""
+
+
+def _session_from_form(form: dict[str, str], patient_uid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The session sheet's fields as a session and its readings (blank readings skipped)."""
+    minutes_ago = _number("started_minutes_ago", form.get("started_minutes_ago", "0") or "0")
+    if not 0 <= minutes_ago <= 24 * 60:
+        raise InputError.one("started_minutes_ago", f"{minutes_ago:g} is outside 0–1440")
+    start = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    data: dict[str, Any] = {
+        "patient_uid": patient_uid,
+        "started_at": start.isoformat(),
+        "drug": form.get("drug", ""),
+        "route": form.get("route", ""),
+        "dose_mg": _number("dose_mg", form.get("dose_mg", "")),
+    }
+    if form.get("lot_number", "").strip():
+        data["lot_number"] = form["lot_number"].strip()
+    readings = []
+    for i in range(READING_ROWS):
+        values = {f: form.get(f"{f}_{i}", "").strip() for f in VITAL_FIELDS}
+        if not any(values.values()):
+            continue
+        at = _number(f"minute_{i}", form.get(f"minute_{i}", "") or "0")
+        reading: dict[str, Any] = {"taken_at": (start + timedelta(minutes=at)).isoformat()}
+        reading.update({f: _number(f"{f}_{i}", v) for f, v in values.items() if v})
+        readings.append(reading)
+    return data, readings
+
+
+VITAL_FIELDS = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_pct")
 
 
 def _integer(field: str, text: str) -> int:

@@ -1,4 +1,4 @@
-"""`ketasim registry` as a clinic uses it: real processes on a real SQLite file, a password in
+"""`ketasim clinic` as a clinic uses it: real processes on a real SQLite file, a password in
 the environment, the exit codes (2 refused input, 3 refused permission), files written whole
 or not at all."""
 
@@ -42,9 +42,10 @@ class Cli:
         self, *args: str, password: str = PASSWORD, new: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, "KETASIM_PASSWORD": password}
-        if new is not None:
-            env["KETASIM_NEW_PASSWORD"] = new
-        return subprocess.run([KETASIM, "registry", *args], env=env, capture_output=True, text=True, timeout=300)
+        stdin = f"{new}\n" if new is not None else None  # the new account's password (--password-stdin)
+        return subprocess.run(
+            [KETASIM, "clinic", *args], env=env, input=stdin, capture_output=True, text=True, timeout=300
+        )
 
     def file(self, name: str, data: object) -> str:
         path = self.tmp / name
@@ -56,10 +57,12 @@ class Cli:
 def cli(tmp_path: Path) -> Cli:
     c = Cli(tmp_path)
     assert c("init").returncode == 0
-    assert c("add-user", "--username", "admin", "--full-name", "Ada", "--role", "admin", new=PASSWORD).returncode == 0
+    assert c("add-user", "admin", "--role", "admin", "--password-stdin", new=PASSWORD).returncode == 0
     for user, role in (("doc", "prescriber"), ("nurse", "nurse")):
-        r = c("add-user", "--as", "admin", "--username", user, "--full-name", user, "--role", role, new=PASSWORD)
+        r = c("add-user", user, "--role", role, "--password-stdin", "--as", "admin", new=PASSWORD)
         assert r.returncode == 0, r.stderr
+    r = c("add-user", "eve", "--role", "nurse", "--password-stdin", new=PASSWORD)
+    assert r.returncode == 3 and "--as" in r.stdout  # only the first account needs no administrator
     return c
 
 
@@ -81,7 +84,7 @@ def test_a_course_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     r = cli("status", uid, "--as", "doc", "--on", "2026-11-04", "--format", "json")
     assert r.returncode == 0, r.stderr
     status = json.loads(r.stdout)
-    assert {a["kind"] for a in status["alerts"]} >= {"suicidal_ideation"}
+    assert {a["kind"] for a in status["alerts"]} >= {"suicidal_ideation_item"}
     assert "does not replace clinical judgement" in status["disclaimer"]
     page = tmp_path / "rems.html"
     r = cli("rems-form", sid, "--as", "doc", "--html", str(page), "--format", "json")
@@ -113,7 +116,9 @@ def test_refusals_exit_2_or_3_and_write_nothing(cli: Cli, tmp_path: Path) -> Non
     assert r.returncode == 3 and not (tmp_path / "b.json").exists()
     r = cli("status", uid, "--as", "doc", "--on", "yesterday")
     assert r.returncode == 2 and "--on" in r.stderr
-    r = cli("add-user", "--as", "admin", "--username", "x", "--full-name", "X", "--role", "nurse", new="short")
+    r = cli("add-user", "x", "--role", "nurse", "--password-stdin", "--as", "admin", new="short")
     assert r.returncode == 2 and "password" in r.stderr
+    r = cli("add-user", "x", "--role", "janitor", "--password-stdin", "--as", "admin", new=PASSWORD)
+    assert r.returncode == 2 and "--role" in r.stderr
     r = cli("init", "--db", "mysql://somewhere/db")
     assert r.returncode == 2 and "not supported" in r.stderr

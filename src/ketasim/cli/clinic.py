@@ -1,4 +1,4 @@
-"""``ketasim registry``: the clinic's record from the command line.
+"""``ketasim clinic``: the clinic's record (the registry) from the command line.
 
 Every command but ``init`` acts for a signed-in person: ``--as USER`` and the password from
 the ``KETASIM_PASSWORD`` environment variable or a hidden prompt.  Input files are YAML or
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -37,8 +38,8 @@ from ketasim.cli._app import (
 from ketasim.errors import InputError
 from ketasim.io.files import read_document
 
-registry_app = typer.Typer(
-    name="registry",
+clinic_app = typer.Typer(
+    name="clinic",
     help="The clinic registry: patients, sessions, vitals, questionnaires, plans, alerts, REMS forms, FHIR."
     f"\n\n{DISCLAIMER}",
     no_args_is_help=True,
@@ -113,7 +114,7 @@ def _out(result: BaseModel | list[BaseModel], output_format: OutputFormat, rows:
     disclaimer()
 
 
-@registry_app.command("init")
+@clinic_app.command("init")
 def init_command(db: DbOption = None) -> None:
     """Create or upgrade the registry's database (idempotent)."""
     from ketasim.registry import default_url
@@ -123,39 +124,69 @@ def init_command(db: DbOption = None) -> None:
     console.print(f"registry ready: {shown.split('@')[-1]}")
 
 
-@registry_app.command("add-user")
+@clinic_app.command("demo")
+def demo_command(db: DbOption = None) -> None:
+    """Create a demo clinic in an empty database: four accounts (demo-admin, demo-doctor,
+    demo-nurse, demo-viewer; the password is printed: for a demo database only) and one
+    synthetic patient three weeks into an esketamine course."""
+    from ketasim.registry import create_demo
+
+    registry = _open(db)
+    with refusing("--db", {"db": "--db"}):
+        made = create_demo(registry)
+    shown = (db or os.environ.get("KETASIM_DB") or "").split("@")[-1]
+    console.print(f"demo clinic ready{': ' + shown if shown else ''}")
+    console.print(f"accounts: {', '.join(made['users'])}; password: {made['password']} (demo only)")
+    console.print(f"open it: ketasim serve --db {shown or '<URL>'}  then http://127.0.0.1:8000/clinic")
+
+
+@clinic_app.command("add-user")
 def add_user_command(
-    username: Annotated[str, typer.Option(help="The new person's user name (letters, digits, . - _).")],
-    full_name: Annotated[str, typer.Option(help="Their full name.")],
-    role: Annotated[str, typer.Option(help="admin, prescriber, nurse or auditor.")],
+    username: Annotated[
+        str, typer.Argument(metavar="NAME", help="The new person's user name (letters, digits, . - _).")
+    ],
+    role: Annotated[str, typer.Option(help="admin, prescriber, nurse or viewer.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input (else a prompt).")
+    ] = False,
+    full_name: Annotated[str | None, typer.Option(help="Their full name (default: NAME).")] = None,
     site: Annotated[str, typer.Option(help="Their clinic site.")] = "main",
     as_user: Annotated[
-        str | None, typer.Option("--as", help="An administrator (omit only for the first account).")
+        str | None,
+        typer.Option(
+            "--as", help="An administrator, whose password is KETASIM_PASSWORD (omit only for the first account)."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Create a personal account (password: KETASIM_NEW_PASSWORD or a prompt; 12–128
-    characters). The first account of an empty registry is an admin created without --as."""
-    password = _password(NEW_PASSWORD_ENV, f"password for {username}")
+    """Create a personal account (12–128 characters of password). The first account of an
+    empty registry is an admin created without --as; later ones are created by an admin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = _password(NEW_PASSWORD_ENV, f"password for {username}")
+    flags = {
+        "role": "--role",
+        "username": "NAME",
+        "full_name": "--full-name",
+        "site": "--site",
+        "password": "--password-stdin",
+    }
     if as_user is None:
         registry = _open(db)
-        with refusing(
-            "--role", {"role": "--role", "username": "--username", "full_name": "--full-name", "site": "--site"}
-        ):
+        with refusing("NAME", flags):
             try:
-                registry.create_user(None, username, full_name, role, password, site)
+                registry.create_user(None, username, full_name or username, role, password, site)
             except PermissionError as err:
-                console.print(f"refused: {err}")
+                console.print(f"refused: {err} (give --as ADMIN)")
                 raise typer.Exit(3) from None
     else:
-        with acting(db, as_user) as (registry, actor):
-            flags = {"role": "--role", "username": "--username", "full_name": "--full-name", "site": "--site"}
-            with refusing("--role", flags):
-                registry.create_user(actor, username, full_name, role, password, site)
+        with acting(db, as_user) as (registry, actor), refusing("NAME", flags):
+            registry.create_user(actor, username, full_name or username, role, password, site)
     console.print(f"account {username} ({role}) created")
 
 
-@registry_app.command("add-patient")
+@clinic_app.command("add-patient")
 def add_patient_command(
     patient_file: Annotated[
         Path, typer.Argument(metavar="FILE", help="Patient (YAML/JSON): identity and planner fields.")
@@ -171,7 +202,7 @@ def add_patient_command(
     _out(record, output_format, [("patient", record.uid), ("mrn", record.mrn), ("version", str(record.version))])
 
 
-@registry_app.command("add-session")
+@clinic_app.command("add-session")
 def add_session_command(
     session_file: Annotated[Path, typer.Argument(metavar="FILE", help="Session (YAML/JSON).")],
     as_user: AsOption,
@@ -185,7 +216,7 @@ def add_session_command(
     _out(record, output_format, [("session", record.uid), ("started", str(record.started_at))])
 
 
-@registry_app.command("add-vitals")
+@clinic_app.command("add-vitals")
 def add_vitals_command(
     session_uid: Annotated[str, typer.Argument(metavar="SESSION", help="The session's id.")],
     vitals_file: Annotated[Path, typer.Argument(metavar="FILE", help="A list of readings (YAML/JSON).")],
@@ -199,7 +230,7 @@ def add_vitals_command(
     console.print(f"{len(rows)} reading(s) added")
 
 
-@registry_app.command("add-questionnaire")
+@clinic_app.command("add-questionnaire")
 def add_questionnaire_command(
     questionnaire_file: Annotated[Path, typer.Argument(metavar="FILE", help="A questionnaire (YAML/JSON).")],
     as_user: AsOption,
@@ -217,7 +248,7 @@ def add_questionnaire_command(
     )
 
 
-@registry_app.command("status")
+@clinic_app.command("status")
 def status_command(
     patient_uid: Annotated[str, typer.Argument(metavar="PATIENT", help="The patient's id.")],
     as_user: AsOption,
@@ -248,7 +279,7 @@ def status_command(
     _out(status, output_format, rows)
 
 
-@registry_app.command("plan")
+@clinic_app.command("plan")
 def plan_command(
     patient_uid: Annotated[str, typer.Argument(metavar="PATIENT", help="The patient's id.")],
     as_user: AsOption,
@@ -272,7 +303,7 @@ def plan_command(
     )
 
 
-@registry_app.command("dashboard")
+@clinic_app.command("dashboard")
 def dashboard_command(
     as_user: AsOption,
     db: DbOption = None,
@@ -291,7 +322,7 @@ def dashboard_command(
     _out(board, output_format, rows)
 
 
-@registry_app.command("rems-form")
+@clinic_app.command("rems-form")
 def rems_form_command(
     session_uid: Annotated[str, typer.Argument(metavar="SESSION", help="An esketamine session's id.")],
     as_user: AsOption,
@@ -317,7 +348,7 @@ def rems_form_command(
     _out(form, output_format, rows)
 
 
-@registry_app.command("export-fhir")
+@clinic_app.command("export-fhir")
 def export_fhir_command(
     patient_uid: Annotated[str, typer.Argument(metavar="PATIENT", help="The patient's id.")],
     as_user: AsOption,
@@ -336,7 +367,7 @@ def export_fhir_command(
     console.print(f"wrote {out} ({len(bundle.get('entry', []))} resources)")
 
 
-@registry_app.command("audit")
+@clinic_app.command("audit")
 def audit_command(
     as_user: AsOption,
     patient: Annotated[str | None, typer.Option(help="Only this patient's events.")] = None,
@@ -344,7 +375,7 @@ def audit_command(
     db: DbOption = None,
     output_format: FormatOption = OutputFormat.table,
 ) -> None:
-    """The audit trail (administrators and auditors)."""
+    """The audit trail (administrators)."""
     with acting(db, as_user) as (registry, actor), refusing("--limit", {"limit": "--limit"}):
         rows = registry.audit_log(actor, patient, limit)
     if output_format is OutputFormat.json:

@@ -1,0 +1,186 @@
+"""The registry's JSON contract (/api/clinic) through the real app, on an SQLite file and on a
+real PostgreSQL server: the flow end to end, 401/403/404/422 as designed, every role against
+every action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ketasim.api import Limits, create_app
+from ketasim.registry import Registry
+from pg import registry_url
+
+PASSWORD = "correct horse battery"
+PATIENT = {  # the planner's patient JSON plus name, birth_date, mrn
+    "name": "Mary Jane Example",
+    "birth_date": "1968-02-29",
+    "mrn": "A-100",
+    "sex": "female",
+    "weight_kg": 70,
+    "height_cm": 165,
+    "diagnoses": ["trd"],
+    "failed_antidepressant_trials": 2,
+    "vitals": {"systolic_mmhg": 120, "diastolic_mmhg": 80, "heart_rate_bpm": 70, "spo2_pct": 98},
+    "baseline_scores": {"MADRS": 30},
+    "treatment": {"drug": "esketamine", "route": "intranasal"},
+}
+ROLES = ("admin", "prescriber", "nurse", "viewer")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    registry = Registry.open(registry_url(request, tmp_path, "a"))
+    admin = registry.create_user(None, "admin", "Ada", "admin", PASSWORD)
+    for role in ROLES[1:]:
+        registry.create_user(admin, role, role.title(), role, PASSWORD)
+    yield create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
+    registry.engine.dispose()
+
+
+def client(app: Any, user: str | None = None) -> tuple[TestClient, dict[str, str]]:
+    """A client signed in as ``user`` (None: not signed in) and its CSRF header."""
+    c = TestClient(app, base_url="http://localhost")
+    if user is None:
+        return c, {}
+    r = c.post("/api/clinic/login", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return c, {"X-CSRF-Token": r.json()["csrf_token"]}
+
+
+def test_the_contract_end_to_end(app: Any) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    doc, h = client(app, "prescriber")
+    pid = doc.post("/api/clinic/patients", json=PATIENT, headers=h).json()["id"]
+    start = datetime.now(UTC) - timedelta(days=3)
+    session = {"started_at": start.isoformat(), "drug": "esketamine", "route": "intranasal", "dose_mg": 56}
+    r = doc.post(f"/api/clinic/patients/{pid}/sessions", headers=h, json=session)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    readings = [{"taken_at": (start + timedelta(minutes=m)).isoformat(), "systolic_mmhg": s, "diastolic_mmhg": 80}
+                for m, s in ((-5, 125), (40, 150))]  # fmt: skip
+    assert doc.post(f"/api/clinic/sessions/{sid}/vitals", json=readings, headers=h).json() == {"saved": 2}
+    day = (start + timedelta(days=1)).date().isoformat()
+    r = doc.post(
+        f"/api/clinic/patients/{pid}/scores", json={"date": day, "scale": "PHQ-9", "items": [1] * 8 + [2]}, headers=h
+    )
+    assert r.status_code == 201 and r.json()["total"] == 10
+    r = doc.post(f"/api/clinic/patients/{pid}/scores", json={"date": day, "scale": "MADRS", "score": 14}, headers=h)
+    assert r.status_code == 201
+    record = doc.get(f"/api/clinic/patients/{pid}").json()
+    assert record["record"]["given_name"] == "Mary Jane" and record["record"]["family_name"] == "Example"
+    assert {"suicidal_ideation_item"} <= {a["kind"] for a in record["alerts"]}
+    assert record["forecast"]["observed_scores"][0]["score"] == 14
+    assert record["forecast"]["effective_copies"] < record["forecast"]["copies"]
+    assert record["state"]["responded"] is True
+    Bundle.model_validate(doc.get(f"/api/clinic/patients/{pid}/fhir").json())
+    admin, _ = client(app, "admin")
+    rows = admin.get("/api/clinic/audit", params={"patient_id": pid}).json()
+    assert {"user", "action", "patient_id", "at"} <= set(rows[0])
+    assert {("prescriber", "create"), ("prescriber", "read"), ("prescriber", "export")} <= {
+        (r["user"], r["action"]) for r in rows
+    }
+
+
+REGISTRY_ENDPOINTS = [
+    ("post", "/api/clinic/patients"),
+    ("get", "/api/clinic/patients"),
+    ("get", "/api/clinic/patients/{pid}"),
+    ("post", "/api/clinic/patients/{pid}/scores"),
+    ("post", "/api/clinic/patients/{pid}/sessions"),
+    ("get", "/api/clinic/patients/{pid}/fhir"),
+    ("get", "/api/clinic/dashboard"),
+    ("get", "/api/clinic/audit"),
+    ("post", "/api/clinic/logout"),
+]
+
+
+def test_without_a_session_every_registry_endpoint_is_401_and_without_csrf_403(app: Any) -> None:
+    doc, h = client(app, "prescriber")
+    pid = doc.post("/api/clinic/patients", json=PATIENT, headers=h).json()["id"]
+    anonymous, _ = client(app)
+    for method, path in REGISTRY_ENDPOINTS:
+        r = getattr(anonymous, method)(path.format(pid=pid), **({"json": {}} if method == "post" else {}))
+        assert r.status_code == 401, (method, path, r.status_code)
+    for method, path in REGISTRY_ENDPOINTS:
+        if method == "post":
+            r = doc.post(path.format(pid=pid), json={})
+            assert r.status_code == 403 and "X-CSRF-Token" in r.json()["detail"], path
+    r = doc.post("/api/clinic/patients", json=PATIENT, headers={"X-CSRF-Token": "forged"})
+    assert r.status_code == 403
+    assert client(app)[0].post("/api/clinic/login", json={"username": "nurse", "password": "x" * 12}).status_code == 401
+
+
+# role -> may (True) or must be refused (False), per action of the contract
+EXPECTED = {
+    "create_patient": {"admin": False, "prescriber": True, "nurse": True, "viewer": False},
+    "read_patient": {"admin": False, "prescriber": True, "nurse": True, "viewer": True},
+    "record_score": {"admin": False, "prescriber": True, "nurse": True, "viewer": False},
+    "record_session": {"admin": False, "prescriber": True, "nurse": True, "viewer": False},
+    "export_fhir": {"admin": False, "prescriber": True, "nurse": False, "viewer": False},
+    "read_audit": {"admin": True, "prescriber": False, "nurse": False, "viewer": False},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_against_each_action(app: Any, role: str) -> None:
+    doc, hd = client(app, "prescriber")
+    pid = doc.post("/api/clinic/patients", json=PATIENT, headers=hd).json()["id"]
+    c, h = client(app, role)
+    now = datetime.now(UTC)
+    calls = {
+        "create_patient": lambda: c.post("/api/clinic/patients", json={**PATIENT, "mrn": f"R-{role}"}, headers=h),
+        "read_patient": lambda: c.get(f"/api/clinic/patients/{pid}"),
+        "record_score": lambda: c.post(f"/api/clinic/patients/{pid}/scores", headers=h,
+                                       json={"date": now.date().isoformat(), "scale": "MADRS", "score": 20}),
+        "record_session": lambda: c.post(f"/api/clinic/patients/{pid}/sessions", headers=h, json={
+            "started_at": now.isoformat(), "drug": "esketamine", "route": "intranasal", "dose_mg": 56}),
+        "export_fhir": lambda: c.get(f"/api/clinic/patients/{pid}/fhir"),
+        "read_audit": lambda: c.get("/api/clinic/audit"),
+    }  # fmt: skip
+    for action, call in calls.items():
+        r = call()
+        allowed = EXPECTED[action][role]
+        assert (r.status_code < 300) == allowed and (allowed or r.status_code == 403), (
+            role,
+            action,
+            r.status_code,
+            r.text,
+        )
+
+
+def test_ids_of_other_sites_and_bad_input_are_refused(app: Any, tmp_path: Path) -> None:
+    doc, h = client(app, "prescriber")
+    pid = doc.post("/api/clinic/patients", json=PATIENT, headers=h).json()["id"]
+    assert doc.get("/api/clinic/patients/not-an-id").status_code == 404
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    bad = [
+        ({"date": tomorrow, "scale": "MADRS", "score": 10}, "date"),
+        ({"date": "2026-01-01", "scale": "MADRS", "score": 99}, "score"),
+        ({"date": "2026-01-01", "scale": "PHQ-9", "items": [1, 2]}, "items"),
+        ({"date": "2026-01-01", "scale": "PHQ-9", "items": [1] * 9, "score": 3}, "score"),
+        ({"date": "2026-01-01", "scale": "MADRS", "score": float("nan")}, "score"),
+    ]
+    for body, field in bad:
+        r = doc.post(
+            f"/api/clinic/patients/{pid}/scores", content=_json(body), headers={**h, "content-type": "application/json"}
+        )
+        assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text)
+    r = doc.post("/api/clinic/patients", json={**PATIENT, "weight_kg": True}, headers=h)
+    assert r.status_code == 422 and "weight_kg" in r.text
+    session = {"started_at": datetime.now(UTC).isoformat(), "drug": "esketamine", "route": "intranasal", "dose_mg": 112}
+    r = doc.post(f"/api/clinic/patients/{pid}/sessions", headers=h, json=session)
+    assert r.status_code == 422 and "dose_mg" in r.text
+    assert len(doc.get(f"/api/clinic/patients/{pid}").json()["trajectory"]) == 0  # nothing was written
+
+
+def _json(body: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(body, allow_nan=True)
