@@ -192,3 +192,30 @@ def test_a_viewer_reads_but_cannot_edit(browser: Browser, clinic: tuple[str, str
     )
     assert forged.status_code == 403 and "may not write" in forged.text
     context.close()
+
+
+def test_an_admin_reads_and_exports_the_audit_and_a_nurse_searches(browser: Browser, clinic: tuple[str, str]) -> None:
+    url, uid = clinic
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, url, "admin")
+    expect(page).to_have_url(f"{url}/clinic/audit")
+    expect(page.locator("#audit")).to_contain_text("login")
+    page.fill("input[name=patient]", uid)
+    page.click("#audit-filter")
+    expect(page.locator("#audit")).to_contain_text("create")
+    with page.expect_download() as download:
+        page.click("#audit-csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "at,user,action,entity,record,patient_id,outcome" and len(lines) > 1
+    assert "Tester" not in "\n".join(lines)  # identifiers only
+    assert page.goto(f"{url}/clinic/patients/{uid}").status == 403  # admins see no clinical record
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, url, "nurse")
+    page.goto(f"{url}/clinic/patients?q=mrn-42")
+    expect(page.locator("#patients")).to_contain_text("Tester, Olive")
+    page.goto(f"{url}/clinic/patients?q=nobody")
+    expect(page.locator("#patients")).not_to_contain_text("Tester")
+    context.close()

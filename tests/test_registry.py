@@ -27,9 +27,11 @@ from ketasim.registry import (
     approve_plan,
     dashboard,
     export_fhir,
+    import_fhir,
     patient_status,
     rems_form,
     rems_form_html,
+    research_table,
     save_plan,
 )
 from ketasim.registry._care import alerts, course_state, trajectory
@@ -446,6 +448,9 @@ def test_fhir_bundle_validates_and_carries_the_codes(clinic: Clinic) -> None:
     Bundle.model_validate(bundle)
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert kinds.count("Patient") == 1 and kinds.count("MedicationAdministration") == 1
+    assert kinds.count("Encounter") == 1 and kinds.count("QuestionnaireResponse") == 1
+    response = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    assert [i["answer"][0]["valueInteger"] for i in response["item"]] == [1] * 9
     codes = {c["code"] for e in bundle["entry"] for c in e["resource"].get("code", {}).get("coding", [])}
     assert {"44261-6", "85354-9", "8867-4", "MADRS"} <= codes
     with pytest.raises(PermissionError):
@@ -503,3 +508,60 @@ def test_session_corrections_and_discharge_are_new_versions(clinic: Clinic) -> N
         with pytest.raises(PermissionError):
             clinic.r.discharge(not_allowed, s, 120)
     assert clinic.r.session(clinic.doctor, s).version == 3
+
+
+def test_the_research_table_is_de_identified(clinic: Clinic) -> None:
+    young = clinic.patient()
+    old = clinic.patient(mrn="MRN-OLD", birth_date="1934-01-01", given_name="Ozymandias", family_name="Ancient")
+    for uid in (young, old):
+        clinic.session(uid, 0)
+        clinic.session(uid, 3, lot_number="LOT-SECRET")
+        clinic.r.record_questionnaire(
+            clinic.nurse, {"patient_uid": uid, "instrument": "MADRS", "taken_at": (T0 + timedelta(days=4)).isoformat(),
+                           "total": 18})  # fmt: skip
+    first, second = research_table(clinic.r, clinic.doctor), research_table(clinic.r, clinic.doctor)
+    rows = first.to_pylist()
+    cells = {str(v) for r in rows for v in r.values()}
+    for secret in ("Janet", "Quixotic", "Ozymandias", "MRN-0001", "MRN-OLD", "1980", "1934", "LOT-SECRET", young, old):
+        assert not any(secret in c for c in cells), secret
+    assert sorted({r["day"] for r in rows if r["event"] == "session"}) == [0.0, 3.0]  # days, not dates
+    assert {r["age_years"] for r in rows} == {46, 90}  # 46 on 2026-11-02; over 89 shown as 90
+    assert set(first.column("patient").to_pylist()).isdisjoint(second.column("patient").to_pylist())
+    with pytest.raises(PermissionError):
+        research_table(clinic.r, clinic.nurse)
+
+
+def test_a_fhir_bundle_goes_back_in_whole_or_not_at_all(clinic: Clinic, tmp_path: Path) -> None:
+    uid = clinic.patient()
+    s = clinic.session(uid, 0)
+    at_40 = (T0 + timedelta(minutes=40)).isoformat()
+    clinic.r.add_vitals(clinic.nurse, s, [
+        {"taken_at": T0.isoformat(), "systolic_mmhg": 130, "diastolic_mmhg": 80, "heart_rate_bpm": 70},
+        {"taken_at": at_40, "systolic_mmhg": 150, "diastolic_mmhg": 90}])  # fmt: skip
+    clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": uid, "instrument": "PHQ-9",
+                                                 "taken_at": T0.isoformat(), "items": [2] * 8 + [1]})  # fmt: skip
+    clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": uid, "instrument": "MADRS",
+                                                 "taken_at": T0.isoformat(), "total": 25})  # fmt: skip
+    bundle = export_fhir(clinic.r, clinic.doctor, uid)
+    other = Registry.open(f"sqlite:///{tmp_path / 'other.db'}")
+    admin = other.create_user(None, "admin", "A", "admin", PASSWORD)
+    doc = other.create_user(admin, "doc", "D", "prescriber", PASSWORD)
+    with pytest.raises(RegistryError, match="MRN"):
+        import_fhir(other, doc, bundle)  # no such patient there yet
+    copy_uid = other.add_patient(doc, PATIENT).uid
+    broken = copy.deepcopy(bundle)
+    for e in broken["entry"]:
+        if e["resource"]["resourceType"] == "MedicationAdministration":
+            e["resource"]["dosage"]["dose"]["value"] = 70  # not 28, 56 or 84 mg
+    with pytest.raises(RegistryError, match="dose_mg"):
+        import_fhir(other, doc, broken)
+    assert other.sessions(doc, copy_uid) == [] and other.questionnaires(doc, copy_uid) == []  # nothing half-written
+    summary = import_fhir(other, doc, bundle)
+    assert (summary.sessions, summary.readings, summary.questionnaires) == (1, 2, 2)
+    (session,) = other.sessions(doc, copy_uid)
+    assert (session.drug, session.route, session.dose_mg, session.started_at) == ("esketamine", "intranasal", 56, T0)
+    got = {(q.instrument, q.total, tuple(q.items or ())) for q in other.questionnaires(doc, copy_uid)}
+    assert got == {("PHQ-9", 17.0, (2,) * 8 + (1,)), ("MADRS", 25.0, ())}
+    assert [(v.systolic_mmhg, v.heart_rate_bpm) for v in other.vitals(doc, session.uid)] == [(130, 70), (150, None)]
+    with pytest.raises(RegistryError, match="bundle"):
+        import_fhir(other, doc, {"resourceType": "Patient"})

@@ -187,3 +187,80 @@ def test_api_docs_render_from_this_server_only(server: str, page: Page) -> None:
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
     assert page.locator(".swagger-ui .opblock").count() >= 10
     _shot(page, "docs")
+
+
+# ---- what the pages had wrong (issue 13: fixed on the way) --------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(READY))
+def test_no_page_is_wider_than_a_phone(browser: Browser, server: str, path: str) -> None:
+    """At 375 px nothing overflows sideways (plan was 521 px wide, validation 884 px)."""
+    context = browser.new_context(viewport={"width": 375, "height": 800}, bypass_csp=True)
+    pg = context.new_page()
+    pg.goto(server + path)
+    expect(pg.locator(READY[path]).first).to_be_attached(timeout=180_000)
+    width = pg.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert width <= 375, (path, width)
+
+
+def test_sliders_have_accessible_names(page: Page, server: str) -> None:
+    page.goto(server + "/")
+    for name in ("Dose", "Weight (kg)", "Age (years)", "Follow-up (days)"):
+        expect(page.get_by_role("slider", name=name)).to_have_count(1)
+
+
+def test_chart_axis_titles_clear_the_legend(page: Page, server: str) -> None:
+    page.goto(server + "/")
+    expect(page.locator("#cascade .legend").first).to_be_attached(timeout=60_000)
+    title = page.locator("#cascade .g-xtitle").bounding_box()
+    legend = page.locator("#cascade .legend").bounding_box()
+    chart = page.locator("#cascade").bounding_box()
+    assert title and legend and chart
+    assert legend["y"] >= title["y"] + title["height"] - 1  # the legend starts below the axis title
+    assert legend["y"] + legend["height"] <= chart["y"] + chart["height"] + 1  # and is not clipped
+
+
+def test_how_it_works_shows_the_first_caption_and_steps(page: Page, server: str) -> None:
+    page.goto(server + "/how")
+    expect(page.locator("#caption")).to_have_attribute("data-step", "0", timeout=60_000)
+    expect(page.locator("#caption")).to_contain_text("The drug enters")
+    page.click("#next")
+    expect(page.locator("#caption")).to_have_attribute("data-step", "1")
+    page.click("#next")
+    page.click("#prev")
+    expect(page.locator("#caption")).to_have_attribute("data-step", "1")
+    expect(page.locator("#caption")).to_contain_text("Receptors block")
+
+
+def test_a_failing_api_is_said_not_computing_forever(page: Page, server: str) -> None:
+    page.route("**/api/validation", lambda route: route.fulfill(status=500, body="boom"))
+    page.goto(server + "/validation")
+    expect(page.locator("#summary")).to_contain_text("could not be computed", timeout=30_000)
+    page.route("**/api/simulate", lambda route: route.fulfill(status=500, body="boom"))
+    page.goto(server + "/how")
+    expect(page.locator("#caption")).to_contain_text("could not be loaded", timeout=30_000)
+
+
+def test_plan_page_sends_the_missing_fields_and_observed_scores_can_be_removed(page: Page, server: str) -> None:
+    page.goto(server + "/plan")
+    expect(page.locator("#scale option").first).to_be_attached()
+    page.select_option("#medications", ["benzodiazepines"])
+    page.select_option("#other-diagnoses", ["gad"])
+    page.select_option("#weight_basis", "ideal")
+    page.select_option("#sex", "female")
+    page.check("#pregnant")
+    with page.expect_request("**/api/plan") as request:
+        page.click("#submit")
+    sent = request.value.post_data_json
+    assert sent["concomitant_medications"] == ["benzodiazepines"] and sent["pregnant"] is True
+    assert sent["weight_basis"] == "ideal" and sent["diagnoses"] == ["trd", "gad"]
+    expect(page.locator("#findings")).to_contain_text("regnan", timeout=120_000)
+    page.fill("#obs-score", "999")  # a wrong entry
+    page.click("#add-obs")
+    expect(page.locator("#error")).not_to_be_empty(timeout=60_000)
+    page.click("[data-remove='0']")
+    expect(page.locator("#observed .obs")).to_have_count(0)
+    with page.expect_response("**/api/plan") as response:
+        page.click("#submit")
+    assert response.value.ok  # no longer blocked by the wrong entry

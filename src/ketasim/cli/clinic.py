@@ -367,6 +367,47 @@ def export_fhir_command(
     console.print(f"wrote {out} ({len(bundle.get('entry', []))} resources)")
 
 
+@clinic_app.command("import-fhir")
+def import_fhir_command(
+    bundle_file: Annotated[Path, typer.Argument(metavar="FILE", help="A FHIR Bundle (.json) of one patient.")],
+    as_user: AsOption,
+    db: DbOption = None,
+) -> None:
+    """Add a FHIR Bundle's sessions, readings and scores to the registry's patient with its
+    MRN: all of them or, if any is refused, none."""
+    from ketasim.registry import import_fhir
+
+    data = _document("FILE", bundle_file)
+    with acting(db, as_user) as (registry, actor), refusing("FILE"):
+        summary = import_fhir(registry, actor, data)
+    console.print(
+        f"imported {summary.sessions} session(s), {summary.readings} reading(s), "
+        f"{summary.questionnaires} questionnaire(s)"
+    )
+
+
+@clinic_app.command("export-research")
+def export_research_command(
+    as_user: AsOption,
+    out: Annotated[Path, typer.Option(help="The de-identified table to write (.parquet).")],
+    db: DbOption = None,
+) -> None:
+    """Write the site's courses de-identified for research (Parquet; prescribers): pseudonyms
+    that no other export shares, days since each patient's first session, no names, MRNs,
+    dates of birth, lot numbers or free text (docs/registry.md)."""
+    from ketasim.io.files import atomic_path
+    from ketasim.registry import research_table
+
+    output_file("--out", out, (".parquet",))
+    with acting(db, as_user) as (registry, actor):
+        table = research_table(registry, actor)
+    import pyarrow.parquet as pq
+
+    with writing("--out"), atomic_path(out) as tmp:
+        pq.write_table(table, tmp)
+    console.print(f"wrote {out} ({table.num_rows} rows, {len(set(table.column('patient').to_pylist()))} patients)")
+
+
 @clinic_app.command("audit")
 def audit_command(
     as_user: AsOption,

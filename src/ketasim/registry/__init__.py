@@ -37,12 +37,15 @@ from ketasim.registry._exports import RemsForm as RemsForm
 from ketasim.registry._exports import export_fhir as export_fhir
 from ketasim.registry._exports import rems_form as rems_form
 from ketasim.registry._exports import rems_form_html as rems_form_html
+from ketasim.registry._fhir_import import ImportSummary as ImportSummary
+from ketasim.registry._fhir_import import import_fhir as import_fhir
 from ketasim.registry._inputs import PatientIn as PatientIn
 from ketasim.registry._inputs import QuestionnaireIn as QuestionnaireIn
 from ketasim.registry._inputs import SessionIn as SessionIn
 from ketasim.registry._inputs import VitalIn as VitalIn
 from ketasim.registry._inputs import instruments as instruments
 from ketasim.registry._registry import Registry as Registry
+from ketasim.registry._research import research_table as research_table
 from ketasim.registry._views import AuditRow as AuditRow
 from ketasim.registry._views import PatientRecord as PatientRecord
 from ketasim.registry._views import QuestionnaireRecord as QuestionnaireRecord
@@ -56,6 +59,7 @@ __all__ = [
     "Alert",
     "AuditRow",
     "Dashboard",
+    "ImportSummary",
     "PatientIn",
     "PatientRecord",
     "PatientStatus",
@@ -76,11 +80,13 @@ __all__ = [
     "dashboard",
     "default_url",
     "export_fhir",
+    "import_fhir",
     "instruments",
     "latest_plan",
     "migrate",
     "patient_status",
     "rems_form",
     "rems_form_html",
+    "research_table",
     "save_plan",
 ]

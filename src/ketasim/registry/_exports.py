@@ -48,6 +48,7 @@ LOCAL_CODES = "urn:ketasim:local-codes"
 """Code system of measures with no verified LOINC code (MADRS, HAM-D17, CAPS-5, Y-BOCS, C-SSRS
 screen): clinic-registry.md §4 found none."""
 CATEGORIES = "http://terminology.hl7.org/CodeSystem/observation-category"
+ACT_CODES = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 SNOMED_ROUTE = {"iv": "47625008", "intranasal": "46713006"}
 
 
@@ -155,8 +156,9 @@ def rems_form_html(form: RemsForm) -> str:
 
 
 def export_fhir(registry: Registry, actor: Any, patient_uid: str) -> dict[str, Any]:
-    """A FHIR R4B ``collection`` Bundle: the Patient, each session as a MedicationAdministration,
-    each reading and questionnaire as Observations (LOINC where verified, else a local code)."""
+    """A FHIR R4B ``collection`` Bundle: the Patient; per session an Encounter and a
+    MedicationAdministration; each reading and questionnaire score as Observations (LOINC where
+    verified, else a local code); item answers as a QuestionnaireResponse."""
     from fhir.resources.R4B.bundle import Bundle
 
     with registry._unit(actor, "fhir_export", patient_uid) as db:
@@ -194,23 +196,36 @@ def export_fhir(registry: Registry, actor: Any, patient_uid: str) -> dict[str, A
         if s.infusion_rate_mg_per_h is not None:
             dosage["rateQuantity"] = {"value": s.infusion_rate_mg_per_h, "unit": "mg/h"}
         end = s.started_at + timedelta(minutes=s.infusion_end_min or 0.0)
-        resources.append(
+        visit_end = s.started_at + timedelta(minutes=s.ready_for_discharge_min or 0.0)
+        encounter = _derived(s.uid, "encounter")
+        resources += [
+            {
+                "resourceType": "Encounter",
+                "id": encounter,
+                "status": "finished",
+                "class": {"system": ACT_CODES, "code": "AMB", "display": "ambulatory"},
+                "subject": subject,
+                "period": {"start": s.started_at.isoformat(), "end": max(visit_end, s.started_at).isoformat()},
+            },
             {
                 "resourceType": "MedicationAdministration",
                 "id": s.uid,
                 "status": "completed",
                 "medicationCodeableConcept": {"text": s.drug.replace("_", " ")},
                 "subject": subject,
+                "context": {"reference": f"Encounter/{encounter}"},
                 "effectivePeriod": {"start": s.started_at.isoformat(), "end": max(end, s.started_at).isoformat()},
                 "dosage": dosage,
-            }
-        )
+            },
+        ]
     vital_codes = {
         "heart_rate_bpm": ("8867-4", "/min"),
         "spo2_pct": ("59408-5", "%"),
         "respiratory_rate_per_min": ("9279-1", "/min"),
     }
+    encounter_of = {s.uid: _derived(s.uid, "encounter") for s in sessions}
     for v in readings:
+        at_visit = {"encounter": {"reference": f"Encounter/{encounter_of[v.session_uid]}"}}
         vitals_category = [
             {
                 "coding": [
@@ -227,6 +242,7 @@ def export_fhir(registry: Registry, actor: Any, patient_uid: str) -> dict[str, A
                     "category": vitals_category,
                     "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
                     "subject": subject,
+                    **at_visit,
                     "effectiveDateTime": v.taken_at.isoformat(),
                     "component": [
                         {
@@ -248,6 +264,7 @@ def export_fhir(registry: Registry, actor: Any, patient_uid: str) -> dict[str, A
                         "category": vitals_category,
                         "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
                         "subject": subject,
+                        **at_visit,
                         "effectiveDateTime": v.taken_at.isoformat(),
                         "valueQuantity": {"value": value, "unit": unit},
                     }
@@ -276,6 +293,18 @@ def export_fhir(registry: Registry, actor: Any, patient_uid: str) -> dict[str, A
                 for c, a in zip(meta.loinc_items, q.items, strict=True)
             ]
         resources.append(obs)
+        if q.items is not None:  # the answers item by item
+            response: dict[str, Any] = {
+                "resourceType": "QuestionnaireResponse",
+                "id": _derived(q.uid, "response"),
+                "status": "completed",
+                "subject": subject,
+                "authored": q.taken_at.isoformat(),
+                "item": [{"linkId": str(k + 1), "answer": [{"valueInteger": a}]} for k, a in enumerate(q.items)],
+            }
+            if meta.loinc_panel:
+                response["questionnaire"] = f"http://loinc.org/q/{meta.loinc_panel}"
+            resources.append(response)
     bundle = Bundle.model_validate(
         {
             "resourceType": "Bundle",

@@ -242,16 +242,20 @@ class Registry:
         s = data if isinstance(data, SessionIn) else parse(SessionIn, data)
         parsed = _readings(readings, allow_empty=True)
         with self._unit(actor, "session") as db:
-            patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
-            _check_dose(s, float(patient.clinical["weight_kg"]))
-            row = _session_row(actor, None, s, _details(s), None)
-            db.add(row)
-            db.flush()
-            audit(db, actor, "create", "session", row.uid, patient_uid=s.patient_uid)
-            if parsed:
-                db.add_all(_vital_rows(actor, row.uid, _utc(row.started_at), parsed))
-                audit(db, actor, "create", "vitals", row.uid, patient_uid=s.patient_uid)
-            return session_record(row)
+            return self._insert_session(db, actor, s, parsed)
+
+    def _insert_session(self, db: Session, actor: Actor, s: SessionIn, readings: list[VitalIn]) -> SessionRecord:
+        """Write one session and its readings in the caller's transaction (checked, audited)."""
+        patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
+        _check_dose(s, float(patient.clinical["weight_kg"]))
+        row = _session_row(actor, None, s, _details(s), None)
+        db.add(row)
+        db.flush()
+        audit(db, actor, "create", "session", row.uid, patient_uid=s.patient_uid)
+        if readings:
+            db.add_all(_vital_rows(actor, row.uid, _utc(row.started_at), readings))
+            audit(db, actor, "create", "vitals", row.uid, patient_uid=s.patient_uid)
+        return session_record(row)
 
     def _session_for(self, db: Session, actor: Actor, session_uid: str, permission: Permission) -> DosingSessionRow:
         authorize(actor, permission)
@@ -344,23 +348,27 @@ class Registry:
         """A questionnaire or rating (items checked, total computed or checked)."""
         q = data if isinstance(data, QuestionnaireIn) else parse(QuestionnaireIn, data)
         with self._unit(actor, "questionnaire") as db:
-            self._patient_for(db, actor, q.patient_uid, "write_clinical")
-            row = QuestionnaireRow(
-                uid=str(uuid.uuid4()),
-                version=1,
-                recorded_at=datetime.now(UTC),
-                recorded_by=actor.id,
-                reason=None,
-                patient_uid=q.patient_uid,
-                instrument=q.instrument,
-                taken_at=q.taken_at,
-                items=list(q.items) if q.items is not None else None,
-                total=q.computed_total(),
-            )
-            db.add(row)
-            db.flush()
-            audit(db, actor, "create", "questionnaire", row.uid, patient_uid=q.patient_uid)
-            return questionnaire_record(row)
+            return self._insert_questionnaire(db, actor, q)
+
+    def _insert_questionnaire(self, db: Session, actor: Actor, q: QuestionnaireIn) -> QuestionnaireRecord:
+        """Write one questionnaire in the caller's transaction (checked, audited)."""
+        self._patient_for(db, actor, q.patient_uid, "write_clinical")
+        row = QuestionnaireRow(
+            uid=str(uuid.uuid4()),
+            version=1,
+            recorded_at=datetime.now(UTC),
+            recorded_by=actor.id,
+            reason=None,
+            patient_uid=q.patient_uid,
+            instrument=q.instrument,
+            taken_at=q.taken_at,
+            items=list(q.items) if q.items is not None else None,
+            total=q.computed_total(),
+        )
+        db.add(row)
+        db.flush()
+        audit(db, actor, "create", "questionnaire", row.uid, patient_uid=q.patient_uid)
+        return questionnaire_record(row)
 
     def questionnaires(self, actor: Actor, patient_uid: str) -> list[QuestionnaireRecord]:
         """A patient's questionnaires in time order."""

@@ -103,13 +103,13 @@ def router(registry: Registry) -> APIRouter:
     ) -> Response:
         check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
         try:
-            _, token, _ = registry.login(username, password)
+            who, token, _ = registry.login(username, password)
         except PermissionError as err:
             fresh = secrets.token_urlsafe(32)
             response = _page("clinic_login.html.j2", 401, csrf=fresh, message=str(err))
             _cookie(response, request, LOGIN_COOKIE, fresh)
             return response
-        done = RedirectResponse("/clinic", status_code=303)
+        done = RedirectResponse("/clinic/audit" if who.role == "admin" else "/clinic", status_code=303)
         _cookie(done, request, COOKIE, token)
         done.delete_cookie(LOGIN_COOKIE, path="/")
         return done
@@ -134,11 +134,44 @@ def router(registry: Registry) -> APIRouter:
         return _page("clinic_dashboard.html.j2", actor=actor, csrf=csrf, board=board)
 
     @r.get("/patients", response_class=HTMLResponse)
-    def patients(session: tuple[Actor, str] = signed) -> Response:
+    def patients(session: tuple[Actor, str] = signed, q: str = "") -> Response:
+        """The site's patients; ``?q=`` keeps those whose name or MRN contains it."""
         actor, csrf = session
         with refusals():
             found = registry.patients(actor)
-        return _page("clinic_patients.html.j2", actor=actor, csrf=csrf, patients=found)
+        term = q.strip().casefold()[:100]
+        if term:
+            found = [p for p in found if term in f"{p.given_name} {p.family_name} {p.mrn}".casefold()]
+        return _page("clinic_patients.html.j2", actor=actor, csrf=csrf, patients=found, q=q[:100])
+
+    @r.get("/audit", response_class=HTMLResponse)
+    def audit_page(session: tuple[Actor, str] = signed, patient: str = "", limit: int = 200) -> Response:
+        """The audit trail (admins); ``?patient=ID`` narrows it to one patient."""
+        actor, csrf = session
+        with refusals():
+            rows = registry.audit_log(actor, patient or None, max(1, min(limit, 10_000)))
+        return _page("clinic_audit.html.j2", actor=actor, csrf=csrf, rows=rows, patient=patient)
+
+    @r.get("/audit.csv")
+    def audit_csv(session: tuple[Actor, str] = signed, patient: str = "") -> Response:
+        """The audit trail as CSV (admins): who, what, which record and patient, when, outcome."""
+        import csv
+        import io
+
+        actor, _ = session
+        with refusals():
+            rows = registry.audit_log(actor, patient or None, 10_000)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["at", "user", "action", "entity", "record", "patient_id", "outcome"])
+        for a in rows:
+            writer.writerow([a.at.isoformat(), a.username, a.action, a.entity, a.entity_uid or "", a.patient_uid or "",
+                             a.outcome])  # fmt: skip
+        return Response(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"content-disposition": 'attachment; filename="audit.csv"', "cache-control": "no-store"},
+        )
 
     @r.get("/patients/{patient_uid}", response_class=HTMLResponse)
     def patient(patient_uid: str, session: tuple[Actor, str] = signed) -> Response:

@@ -27,12 +27,15 @@ function debounce(fn, ms) {
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
 }
 
-const LAYOUT = { margin: { l: 50, r: 10, t: 30, b: 40 }, legend: { orientation: "h", y: -0.25, font: { size: 10 } }, font: { size: 11 } };
+// Legends sit below the x-axis title (automargin makes room for both, so neither is clipped).
+const LAYOUT = { margin: { l: 55, r: 15, t: 35, b: 30 }, legend: { orientation: "h", x: 0, y: -0.32, yanchor: "top", yref: "paper", font: { size: 10 } }, font: { size: 11 } };
 
 function chart(id, traces, title, xtitle, ytitle, extra) {
   const el = document.getElementById(id);
-  Plotly.react(el, traces, Object.assign({}, LAYOUT, { title: { text: title, font: { size: 13 } },
-    xaxis: { title: { text: xtitle } }, yaxis: { title: { text: ytitle } } }, extra || {}), { displayModeBar: false, responsive: true });
+  const layout = Object.assign({}, LAYOUT, { title: { text: title, font: { size: 13 } },
+    xaxis: { title: { text: xtitle, standoff: 6 }, automargin: true }, yaxis: { title: { text: ytitle }, automargin: true } }, extra || {});
+  for (const axis of ["xaxis", "yaxis"]) layout[axis] = Object.assign({ automargin: true }, layout[axis]);
+  Plotly.react(el, traces, layout, { displayModeBar: false, responsive: true });
   el.dataset.version = String(Number(el.dataset.version || 0) + 1);
 }
 

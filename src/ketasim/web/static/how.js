@@ -46,18 +46,42 @@ function show(i) {
   $("clock").textContent = t < 2 ? `${Math.round(t * 60)} min` : t < 48 ? `${t.toFixed(1)} h` : `day ${(t / 24).toFixed(1)}`;
   draw(t);
 }
+const HOLD_MS = 4000;  // each caption stays at least this long while playing
+let heldStep = -1, holdUntil = 0;
+function stepStart(k) { return T.findIndex(t => t >= STEPS[k][0]); }
+function currentStep() { return +($("caption").dataset.step || 0); }
+function stop() { if (timer) { clearInterval(timer); timer = null; } $("play").textContent = "▶ Play"; }
 function play() {
-  if (timer) { clearInterval(timer); timer = null; $("play").textContent = "▶ Play"; return; }
+  if (timer) { stop(); return; }
   $("play").textContent = "❚❚ Pause";
+  heldStep = currentStep(); holdUntil = Date.now() + HOLD_MS;
   timer = setInterval(() => {
-    if (frameIndex >= T.length - 1) { clearInterval(timer); timer = null; $("play").textContent = "▶ Play"; return; }
+    if (frameIndex >= T.length - 1) { stop(); return; }
+    const next = STEPS.filter(s => s[0] <= T[frameIndex + 1]).length - 1;
+    if (next !== heldStep) {  // a new caption: show it, then hold it before moving on
+      if (Date.now() < holdUntil) return;
+      heldStep = next; holdUntil = Date.now() + HOLD_MS;
+    }
     show(frameIndex + 1);
   }, 60);
 }
+function step(delta) {
+  stop();
+  const k = Math.min(STEPS.length - 1, Math.max(0, currentStep() + delta));
+  show(stepStart(k));
+}
 document.addEventListener("DOMContentLoaded", async () => {
-  doc = await api("/api/simulate", { name: "one infusion", treatment: [{ kind: "ketamine", dose_mg_per_kg: 0.5, days: [0], hour_of_day: 0 }],
-    follow_up_days: 7, output_step_h: 1 / 12 });
-  draw(0);
+  try {
+    doc = await api("/api/simulate", { name: "one infusion", treatment: [{ kind: "ketamine", dose_mg_per_kg: 0.5, days: [0], hour_of_day: 0 }],
+      follow_up_days: 7, output_step_h: 1 / 12 });
+  } catch (e) {
+    $("caption").textContent = "The simulation could not be loaded: " + e.message;
+    $("caption").classList.add("error");
+    return;
+  }
+  show(0);  // the first caption from the start
   $("play").addEventListener("click", play);
-  $("reset").addEventListener("click", () => show(0));
+  $("prev").addEventListener("click", () => step(-1));
+  $("next").addEventListener("click", () => step(1));
+  $("reset").addEventListener("click", () => { stop(); show(0); });
 });

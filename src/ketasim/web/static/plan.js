@@ -12,8 +12,12 @@ function scales() {
 function patient() {
   const scale = $("scale").value;
   const p = { name: "web patient", age_years: +$("age_years").value, sex: $("sex").value, weight_kg: +$("weight_kg").value,
-    height_cm: +$("height_cm").value, diagnoses: [$("diagnosis").value], failed_antidepressant_trials: +$("failed").value,
+    height_cm: +$("height_cm").value, failed_antidepressant_trials: +$("failed").value,
+    diagnoses: [$("diagnosis").value].concat([...$("other-diagnoses").selectedOptions].map(o => o.value)
+      .filter(d => d !== $("diagnosis").value).slice(0, 2)),
     history: [...$("history").selectedOptions].map(o => o.value),
+    concomitant_medications: [...$("medications").selectedOptions].map(o => o.value),
+    pregnant: $("pregnant").checked, weight_basis: $("weight_basis").value,
     vitals: { systolic_mmhg: +$("sbp").value, diastolic_mmhg: +$("dbp").value, heart_rate_bpm: +$("hr").value, spo2_pct: +$("spo2").value },
     baseline_scores: { [scale]: +$("baseline").value }, observed_scores: observed.map(o => ({ day: o.day, scale, score: o.score })) };
   if ($("method").value === "iv") p.treatment = { drug: "racemic_ketamine", route: "iv" };
@@ -62,6 +66,10 @@ async function submit() {
     Plotly.purge("forecast"); $("forecast-stats").textContent = "No forecast: nothing is planned.";
   }
 }
+function listObserved() {
+  $("observed").innerHTML = observed.map((o, i) =>
+    `<span class="obs">day ${escapeHtml(o.day)}: ${escapeHtml(o.score)} <button type="button" class="secondary small" data-remove="${i}" aria-label="remove the score of day ${escapeHtml(o.day)}">×</button></span>`).join(" ");
+}
 async function report() {
   const response = await fetch("/api/plan/report", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(patient()) });
   if (!response.ok) { $("error").textContent = await response.text(); return; }
@@ -75,7 +83,14 @@ document.addEventListener("DOMContentLoaded", () => {
   $("report").addEventListener("click", report);
   $("add-obs").addEventListener("click", () => {
     observed.push({ day: +$("obs-day").value, score: +$("obs-score").value });
-    $("observed").innerHTML = observed.map(o => `<span class="muted">day ${o.day}: ${o.score}</span>`).join(" · ");
+    listObserved();
+    submit();
+  });
+  $("observed").addEventListener("click", e => {  // remove one observed score (a wrong entry no longer blocks every plan)
+    const i = e.target.dataset && e.target.dataset.remove;
+    if (i === undefined) return;
+    observed.splice(+i, 1);
+    listObserved();
     submit();
   });
 });

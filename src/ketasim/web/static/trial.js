@@ -45,7 +45,8 @@ async function run() {
   poll = setInterval(() => tick().catch(e => { $("error").textContent = e.message; }), 400);
 }
 document.addEventListener("DOMContentLoaded", async () => {
-  examples = await api("/api/trials-examples");
+  try { examples = await api("/api/trials-examples"); }
+  catch (e) { $("error").textContent = "The example designs could not be loaded: " + e.message; return; }
   $("example").innerHTML = Object.keys(examples).map(k => `<option value="${k}">${escapeHtml(examples[k].name)}</option>`).join("");
   const load = () => { const d = examples[$("example").value]; $("design").value = JSON.stringify(d, null, 1); $("n").value = Math.min(d.n_per_arm, 60); };
   $("example").addEventListener("change", load); load();

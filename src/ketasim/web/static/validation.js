@@ -3,7 +3,8 @@
 async function report() {
   for (;;) {  // the first request starts the computation; poll until it is done
     const response = await fetch("/api/validation");
-    const doc = await response.json();
+    let doc;
+    try { doc = await response.json(); } catch (e) { throw new Error(`the server answered ${response.status}`); }
     if (response.status !== 202) {
       if (!response.ok) throw new Error(JSON.stringify(doc.detail));
       return doc;
@@ -24,7 +25,14 @@ function headline(doc) {
   return lines;
 }
 document.addEventListener("DOMContentLoaded", async () => {
-  const doc = await report();
+  let doc;
+  try { doc = await report(); }
+  catch (e) {
+    const summary = document.getElementById("summary");
+    summary.textContent = "The validation could not be computed: " + e.message;
+    summary.classList.add("error");
+    return;
+  }
   const cv = doc.cross_validation;
   const held = new Map((cv ? cv.targets : []).map(r => [r.id, r]));
   const summary = document.getElementById("summary");
