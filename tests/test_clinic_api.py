@@ -184,3 +184,28 @@ def _json(body: dict[str, Any]) -> str:
     import json
 
     return json.dumps(body, allow_nan=True)
+
+
+def test_sign_ins_are_throttled_per_address(app: Any) -> None:
+    c, _ = client(app)
+    codes = [c.post("/api/clinic/login", json={"username": "nurse", "password": "not the password"}).status_code
+             for _ in range(11)]  # fmt: skip
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+    r = c.post("/api/clinic/login", json={"username": "nurse", "password": PASSWORD})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1  # even the right password waits
+
+
+def test_the_throttle_window_slides_and_its_memory_is_bounded() -> None:
+    from ketasim.api.throttle import LoginThrottle
+
+    now = [0.0]
+    t = LoginThrottle(attempts=3, window_s=60.0, max_clients=2, clock=lambda: now[0])
+    assert [t.retry_after("a") for _ in range(3)] == [0, 0, 0]
+    assert t.retry_after("a") == 61
+    now[0] = 30.0
+    assert t.retry_after("a") == 31  # the first attempt leaves the window at 60 s
+    now[0] = 60.0
+    assert t.retry_after("a") == 0
+    t.retry_after("b")
+    t.retry_after("c")  # a third address: the oldest ("a") is forgotten
+    assert "a" not in t._seen and len(t._seen) == 2

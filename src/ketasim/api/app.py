@@ -75,9 +75,11 @@ def create_app(limits: Limits | None = None, params: ParameterSet | None = None,
     api.include_router(pages.router())
     if registry is not None:
         from ketasim.api.routers import clinic, clinic_api
+        from ketasim.api.throttle import LoginThrottle
 
-        api.include_router(clinic.router(registry))
-        api.include_router(clinic_api.router(registry))
+        throttle = LoginThrottle()  # one window for the pages and the API
+        api.include_router(clinic.router(registry, throttle))
+        api.include_router(clinic_api.router(registry, throttle))
         clinic.install_errors(api)
     api.mount("/static", StaticFiles(directory=str(pages.WEB_STATIC)), name="static")
     wrapped: ASGIApp = HostAllowList(SecurityHeaders(BodyLimit(api, lim.max_body_bytes)), lim.allowed_hosts)

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ketasim import DISCLAIMER
+from ketasim.api.throttle import LoginThrottle
 from ketasim.errors import InputError
 from ketasim.registry import (
     Actor,
@@ -68,8 +69,8 @@ def _cookie(response: Response, request: Request, name: str, value: str, path: s
     response.set_cookie(name, value, httponly=True, samesite="strict", secure=request.url.scheme == "https", path=path)
 
 
-def router(registry: Registry) -> APIRouter:
-    """The clinic pages for one registry."""
+def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
+    """The clinic pages for one registry (sign-ins throttled per client address)."""
     r = APIRouter(prefix="/clinic", include_in_schema=False)
 
     def signed_in(request: Request) -> tuple[Actor, str]:
@@ -102,6 +103,8 @@ def router(registry: Registry) -> APIRouter:
         csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
         check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
+        if throttle.retry_after(request.client.host if request.client else "-"):
+            raise _RefusedError(429, "too many sign-in attempts from this address: wait a minute")
         try:
             who, token, _ = registry.login(username, password)
         except PermissionError as err:

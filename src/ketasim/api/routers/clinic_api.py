@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 
 from ketasim import DISCLAIMER
+from ketasim.api.throttle import LoginThrottle
 from ketasim.errors import InputError
 from ketasim.registry import (
     Actor,
@@ -103,8 +104,8 @@ def score_from_contract(patient_uid: str, body: dict[str, Any]) -> dict[str, Any
     return data
 
 
-def router(registry: Registry) -> APIRouter:
-    """The contract's endpoints for one registry."""
+def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
+    """The contract's endpoints for one registry (sign-ins throttled per client address)."""
     r = APIRouter(prefix="/api/clinic", tags=["clinic"])
 
     def signed_in(request: Request) -> tuple[Actor, str]:
@@ -126,6 +127,9 @@ def router(registry: Registry) -> APIRouter:
     @r.post("/login")
     def login(body: Json, response: Response, request: Request) -> dict[str, str]:
         """Sign in; the session cookie is HttpOnly, SameSite=Strict (Secure over HTTPS)."""
+        wait = throttle.retry_after(request.client.host if request.client else "-")
+        if wait:
+            raise HTTPException(429, "too many sign-in attempts from this address", headers={"Retry-After": str(wait)})
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64 or len(password) > 128:
             raise HTTPException(401, "unknown user name or wrong password, or the account is locked")
