@@ -394,6 +394,32 @@ def test_alerts_fire_on_their_rules_and_only_then() -> None:
     assert late == {"rems_overdue"}
 
 
+def test_missed_questionnaire_follows_the_measurement_rhythm() -> None:
+    """Weekly at the least in the first 4 weeks, monthly in maintenance (data/clinic/measurement.yaml)."""
+    from ketasim.clinic.measurement import max_gap_days
+
+    induction_gap, _ = max_gap_days("induction")
+    maintenance_gap, _ = max_gap_days("maintenance")
+    assert induction_gap < maintenance_gap
+    patient, sessions, _ = _records([])
+    done = {"submitted_at": T0.isoformat()}
+    sessions = [s.model_copy(update={"rems": done}) for s in sessions]
+    sessions.append(sessions[-1].model_copy(update={"uid": "s40", "started_at": T0 + timedelta(days=40)}))
+    _, _, qs = _records([("MADRS", 40.0, None, 20.0)])
+
+    def missed(day: float) -> bool:
+        kinds = {a.kind for a in alerts(patient, sessions, {}, qs, (T0 + timedelta(days=day)).date())}
+        return "missed_questionnaire" in kinds
+
+    assert not missed(40 + maintenance_gap - 1)
+    assert missed(40 + maintenance_gap + 1)
+    _, _, early = _records([("MADRS", 2.0, None, 20.0)])
+    in_induction = {
+        a.kind for a in alerts(patient, sessions[:3], {}, early, (T0 + timedelta(days=2 + induction_gap + 1)).date())
+    }
+    assert "missed_questionnaire" in in_induction
+
+
 def test_course_state_follows_the_scales_rules() -> None:
     patient, sessions, qs = _records([("MADRS", 1.0, None, 17.0), ("MADRS", 5.0, None, 9.0)])
     points = trajectory(patient, sessions, qs)

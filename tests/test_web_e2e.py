@@ -264,3 +264,32 @@ def test_plan_page_sends_the_missing_fields_and_observed_scores_can_be_removed(p
     with page.expect_response("**/api/plan") as response:
         page.click("#submit")
     assert response.value.ok  # no longer blocked by the wrong entry
+
+
+def test_plan_page_shows_the_review_the_maintenance_trade_off_and_off_label_methods(page: Page, server: str) -> None:
+    """Issue 14 in the browser: an esketamine patient without an oral antidepressant gets the
+    finding; the course review, the maintenance trade-off, BP-hold probabilities and the
+    questionnaires are shown; an off-label oral plan says so."""
+    page.goto(server + "/plan")
+    expect(page.locator("#scale option").first).to_be_attached()
+    page.select_option("#method", "intranasal")
+    with page.expect_request("**/api/plan") as request:
+        page.click("#submit")
+    assert "oral_antidepressant" not in request.value.post_data_json
+    expect(page.locator("#findings")).to_contain_text("oral antidepressant", timeout=120_000)
+    expect(page.locator("#review-status")).to_have_attribute("data-status", "continue")
+    expect(page.locator("#maintenance")).to_contain_text("sessions a month")
+    expect(page.locator("#sessions")).to_contain_text("weeks 5-8")
+    expect(page.locator("#monitoring")).to_contain_text("%")
+    expect(page.locator("#measurement")).to_contain_text("C-SSRS")
+    page.select_option("#oral_antidepressant", "ssri")
+    page.select_option("#method", "oral")
+    page.locator("#obs-day").fill("19")
+    page.locator("#obs-score").fill("32")
+    with page.expect_request("**/api/plan") as request:
+        page.click("#add-obs")
+    sent = request.value.post_data_json
+    assert sent["treatment"] == {"drug": "racemic_ketamine", "route": "oral"} and sent["oral_antidepressant"] == "ssri"
+    expect(page.locator("#method-title")).to_contain_text("off-label", timeout=120_000)
+    expect(page.locator("#review-status")).to_have_attribute("data-status", "stop")
+    expect(page.locator("#maintenance")).to_contain_text("No maintenance is planned", ignore_case=True)

@@ -126,6 +126,7 @@ class Vocabulary(_Entry):
     conditions: dict[str, Condition]
     history_flags: dict[str, Titled]
     medication_classes: dict[str, Titled]
+    antidepressant_classes: dict[str, Titled]
 
 
 Kind = Literal[
@@ -139,6 +140,7 @@ Kind = Literal[
     "conditions",
     "history_flags",
     "medication_classes",
+    "antidepressant_classes",
 ]
 _NOUN: dict[str, str] = {
     "drugs": "drug",
@@ -151,6 +153,7 @@ _NOUN: dict[str, str] = {
     "conditions": "condition",
     "history_flags": "history flag",
     "medication_classes": "medication class",
+    "antidepressant_classes": "oral antidepressant class",
 }
 
 
@@ -219,4 +222,7 @@ ScaleName = Annotated[str, AfterValidator(lambda v: check("scales", v)), _enum("
 ConditionName = Annotated[str, AfterValidator(lambda v: check("conditions", v)), _enum("conditions")]
 HistoryFlag = Annotated[str, AfterValidator(lambda v: check("history_flags", v)), _enum("history_flags")]
 MedicationClass = Annotated[str, AfterValidator(lambda v: check("medication_classes", v)), _enum("medication_classes")]
+AntidepressantClass = Annotated[
+    str, AfterValidator(lambda v: check("antidepressant_classes", v)), _enum("antidepressant_classes")
+]
 """Validated names for pydantic schemas: a ``str`` of the vocabulary, listed in the JSON schema."""

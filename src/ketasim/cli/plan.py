@@ -64,9 +64,10 @@ def plan_command(
 
 
 def print_plan(plan: Plan) -> None:
-    """Decision, findings, sessions, the first session's peaks and the forecast."""
+    """Decision, findings, course review, sessions, maintenance trade-off, the first session's
+    peaks and BP-hold probabilities, questionnaires and the forecast."""
     style = {"eligible": "green", "needs_review": "yellow", "not_eligible": "red"}[plan.decision]
-    console.print(f"{plan.patient}: ", end="")
+    console.print(f"{plan.patient} (plan of {plan.planned_on}): ", end="", markup=False)
     console.print(plan.decision.replace("_", " "), style=style)
     if plan.findings:
         table = Table(title="Findings")
@@ -75,31 +76,82 @@ def print_plan(plan: Plan) -> None:
         for f in plan.findings:
             table.add_row(f.severity, f.rule, f.message, f.source)
         console.print(table)
+    review = plan.course_review
+    if review is not None:
+        colour = {"continue": "green", "review": "yellow", "stop": "red"}[review.status]
+        console.print("Course review: ", end="")
+        console.print(review.status, style=colour)
+        for reason in review.reasons:
+            console.print(f"  {reason}", markup=False)
     reg = plan.regimen
-    console.print(f"Method: {reg.drug} {reg.route} — " + "; ".join(reg.reasons), markup=False)
+    off = " (off-label)" if reg.off_label else ""
+    console.print(f"Method: {reg.drug} {reg.route}{off}. " + " ".join(_sentence(r) for r in reg.reasons), markup=False)
     if reg.sessions:
         table = Table(title="Sessions")
         for col in ("session", "day", "phase", "dose (mg)", "duration (min)"):
             table.add_column(col, justify="right")
         for i, s in enumerate(reg.sessions):
-            table.add_row(str(i + 1), f"{s.day:g}", s.phase, f"{s.dose_mg:g}", f"{s.duration_min:g}")
+            duration = "—" if s.duration_min is None else f"{s.duration_min:g}"
+            table.add_row(str(i + 1), f"{s.day:g}", s.label, f"{s.dose_mg:g}", duration)
         console.print(table)
+    for e in reg.escalation:
+        console.print(f"Escalation (simulated): {_sentence(f'{e.when}: {e.dose_mg:g} mg')}", markup=False)
+    m = plan.maintenance
+    if m is not None:
+        console.print(f"Maintenance: {_sentence(m.reason)}", markup=False)
+        if m.options:
+            table = Table(title=f"Maintenance trade-off (to day {m.horizon_day:g})")
+            for col in ("every (days)", "sessions a month", "stay in response", "in response at horizon"):
+                table.add_column(col, justify="right")
+            for o in m.options:
+                stay = "—" if o.stay_in_response_probability is None else f"{o.stay_in_response_probability:.0%}"
+                chosen = " *" if o.interval_days == m.chosen_interval_days else ""
+                table.add_row(
+                    f"{o.interval_days:g}{chosen}",
+                    f"{o.sessions_per_month:.1f}",
+                    stay,
+                    f"{o.in_response_at_horizon_probability:.0%}",
+                )
+            console.print(table)
     for p in plan.session_predictions[:1]:
         console.print(
             f"Session 1 predicted peaks: CADSS {p.cadss_peak.median:.1f} "
             f"({p.cadss_peak.p10:.1f}–{p.cadss_peak.p90:.1f}) at {p.cadss_peak_t_min:g} min; "
             f"SBP {p.sbp_peak_mmhg.median:.0f} mmHg ({p.sbp_peak_mmhg.p10:.0f}–{p.sbp_peak_mmhg.p90:.0f}) "
-            f"at {p.sbp_peak_t_min:g} min; earliest discharge {p.earliest_discharge_min:g} min",
+            f"at {p.sbp_peak_t_min:g} min. BP hold: {p.predose_hold_probability:.1%} before dosing, "
+            f"{p.severe_bp_probability:.1%} for a reading of 180/110 or more; earliest discharge "
+            f"{p.earliest_discharge_min:g} min.",
             markup=False,
         )
+    if plan.measurement:
+        when = {s.instrument: s.when for s in plan.measurement}
+        console.print("Questionnaires: " + "; ".join(f"{k}: {v}" for k, v in when.items()) + ".", markup=False)
     fc = plan.forecast
     if fc is not None:
-        relapse = "beyond follow-up" if fc.median_days_to_relapse is None else f"{fc.median_days_to_relapse:g}"
-        interval = f"{fc.suggested_maintenance_interval_days:g}" if fc.suggested_maintenance_interval_days else "—"
+        relapse = _relapse(fc.median_days_to_relapse, fc.response_probability)
+        interval = (
+            f"every {fc.suggested_maintenance_interval_days:g} days"
+            if fc.suggested_maintenance_interval_days
+            else "none"
+        )
         console.print(
             f"Forecast ({fc.scale}): response after induction {fc.response_probability:.0%}; "
             f"median days to loss of response without maintenance: {relapse}; "
-            f"suggested maintenance interval: {interval} days",
+            f"maintenance simulated: {interval}.",
             markup=False,
         )
     disclaimer()
+
+
+def _sentence(text: str) -> str:
+    """Capitalised, ending with a full stop."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:]) + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def _relapse(days: float | None, response_probability: float) -> str:
+    from ketasim.clinic.forecast import MIN_RESPONSE
+
+    if response_probability < MIN_RESPONSE:
+        return "not reported (response unlikely)"
+    return "beyond follow-up" if days is None else f"{days:g}"

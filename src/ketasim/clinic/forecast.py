@@ -23,10 +23,11 @@ from ketasim.clinic.dosing import Regimen
 from ketasim.clinic.patient import ObservedScore, PatientFile
 from ketasim.covariates import Covariates
 from ketasim.model import expose, outcomes
+from ketasim.model.adaptive import decide_sessions
 from ketasim.params import ParameterSet
 from ketasim.pd.symptoms import EfficacyParameters
 from ketasim.population import Demographics, VirtualPopulation, sample_population
-from ketasim.regimens import course_start_h
+from ketasim.regimens import Escalation, KetamineSessions, course_start_h
 from ketasim.vocabulary import scale
 
 FloatArray = NDArray[np.float64]
@@ -34,6 +35,9 @@ COPIES = 400
 CHUNK_COPIES = 50
 """Copies simulated at once: bounds a plan's working memory (full-grid arrays of one chunk)."""
 FOLLOW_UP_DAYS = 56.0
+MIN_RESPONSE = 0.05
+"""Below this response probability the time to loss of response is not reported (it would
+rest on a few unlikely copies)."""
 SCORE_OFFSET = 0.5
 SESSION_WINDOW_H = 4.0
 SESSION_STEP_H = 5.0 / 60.0
@@ -59,8 +63,8 @@ def copies(patient: PatientFile, n: int = COPIES, seed: int = 2026) -> VirtualPo
 
 @dataclass(frozen=True)
 class Simulated:
-    """The copies' course under a regimen: daily scores, and dissociation and systolic
-    pressure every 5 minutes for 4 hours after each session's start."""
+    """The copies' course under a regimen: daily scores, and dissociation and blood pressure
+    every 5 minutes for 4 hours after each session's start."""
 
     days: FloatArray
     scores: FloatArray  # (copies, days) on the patient's scale, model score
@@ -69,36 +73,95 @@ class Simulated:
     window_min: FloatArray  # (W,) minutes after a session's start
     cadss: FloatArray  # (copies, sessions, W)
     sbp_mmhg: FloatArray  # (copies, sessions, W)
+    dbp_mmhg: FloatArray  # (copies, sessions, W)
+    dose_multipliers: FloatArray  # (copies, sessions) of the regimen's base dose
+
+
+def course_item(regimen: Regimen) -> KetamineSessions:
+    """The regimen's sessions as one model course at its base dose (each session's own dose,
+    and an escalation, are per-copy multipliers of it)."""
+    first = regimen.sessions[0]
+    return KetamineSessions(
+        drug=regimen.drug,
+        route=regimen.route,
+        dose_mg=regimen.base_dose_mg,
+        duration_min=first.duration_min,
+        days=tuple(s.day for s in regimen.sessions),
+    )
+
+
+def escalation_multipliers(
+    patient: PatientFile, regimen: Regimen, pop: VirtualPopulation, params: ParameterSet
+) -> FloatArray:
+    """(copies × induction sessions) multipliers of the base dose: each session's planned dose,
+    raised by the escalation steps for every copy not responding before a step's session, as
+    a rater sees it (:func:`ketasim.model.adaptive.decide_sessions`; tolerability is left to
+    the clinician and **assumed** for every copy)."""
+    induction = regimen.induction
+    fixed = np.array([s.dose_mg / regimen.base_dose_mg for s in induction])
+    if not regimen.escalation:
+        return np.tile(fixed, (pop.n, 1))
+    head = int(len(induction) > 1 and induction[0].dose_mg != induction[1].dose_mg)  # a lower first dose
+    items: list[KetamineSessions] = []
+    template = course_item(regimen.with_interval(None))
+    if head:
+        items.append(template.model_copy(update={"dose_mg": induction[0].dose_mg, "days": (induction[0].day,)}))
+    steps = tuple(Escalation(to_mg=e.dose_mg, after_session=e.after_session - head) for e in regimen.escalation)
+    items.append(template.model_copy(update={"days": template.days[head:], "escalate": steps}))
+    decided = decide_sessions(
+        items,
+        pop.covariates,
+        patient.condition,
+        pop.baselines,
+        patient.scale,
+        params,
+        pk_etas=pop.pk_etas,
+        gains=pop.gains(params),
+    )[len(items) - 1]
+    return np.hstack([np.tile(fixed[:head], (pop.n, 1)), decided * fixed[head:]])
 
 
 def simulate_copies(
     patient: PatientFile,
     regimen: Regimen,
     pop: VirtualPopulation,
-    phases: tuple[str, ...],
     params: ParameterSet,
+    induction_multipliers: FloatArray | None = None,
     chunk: int = CHUNK_COPIES,
 ) -> Simulated:
-    """Daily scores to 8 weeks after the last session of ``phases``, and 5-minute outputs for
-    4 hours after each session (for the predicted peaks); ``chunk`` copies at a time, keeping
-    only those outputs."""
-    treatment = regimen.treatment(phases)
-    t0 = course_start_h(treatment)
-    last_day = max(s.day for s in regimen.sessions if s.phase in phases)
+    """Daily scores to 8 weeks after the regimen's last session, and 5-minute outputs for 4
+    hours after each session; ``chunk`` copies at a time, keeping only those outputs.
+    ``induction_multipliers`` (copies × induction sessions, from
+    :func:`escalation_multipliers`) set each copy's induction doses; every later session is
+    given at the copy's last induction dose."""
+    item = course_item(regimen)
+    n_ind = len(regimen.induction)
+    if induction_multipliers is None:
+        induction_multipliers = escalation_multipliers(patient, replace(regimen, escalation=()), pop, params)
+    after = np.array([s.dose_mg / regimen.base_dose_mg for s in regimen.sessions[n_ind:]])
+    multipliers = np.hstack([induction_multipliers, induction_multipliers[:, -1:] * after[None, :]])
+    t0 = course_start_h([item])
+    last_day = regimen.sessions[-1].day
     days = np.arange(0.0, last_day + FOLLOW_UP_DAYS + 1.0)
     daily = t0 + 24.0 * days
     daily[0] = max(t0 - 0.25, 0.0)  # day 0 before the first dose
-    sessions = np.array([t0 + 24.0 * s.day for s in regimen.sessions if s.phase in phases])
+    sessions = np.array([t0 + 24.0 * s.day for s in regimen.sessions])
     window_h = np.arange(0.0, SESSION_WINDOW_H + 1e-9, SESSION_STEP_H)
     times = np.unique(np.concatenate([daily, (sessions[:, None] + window_h[None, :]).ravel()]))
     at_day = np.searchsorted(times, daily)
     at_window = np.searchsorted(times, sessions[:, None] + window_h[None, :] - 1e-9)
     vitals = {k: v for k, v in patient.vitals.model_dump().items() if k != "spo2_pct"}
-    scores, cadss, sbp = [], [], []
+    scores, cadss, sbp, dbp = [], [], [], []
     for lo in range(0, pop.n, chunk):  # a few chunks, each vectorised over its copies
         part = pop.take(slice(lo, min(pop.n, lo + chunk)))
         ex = expose(
-            treatment, part.covariates, float(times[-1]), params=params, pk_etas=part.pk_etas, output_times_h=times
+            [item],
+            part.covariates,
+            float(times[-1]),
+            params=params,
+            pk_etas=part.pk_etas,
+            output_times_h=times,
+            dose_scale={0: multipliers[lo : lo + part.n]},
         )
         res = outcomes(
             ex,
@@ -112,6 +175,7 @@ def simulate_copies(
         scores.append(res.scales[patient.scale][:, at_day])
         cadss.append(res.adverse["cadss"][:, at_window])
         sbp.append(res.adverse["sbp_mmhg"][:, at_window])
+        dbp.append(res.adverse["dbp_mmhg"][:, at_window])
     return Simulated(
         days=days,
         scores=np.concatenate(scores),
@@ -120,6 +184,8 @@ def simulate_copies(
         window_min=window_h * 60.0,
         cadss=np.concatenate(cadss),
         sbp_mmhg=np.concatenate(sbp),
+        dbp_mmhg=np.concatenate(dbp),
+        dose_multipliers=multipliers,
     )
 
 
@@ -190,20 +256,13 @@ def relapse_days(patient: PatientFile, sim: Simulated, after_day: float) -> tupl
 
 @dataclass(frozen=True)
 class Course:
-    """The copies under the full plan and under induction only, with their weights."""
+    """The copies under the planned schedule and under induction only, with their weights
+    (from the observed scores, under the planned schedule)."""
 
     plan: Simulated
     induction: Simulated
     weights: FloatArray
     n: int
-
-
-def simulate_course_copies(patient: PatientFile, regimen: Regimen, params: ParameterSet, n: int = COPIES) -> Course:
-    """The copies under the plan and under induction only; weights from the observed scores."""
-    pop = copies(patient, n)
-    plan_sim = simulate_copies(patient, regimen, pop, ("induction", "taper", "maintenance"), params)
-    induction_sim = simulate_copies(patient, regimen, pop, ("induction",), params)
-    return Course(plan_sim, induction_sim, likelihood_weights(patient, plan_sim, params), pop.n)
 
 
 class Band(BaseModel):
@@ -223,8 +282,13 @@ class Forecast(Band):
     response_probability: float
     response_assessed_day: float
     median_days_to_relapse: float | None
+    """Median days to loss of response without maintenance among responders (None: beyond
+    follow-up, or response too unlikely to say — below ``MIN_RESPONSE``)."""
     relapse_follow_up_days: float
     suggested_maintenance_interval_days: float | None
+    """The maintenance interval of the planned schedule (None: no maintenance planned)."""
+    schedule_days: list[float]
+    """The session days the forecast was simulated with."""
     copies: int
     effective_copies: float
     observed_scores: list[ObservedScore]
@@ -234,24 +298,14 @@ class Forecast(Band):
 
 
 def forecast(patient: PatientFile, regimen: Regimen, course: Course) -> Forecast:
-    """The forecast of the plan (and, with observed scores, the prior band)."""
+    """The forecast of the planned schedule (and, with observed scores, the prior band)."""
     plan_sim, induction_sim, w = course.plan, course.induction, course.weights
-    pop = course
-    prior = weighted_quantiles(plan_sim.scores, np.full(pop.n, 1.0 / pop.n), (0.1, 0.5, 0.9))
+    prior = weighted_quantiles(plan_sim.scores, np.full(course.n, 1.0 / course.n), (0.1, 0.5, 0.9))
     post = weighted_quantiles(plan_sim.scores, w, (0.1, 0.5, 0.9))
-    end_induction = max(s.day for s in regimen.induction)
+    end_induction = regimen.end_of_induction_day
     responded, days = relapse_days(patient, induction_sim, end_induction)
     wr = w * responded
-    median_relapse = _weighted_median(days[responded], w[responded]) if wr.sum() > 0 else math.nan
-    interval = math.nan
-    if wr.sum() > 0:
-        finite = np.isfinite(days[responded])
-        if finite.any():
-            order = np.argsort(days[responded])
-            cdf = np.cumsum(w[responded][order]) / w[responded].sum()
-            at = int(min(int(np.searchsorted(cdf, 0.25)), order.size - 1))
-            q25 = float(days[responded][order][at])
-            interval = max(7.0, 7.0 * math.floor(q25 / 7.0)) if math.isfinite(q25) else math.nan
+    median_relapse = _weighted_median(days[responded], w[responded]) if wr.sum() >= MIN_RESPONSE else math.nan
 
     def series(x: FloatArray) -> list[float]:
         return [round(float(v), 3) for v in x]
@@ -266,8 +320,9 @@ def forecast(patient: PatientFile, regimen: Regimen, course: Course) -> Forecast
         response_assessed_day=end_induction + 1.0,
         median_days_to_relapse=None if not math.isfinite(median_relapse) else median_relapse,
         relapse_follow_up_days=FOLLOW_UP_DAYS,
-        suggested_maintenance_interval_days=None if not math.isfinite(interval) else interval,
-        copies=pop.n,
+        suggested_maintenance_interval_days=regimen.interval_days,
+        schedule_days=[s.day for s in regimen.sessions],
+        copies=course.n,
         effective_copies=round(float(1.0 / np.sum(w**2)), 1),
         observed_scores=list(patient.observed_scores),
         prior=Band(median=series(prior[1]), p10=series(prior[0]), p90=series(prior[2]))

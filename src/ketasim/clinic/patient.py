@@ -16,13 +16,27 @@ from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
 from ketasim.errors import PlannerError
 from ketasim.io.files import read_mapping
 from ketasim.schema import Count, Flag, Real, StrictModel
-from ketasim.vocabulary import ConditionName, DrugName, HistoryFlag, MedicationClass, RouteName, vocabulary
+from ketasim.vocabulary import (
+    AntidepressantClass,
+    ConditionName,
+    DrugName,
+    HistoryFlag,
+    MedicationClass,
+    RouteName,
+    vocabulary,
+)
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import scale as scale_entry
 
-TREATMENTS = {("racemic_ketamine", "iv"), ("esketamine", "intranasal")}
+TREATMENTS = {
+    ("racemic_ketamine", "iv"),
+    ("esketamine", "intranasal"),
+    ("racemic_ketamine", "oral"),
+    ("racemic_ketamine", "sublingual"),
+    ("racemic_ketamine", "im"),
+}
 """Drug and route pairs with a published schedule the planner follows (consensus IV
-infusions; the Spravato label)."""
+infusions; the Spravato label; off-label oral, sublingual and IM series, data/clinic/schedules.yaml)."""
 MAX_OBSERVED_SCORES = 500
 
 
@@ -59,6 +73,20 @@ class ObservedScore(StrictModel):
     score: Real
 
 
+class PlanSettings(StrictModel):
+    """The clinic's choices for this patient's plan (each optional; defaults and their sources
+    in ``data/clinic/schedules.yaml`` and ``data/clinic/review.yaml``)."""
+
+    keep_response_probability: Real | None = Field(default=None, gt=0, lt=1)
+    """Maintenance: the widest interval whose forecast probability of staying in response
+    (given response at the end of induction) is at least this."""
+    partial_response_fraction: Real | None = Field(default=None, gt=0, lt=1)
+    """Course review: an improvement from baseline below this fraction counts as no benefit."""
+    escalation: tuple[Real, ...] | None = Field(default=None, max_length=4)
+    """Dose steps when response is partial: mg/kg for IV, mg for esketamine; ``[]`` for none
+    (default: the published steps)."""
+
+
 class PatientFile(StrictModel):
     """One patient, as the clinic's evaluation records them."""
 
@@ -77,6 +105,9 @@ class PatientFile(StrictModel):
     treatment: PlannedTreatment | None = None
     weight_basis: Literal["actual", "ideal", "adjusted"] = "actual"
     observed_scores: tuple[ObservedScore, ...] = Field(default=(), max_length=MAX_OBSERVED_SCORES)
+    oral_antidepressant: AntidepressantClass | None = None
+    """The oral antidepressant taken alongside the course (``none`` if none; unset = not recorded)."""
+    planning: PlanSettings = PlanSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -61,6 +61,7 @@ _SETS: dict[str, tuple[str, Kind]] = {
     "history_any": ("history", "history_flags"),
     "diagnosis_any": ("diagnoses", "conditions"),
     "concomitant_any": ("concomitant", "medication_classes"),
+    "oral_antidepressant_any": ("oral_antidepressant", "antidepressant_classes"),
 }
 _EQUALS: dict[str, Kind | None] = {"drug": "drugs", "route": "routes", "pregnant": None}
 
@@ -307,6 +308,7 @@ def facts(patient: PatientFile, drug: str, route: str) -> dict[str, Any]:
         "history": set(patient.history),
         "diagnoses": set(patient.diagnoses),
         "concomitant": set(patient.concomitant_medications),
+        "oral_antidepressant": set() if patient.oral_antidepressant is None else {patient.oral_antidepressant},
         "pregnant": patient.pregnant,
         "drug": drug,
         "route": route,

@@ -96,10 +96,10 @@ def decide_sessions(
                 too_much = (peak > item.reduce_for.cadss_above) & ~st.reduced
                 st.dose = np.where(too_much, item.reduce_for.target, st.dose)
                 st.reduced |= too_much
-            if item.escalate is not None and k >= item.escalate.after_session:
-                up = ~st.reduced & ~(responded & item.escalate.unless_response)
-                target = item.escalate.target
-                st.dose = np.where(up & (st.dose < target), target, st.dose)
+            for step in item.escalation_steps:
+                if k >= step.after_session:
+                    up = ~st.reduced & ~(responded & step.unless_response)
+                    st.dose = np.where(up & (st.dose < step.target), step.target, st.dose)
         if item.max_sessions is not None:
             st.stopped |= st.given >= item.max_sessions
         multiplier = np.where(st.stopped, 0.0, st.dose / item.dose_value)

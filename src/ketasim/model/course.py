@@ -162,7 +162,9 @@ def check_treatment(treatment: Sequence[TreatmentItem], covariates: Covariates, 
             model.check_doses(item.doses()[:1], covariates)
         except DoseError as err:
             raise err.renamed(DOSE_FIELD_NAMES, f"{prefix}[{i}]") from None
-        for name, rule in (("escalate", item.escalate), ("reduce_for", item.reduce_for)):
+        steps = item.escalation_steps
+        named = [("escalate" if len(steps) == 1 else f"escalate[{j}]", step) for j, step in enumerate(steps)]
+        for name, rule in (*named, ("reduce_for", item.reduce_for)):
             if rule is None:
                 continue
             try:  # a course that follows the patient may reach this dose: it must be allowed too

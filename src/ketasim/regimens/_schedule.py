@@ -26,6 +26,7 @@ DOSE_FIELD_NAMES = {"amount_mg": "dose_mg", "amount_mg_per_kg": "dose_mg_per_kg"
 DEFAULT_INFUSION_MIN = 40.0
 """IV infusion duration when none is given: 0.5 mg/kg over 40 min (Berman 2000; the clinics' standard)."""
 Day = Annotated[Real, Field(ge=0, le=MAX_DAY)]
+MAX_ESCALATION_STEPS = 8
 
 
 class StopWhen(StrictModel):
@@ -71,7 +72,8 @@ class _NewDose(StrictModel):
 
 class Escalation(_NewDose):
     """From session ``after_session`` + 1 on, a higher dose — unless the patient, rated
-    before that session, already responds (``unless_response``)."""
+    before that session, already responds (``unless_response``).  A course may list several
+    steps (0.5 → 0.75 → 1.0 mg/kg), each later and higher than the one before."""
 
     after_session: Count = Field(default=1, ge=1, le=500)
     unless_response: Flag = True
@@ -98,7 +100,7 @@ class KetamineSessions(StrictModel):
     days: tuple[Day, ...] = Field(min_length=1, max_length=500)
     hour_of_day: Real = Field(default=9.0, ge=0, lt=24)
     stop_when: StopWhen | None = None
-    escalate: Escalation | None = None
+    escalate: Escalation | tuple[Escalation, ...] | None = None
     reduce_for: Reduction | None = None
     max_sessions: Count | None = Field(default=None, ge=1, le=500)
 
@@ -110,16 +112,30 @@ class KetamineSessions(StrictModel):
             raise ValueError(f"duration_min: applies to infusion routes only, not {self.route!r}")
         _check_days(self.days)
         per_kg = self.dose_mg_per_kg is not None
-        for rule, name in ((self.escalate, "escalate"), (self.reduce_for, "reduce_for")):
+        steps = self.escalation_steps
+        named = [(step, "escalate" if len(steps) == 1 else f"escalate[{j}]") for j, step in enumerate(steps)]
+        for rule, name in (*named, (self.reduce_for, "reduce_for")):
             if rule is not None and (rule.to_mg_per_kg is not None) != per_kg:
                 unit = "to_mg_per_kg" if per_kg else "to_mg"
                 raise ValueError(f"{name}: give {unit}, in the unit of the course's dose")
-        if self.escalate is not None and self.escalate.after_session >= len(self.days):
-            raise ValueError(
-                f"escalate.after_session: {self.escalate.after_session} leaves no later session "
-                f"(the course has {len(self.days)})"
-            )
+        if len(steps) > MAX_ESCALATION_STEPS:
+            raise ValueError(f"escalate: {len(steps)} steps; at most {MAX_ESCALATION_STEPS}")
+        for j, (step, name) in enumerate(named):
+            if step.after_session >= len(self.days):
+                raise ValueError(
+                    f"{name}.after_session: {step.after_session} leaves no later session "
+                    f"(the course has {len(self.days)})"
+                )
+            if j and (step.after_session <= steps[j - 1].after_session or step.target <= steps[j - 1].target):
+                raise ValueError(f"{name}: each step comes after the one before and to a higher dose")
         return self
+
+    @property
+    def escalation_steps(self) -> tuple[Escalation, ...]:
+        """The escalation steps, in order (none, one or several)."""
+        if self.escalate is None:
+            return ()
+        return self.escalate if isinstance(self.escalate, tuple) else (self.escalate,)
 
     @property
     def is_adaptive(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ketasim.clinic.measurement import max_gap_days
 from ketasim.io.data import read_packaged_yaml
 from ketasim.registry._inputs import instruments
 from ketasim.registry._views import PatientRecord, QuestionnaireRecord, SessionRecord, VitalRecord
@@ -20,12 +21,9 @@ from ketasim.vocabulary import scale as scale_entry
 SEVERE_SBP_MMHG = 180.0
 SEVERE_DBP_MMHG = 110.0
 SEVERE_SOURCE = "SPRAVATO label Table 6: SBP >= 180 or DBP >= 110 mmHg (clinic-registry.md §1; dossier §6.3)"
-QUESTIONNAIRE_GAP_DAYS = 7.0
-ACTIVE_COURSE_DAYS = 28.0
-GAP_SOURCE = (
-    "assumed: one questionnaire a week while sessions continue (a session in the last 28 days), as "
-    "Blueprint's weekly cadence (clinic-registry.md §3); the published rhythm is issue 14's"
-)
+INDUCTION_DAYS = 28.0
+"""The first 4 weeks from the first session are judged by the induction rhythm (the longest
+induction, esketamine's, is 4 weeks; an IV series of 12 days is judged the stricter way)."""
 REMS_DEADLINE_SOURCE = "REMS Patient Monitoring Form: submit within 7 days of the session (clinic-registry.md §2)"
 
 
@@ -195,19 +193,17 @@ def alerts(
         text = f"{state.scale} {state.latest:g} no longer meets response (baseline {state.baseline:g})"
         add("loss_of_response", False, None, points[-1].taken_at, text, state.response_rule)
     end_of_day = datetime.combine(on, datetime.max.time(), UTC)
-    if sessions and (end_of_day - max(s.started_at for s in sessions)).days <= ACTIVE_COURSE_DAYS:
+    if sessions:
         first = min(s.started_at for s in sessions)
+        phase = "induction" if (end_of_day - first).days <= INDUCTION_DAYS else "maintenance"
+        gap_days, gap_source = max_gap_days(phase)
+        active = (
+            (end_of_day - max(s.started_at for s in sessions)).days <= 2 * gap_days if phase == "maintenance" else True
+        )
         reference = max([first, *(q.taken_at for q in questionnaires)])
-        if (end_of_day - reference).total_seconds() / 86400.0 > QUESTIONNAIRE_GAP_DAYS:
-            text = f"no questionnaire for more than {QUESTIONNAIRE_GAP_DAYS:g} days during treatment"
-            add(
-                "missed_questionnaire",
-                False,
-                None,
-                reference + timedelta(days=QUESTIONNAIRE_GAP_DAYS),
-                text,
-                GAP_SOURCE,
-            )
+        if active and (end_of_day - reference).total_seconds() / 86400.0 > gap_days:
+            text = f"no questionnaire for more than {gap_days:g} days ({phase}: the measurement-based care rhythm)"
+            add("missed_questionnaire", False, None, reference + timedelta(days=gap_days), text, gap_source)
     return sorted(out, key=lambda a: a.at, reverse=True)
 
 

@@ -16,6 +16,7 @@ from ketasim import DISCLAIMER
 from ketasim.clinic.forecast import Forecast
 from ketasim.clinic.patient import PatientFile
 from ketasim.clinic.plan import plan_patient
+from ketasim.clinic.review import CourseReview
 from ketasim.params import ParameterSet
 from ketasim.registry._audit import audit
 from ketasim.registry._auth import Actor, authorize
@@ -60,6 +61,8 @@ class PatientStatus(BaseModel):
     state: CourseState
     trajectory: list[ScorePoint]
     forecast: Forecast | None
+    review: CourseReview | None
+    """The planner's course review (continue, review or stop) from the stored scores."""
     first_session: datetime | None
     sessions_done: int
     next_session_due: date | None
@@ -229,7 +232,8 @@ def patient_status(
         course = _load(db, row)
         audit(db, actor, "read", "status", patient_uid, patient_uid=patient_uid)
     points = trajectory(course.patient, course.sessions, course.questionnaires)
-    forecast = plan_patient(planner_file(course.patient, on, points), copies=PLAN_COPIES, params=params).forecast
+    planned = plan_patient(planner_file(course.patient, on, points), copies=PLAN_COPIES, params=params)
+    forecast = planned.forecast
     due, basis = next_due(dict(course.plan.plan) if course.plan else None, course.sessions, forecast)
     return PatientStatus(
         patient_uid=patient_uid,
@@ -237,6 +241,7 @@ def patient_status(
         state=course_state(course.patient, points),
         trajectory=points,
         forecast=forecast,
+        review=planned.course_review,
         first_session=first_session_at(course.sessions),
         sessions_done=len(course.sessions),
         next_session_due=due,

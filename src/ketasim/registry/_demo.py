@@ -44,6 +44,7 @@ def create_demo(registry: Registry) -> dict[str, Any]:
                 "vitals": {"systolic_mmhg": 122, "diastolic_mmhg": 78, "heart_rate_bpm": 72, "spo2_pct": 98},
                 "baseline_scores": {"MADRS": 32},
                 "treatment": {"drug": "esketamine", "route": "intranasal"},
+                "oral_antidepressant": "ssri",
             },
         },
     ).uid

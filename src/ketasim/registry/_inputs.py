@@ -67,6 +67,8 @@ class ClinicalFields(StrictModel):
     baseline_scores: dict[str, Real] = Field(min_length=1, max_length=20)
     treatment: dict[str, str] | None = None
     weight_basis: Literal["actual", "ideal", "adjusted"] = "actual"
+    oral_antidepressant: str | None = None
+    planning: dict[str, Any] | None = None
 
 
 class PatientIn(StrictModel):

@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ketasim import DISCLAIMER, __version__
+from ketasim.clinic.forecast import MIN_RESPONSE
 from ketasim.clinic.patient import PatientFile
 from ketasim.clinic.plan import Plan
 from ketasim.io.files import atomic_path
@@ -105,19 +106,49 @@ def plan_html(patient: PatientFile, plan: Plan, params: ParameterSet | None = No
         ],
         ["baseline scores", ", ".join(f"{k} {s:g}" for k, s in patient.baseline_scores.items())],
     ]
+    baseline = patient.baseline_scores
     context: dict[str, Any] = {
         "patient": patient,
         "plan": plan,
         "patient_rows": patient_rows,
-        "observed_rows": [[f"{o.day:g}", o.scale, f"{o.score:g}"] for o in patient.observed_scores],
+        "observed_rows": [
+            [f"{o.day:g}", o.scale, f"{o.score:g}", f"{(o.score - baseline[o.scale]) / baseline[o.scale]:+.0%}"]
+            for o in sorted(patient.observed_scores, key=lambda o: o.day)
+        ],
         "finding_rows": [[f.severity, f.rule, f.message, f.source] for f in plan.findings]
-        or [["—", "—", "no finding", "—"]],
+        or [["—", "—", "No finding.", "—"]],
         "session_rows": [
-            [str(i + 1), f"{s.day:g}", s.phase, f"{s.dose_mg:g}", f"{s.duration_min:g}"]
+            [
+                str(i + 1),
+                f"{s.day:g}",
+                s.label,
+                f"{s.dose_mg:g}",
+                "—" if s.duration_min is None else f"{s.duration_min:g}",
+            ]
             for i, s in enumerate(plan.regimen.sessions)
         ],
-        "escalation": [f"{e.when}: {e.dose_mg:g} mg" for e in plan.regimen.escalation],
-        "monitoring_rows": [[f"{m.t_min:g}", m.action] for m in plan.monitoring if m.session == 1],
+        "escalation": [f"{e.when[0].upper()}{e.when[1:]}: {e.dose_mg:g} mg." for e in plan.regimen.escalation],
+        "maintenance_rows": [
+            [
+                f"{o.interval_days:g}"
+                + (
+                    " (chosen)" if plan.maintenance and o.interval_days == plan.maintenance.chosen_interval_days else ""
+                ),
+                f"{o.sessions_per_month:.1f}",
+                "—" if o.stay_in_response_probability is None else f"{o.stay_in_response_probability:.0%}",
+                f"{o.in_response_at_horizon_probability:.0%}",
+            ]
+            for o in (plan.maintenance.options if plan.maintenance else [])
+        ],
+        "monitoring_rows": [
+            [f"{m.t_min:g}", m.action, "" if m.hold_probability is None else f"{m.hold_probability:.1%}"]
+            for m in plan.monitoring
+            if m.session == 1
+        ],
+        "measurement_rows": [
+            [m.instrument, m.phase, f"{m.first_day:g}–{m.last_day:g}", m.when, m.feeds, m.source]
+            for m in plan.measurement
+        ],
     }
     context["peak_head"], context["peak_rows"] = peak_table(plan)
     f = plan.forecast
@@ -127,16 +158,27 @@ def plan_html(patient: PatientFile, plan: Plan, params: ParameterSet | None = No
 
 
 def forecast_text(plan: Plan) -> str:
-    """One paragraph on the forecast: response, relapse, maintenance interval, band width."""
+    """One paragraph on the forecast: response, relapse, the schedule it was simulated with,
+    band width."""
     f = plan.forecast
     if f is None:
         return ""
-    relapse = f"{f.median_days_to_relapse:g}" if f.median_days_to_relapse is not None else "beyond follow-up"
-    interval = f"{f.suggested_maintenance_interval_days:g}" if f.suggested_maintenance_interval_days else "—"
+    relapse = (
+        "not reported (response unlikely)"
+        if f.response_probability < MIN_RESPONSE
+        else f"{f.median_days_to_relapse:g} days"
+        if f.median_days_to_relapse is not None
+        else "beyond follow-up"
+    )
+    interval = (
+        f"maintenance every {f.suggested_maintenance_interval_days:g} days"
+        if f.suggested_maintenance_interval_days
+        else "no maintenance"
+    )
     text = (
         f"Probability of response after induction (day {f.response_assessed_day:g}): "
-        f"{f.response_probability:.0%}. Median days to loss of response without maintenance: {relapse}. "
-        f"Suggested maintenance interval: {interval} days. "
+        f"{f.response_probability:.0%}. Median time to loss of response without maintenance: {relapse}. "
+        f"The forecast is simulated with the planned schedule ({len(f.schedule_days)} sessions, {interval}). "
         f"Band width (mean 90th − 10th percentile): {f.band_width_mean:.1f} points"
     )
     return text + (f", {f.prior_band_width_mean:.1f} before the observed scores." if f.prior else ".")

@@ -62,6 +62,9 @@ def peak_table(plan: Plan) -> Table:
         "SBP peak median (10–90%)",
         "at (min)",
         "earliest discharge (min)",
+        "P(pre-dose hold)",
+        "P(a reading ≥ 180/110)",
+        "P(not ready at minimum)",
     ]
     rows = [
         [
@@ -72,6 +75,9 @@ def peak_table(plan: Plan) -> Table:
             band(p.sbp_peak_mmhg, ".0f"),
             f"{p.sbp_peak_t_min:g}",
             f"{p.earliest_discharge_min:g}",
+            f"{p.predose_hold_probability:.1%}",
+            f"{p.severe_bp_probability:.1%}",
+            f"{p.not_ready_at_minimum_probability:.1%}",
         ]
         for p in plan.session_predictions
     ]

@@ -34,7 +34,7 @@ def health(ctx: Ctx) -> Health:
 
 def page_vocabulary() -> dict[str, Any]:
     """The names the web pages offer: conditions (with scales, default scale and typical
-    baseline), scales (range), history flags and medication classes."""
+    baseline), scales (range), history flags, medication and oral antidepressant classes."""
     v = vocabulary()
     return {
         "conditions": {
@@ -49,6 +49,7 @@ def page_vocabulary() -> dict[str, Any]:
         "scales": {name: {"min": s.min, "max": s.max} for name, s in v.scales.items()},
         "history_flags": {name: f.title for name, f in v.history_flags.items()},
         "medication_classes": {name: m.title for name, m in v.medication_classes.items()},
+        "antidepressant_classes": {name: a.title for name, a in v.antidepressant_classes.items()},
     }
 
 
