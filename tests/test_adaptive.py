@@ -3,6 +3,8 @@ patients it concerns (an independent evaluation of the same rule)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,34 @@ def test_bad_rules_are_refused() -> None:
     esk = KetamineSessions(drug="esketamine", route="intranasal", dose_mg=56, days=(0, 3), escalate={"to_mg": 112})
     with pytest.raises(DoseError, match=r"treatment\[0\]\.escalate\.to_mg"):
         simulate_course([esk], POP.covariates, "trd", {"MADRS": 30.0}, 48.0)
+
+
+def test_escalation_in_two_steps_follows_each_rating() -> None:
+    """0.5 → 0.75 → 1.0 mg/kg: at each step's session, those not in response go up; nobody
+    goes down; those responding stay where they are."""
+    steps = [{"to_mg_per_kg": 0.75, "after_session": 2}, {"to_mg_per_kg": 1.0, "after_session": 4}]
+    item = _course(escalate=steps)
+    decided = decide_sessions(
+        [item], POP.covariates, "trd", POP.baselines, "MADRS", PARAMS, pk_etas=POP.pk_etas, gains=POP.gains(PARAMS)
+    )[0]
+    doses = doses_decided([item], {0: decided})[0]
+    assert set(np.unique(doses)) <= {0.5, 0.75, 1.0}
+    assert np.all(np.diff(doses, axis=1) >= 0) and np.all(doses[:, :2] == 0.5)
+    for k, target in ((2, 0.75), (4, 1.0)):
+        responding = scale("MADRS").responded(_score_before(item, decided, k), POP.baselines["MADRS"])
+        assert np.all(doses[~responding, k] == target)
+        assert np.all(doses[responding, k] == doses[responding, k - 1])
+    assert 0 < (doses[:, -1] == 1.0).sum() < POP.n
+
+
+@pytest.mark.parametrize(
+    ("steps", "field"),
+    [
+        ([{"to_mg_per_kg": 0.75, "after_session": 3}, {"to_mg_per_kg": 1.0, "after_session": 2}], "escalate[1]"),
+        ([{"to_mg_per_kg": 0.75, "after_session": 2}, {"to_mg_per_kg": 0.6, "after_session": 4}], "escalate[1]"),
+        ([{"to_mg_per_kg": 0.75, "after_session": 2}, {"to_mg": 80, "after_session": 4}], "escalate[1]"),
+    ],
+)
+def test_escalation_steps_must_go_later_and_higher(steps: list[dict[str, float]], field: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(field)):
+        _course(escalate=steps)
