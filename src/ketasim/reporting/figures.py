@@ -104,7 +104,8 @@ def plot_cascade(
             ax.plot(_days(course.times_h), course.scales[scale], lw=1.4, label=label)
     ax.set_ylabel(f"{scale} score", fontsize=8)
     ax.set_xlabel("days from the first session", fontsize=8)
-    ax.legend(fontsize=7, frameon=False)
+    if ax.get_lines():  # a scale no course has draws nothing to label
+        ax.legend(fontsize=7, frameon=False)
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=7)
     # side effects over the first session's 6 hours
