@@ -79,6 +79,7 @@ def test_the_contract_end_to_end(app: Any) -> None:
     assert record["forecast"]["observed_scores"][0]["score"] == 14
     assert record["forecast"]["effective_copies"] < record["forecast"]["copies"]
     assert record["state"]["responded"] is True
+    assert record["review"]["status"] in ("continue", "review", "stop") and record["review"]["sources"]
     Bundle.model_validate(doc.get(f"/api/clinic/patients/{pid}/fhir").json())
     admin, _ = client(app, "admin")
     rows = admin.get("/api/clinic/audit", params={"patient_id": pid}).json()

@@ -496,6 +496,8 @@ def test_status_updates_the_forecast_from_stored_scores_and_says_what_is_due(cli
     assert [p.score for p in status.trajectory] == [22, 15]
     assert status.state.responded
     assert status.forecast is not None and status.forecast.effective_copies < status.forecast.copies
+    assert status.review is not None and status.review.status == "continue"  # 15 from 32 after 2 sessions
+    assert status.review.sessions_given == 2 and status.review.latest_score == 15
     assert status.next_session_due == (T0 + timedelta(days=plan.plan["regimen"]["sessions"][2]["day"])).date()
     board = dashboard(clinic.r, clinic.nurse, on=status.next_session_due)
     assert [r.patient_uid for r in board.due_today] == [uid]
