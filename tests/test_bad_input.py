@@ -336,3 +336,32 @@ def test_fuzz_trial_designs(tmp_path_factory: pytest.TempPathFactory, which: int
     target = tmp_path_factory.mktemp("fuzz") / "t.json"
     target.write_text(json.dumps(doc))
     _clean(runner.invoke(app, ["trial", str(target), "--format", "json"]))
+
+
+def _refuse_in_a_worker(kind: str) -> None:
+    import ketasim.errors as errors
+
+    raise getattr(errors, kind).one("values.x", "missing: every free parameter needs a value")
+
+
+@pytest.mark.parametrize("kind", ["InputError", "ParameterError", "PlannerError", "TrialError", "RulesError"])
+def test_an_input_error_raised_in_a_worker_process_reaches_the_caller_intact(kind: str) -> None:
+    """Calibration folds and trial chunks run in worker processes: their refusals must arrive
+    as themselves (field and message), not as a broken process pool."""
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    import ketasim.errors as errors
+
+    err = getattr(errors, kind).one("a.b", "bad")
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is type(err) and again.problems == err.problems
+    dose = pickle.loads(pickle.dumps(errors.DoseError("dose_mg", 5000.0, "at most 100 mg")))
+    assert dose.field == "dose_mg" and dose.problems[0][1].startswith("5000")
+    with (
+        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool,
+        pytest.raises(getattr(errors, kind)) as caught,
+    ):
+        pool.submit(_refuse_in_a_worker, kind).result()
+    assert caught.value.problems == [("values.x", "missing: every free parameter needs a value")]

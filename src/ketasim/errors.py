@@ -24,6 +24,10 @@ class InputError(ValueError):
         self.problems: list[Problem] = list(problems) or [("(input)", "invalid")]
         super().__init__("; ".join(f"{field}: {message}" for field, message in self.problems))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (a worker process's error reaches the caller intact, not as a broken pool)."""
+        return (_rebuild, (type(self), self.problems))
+
     @classmethod
     def one(cls, field: str, message: str) -> Self:
         """A single problem."""
@@ -70,9 +74,17 @@ class DoseError(InputError):
         self.field, self.value, self.allowed = field, value, allowed
         super().__init__([(field, f"{show(value)} is not allowed: {allowed}")])
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DoseError, (self.field, self.value, self.allowed))
+
     def renamed(self, names: Mapping[str, str], prefix: str = "") -> DoseError:
         """The same error with the field renamed (``amount_mg`` → ``dose_mg``) below ``prefix``."""
         return DoseError(join_path(prefix, names.get(self.field, self.field)), self.value, self.allowed)
+
+
+def _rebuild(kind: type[InputError], problems: list[Problem]) -> InputError:
+    """An :class:`InputError` of ``kind`` from its problems (unpickling)."""
+    return kind(problems)
 
 
 def join_path(prefix: str, field: str) -> str:
