@@ -45,6 +45,13 @@ class PeakBand(BaseModel):
     p90: float
 
 
+class BpCheck(BaseModel):
+    """An in-session blood-pressure check and the probability its reading is severe (≥ 180/110)."""
+
+    t_min: float
+    severe_probability: float
+
+
 class SessionPrediction(BaseModel):
     """One session's predicted dissociation and systolic peaks and earliest discharge."""
 
@@ -63,6 +70,7 @@ class SessionPrediction(BaseModel):
     """At least one reading of 180/110 or more at the session's in-session checks."""
     not_ready_at_minimum_probability: float
     """Still dissociated (CADSS > 4) or SBP more than 20% over pre-dose at the minimum observation."""
+    bp_checks: list[BpCheck]
 
 
 class MonitoringAction(BaseModel):
@@ -167,10 +175,9 @@ def session_predictions(
         after = minutes >= minimum
         ok = np.flatnonzero(after & np.logical_and.accumulate(settled[::-1])[::-1])
         discharge = float(minutes[ok[0]]) if ok.size else float(minutes[-1])
-        checks = [k for k in _at(minutes, bp_check_minutes(regimen.route, s.duration_min, discharge))]
-        fine = np.ones(sim.sbp_mmhg.shape[0])
-        for k in checks:
-            fine *= (1 - _over(sbp[:, k], severe_s, sd)) * (1 - _over(dbp[:, k], severe_d, sd))
+        check_min = [t for t in bp_check_minutes(regimen.route, s.duration_min, discharge) if t <= minutes[-1] + 1e-9]
+        at = [int(np.argmin(np.abs(minutes - t))) for t in check_min]
+        not_severe = (1 - _over(sbp[:, at], severe_s, sd)) * (1 - _over(dbp[:, at], severe_d, sd))  # (copies, checks)
         at_min = int(np.searchsorted(minutes, minimum - 1e-9))
         at_min = min(at_min, minutes.size - 1)
         ready = (1 - _over(sbp[:, at_min], pre * rise, sd)) * (cadss[:, at_min] <= _c("discharge_cadss_max"))
@@ -187,39 +194,21 @@ def session_predictions(
                 earliest_discharge_min=round(discharge, 1),
                 minimum_observation_min=round(minimum, 1),
                 predose_hold_probability=_p(predose, w),
-                severe_bp_probability=_p(1 - fine, w),
+                severe_bp_probability=_p(1 - np.prod(not_severe, axis=1), w),
                 not_ready_at_minimum_probability=_p(1 - ready, w),
+                bp_checks=[
+                    BpCheck(t_min=t, severe_probability=_p(1 - not_severe[:, j], w)) for j, t in enumerate(check_min)
+                ],
             )
         )
     return out
-
-
-def _at(minutes: FloatArray, checks: list[float]) -> list[int]:
-    """Window indices of the check times (within the simulated window)."""
-    return [int(np.argmin(np.abs(minutes - t))) for t in checks if t <= minutes[-1] + 1e-9]
 
 
 def _p(x: FloatArray, w: FloatArray) -> float:
     return round(float(np.sum(w * x) / np.sum(w)), 4)
 
 
-def _check_probability(patient: PatientFile, course: Course, params: ParameterSet, session: int, t_min: float) -> float:
-    """P(a severe reading, >= 180/110) at one in-session check."""
-    sim, w = course.plan, course.weights
-    k = int(np.argmin(np.abs(sim.window_min - t_min)))
-    sd = float(params["adverse.bp_reading_sd_mmhg"])
-    s_over = _over(sim.sbp_mmhg[:, session, k], _c("bp_severe_systolic_mmhg"), sd)
-    d_over = _over(sim.dbp_mmhg[:, session, k], _c("bp_severe_diastolic_mmhg"), sd)
-    return _p(1 - (1 - s_over) * (1 - d_over), w)
-
-
-def actions(
-    patient: PatientFile,
-    regimen: Regimen,
-    predictions: list[SessionPrediction],
-    course: Course,
-    params: ParameterSet,
-) -> list[MonitoringAction]:
+def actions(patient: PatientFile, regimen: Regimen, predictions: list[SessionPrediction]) -> list[MonitoringAction]:
     """The monitoring rows of every session; BP checks with their hold probabilities."""
     rows: list[MonitoringAction] = []
     sbp_hold, dbp_hold = _c("bp_hold_systolic_mmhg"), _c("bp_hold_diastolic_mmhg")
@@ -236,7 +225,7 @@ def actions(
             f"{sbp_hold:g}/{dbp_hold:g} mmHg.",
             pred.predose_hold_probability,
         )
-        checks = bp_check_minutes(regimen.route, s.duration_min, pred.earliest_discharge_min)
+        checks = [c.t_min for c in pred.bp_checks]
         if regimen.route == "intranasal":
             add(-15, "Pre-session checklist: no food for 2 h, no liquids for 30 min, a ride home arranged.")
             device = _devices()
@@ -252,7 +241,8 @@ def actions(
             add(0, f"Start the infusion ({s.dose_mg:.1f} mg over {s.duration_min:g} min).")
         else:
             add(0, f"Give the {regimen.route} dose ({s.dose_mg:.1f} mg), off-label; pulse oximetry available.")
-        for t_bp in checks:
+        for check in pred.bp_checks:
+            t_bp = check.t_min
             if regimen.route == "intranasal" and t_bp == checks[0]:
                 text = "BP check about 40 min after dosing (label)"
             elif t_bp == checks[-1] and regimen.route != "iv":
@@ -268,7 +258,7 @@ def actions(
             add(
                 t_bp,
                 f"{text}; hold or stop and review if {severe} mmHg or more.",
-                _check_probability(patient, course, params, i - 1, t_bp),
+                check.severe_probability,
             )
         add(
             pred.cadss_peak_t_min,

@@ -124,7 +124,7 @@ def plan_patient(
         course_review=review,
         regimen=chosen.report(),
         maintenance=maintenance,
-        monitoring=actions(patient, chosen, predictions, course, p),
+        monitoring=actions(patient, chosen, predictions),
         session_predictions=predictions,
         measurement=measurement_plan(patient, chosen),
         rems_monitoring_forms=rems_forms(patient, chosen, predictions),
