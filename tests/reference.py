@@ -437,15 +437,18 @@ def madrs(
     session_times_h: Sequence[float],
     baseline: float,
     condition: str = "trd",
+    age_years: float = 40.0,
 ) -> FloatArray:
     """Typical patient's score: baseline × exp(−[g·(1 + a_L·L)·Emax·D/(D50 + D) + p_s·X + p_y·Y])
-    with D = mood drive + w_slow·synapses, L the series memory (dL/dt = O/AUC₁ − L/τ_L),
+    with D = mood drive + w_slow·synapses, L the series memory (dL/dt = O/AUC₁ − L/τ_L), g and
+    the placebo gain × older_adult_response_gain per decade of age over 65,
     X = Σ e^{−(t − t_s)/τ_session}, Y = 1 − e^{−(t − t₀)/τ_7d}; within 0–60."""
     p = default_parameters()
     t = np.asarray(times_h, dtype=np.float64)
     drive = states["mood_drive_fast"] + p["efficacy_slow_weight"] * states["synapses"]
-    g = p.get(f"condition_{condition}_drug_gain", 1.0) * (1.0 + p["series_gain"] * states["series_memory"])
-    h = p.get(f"condition_{condition}_placebo_gain", 1.0)
+    older = p["older_adult_response_gain"] ** (max(age_years - 65.0, 0.0) / 10.0)  # per decade over 65
+    g = older * p.get(f"condition_{condition}_drug_gain", 1.0) * (1.0 + p["series_gain"] * states["series_memory"])
+    h = older * p.get(f"condition_{condition}_placebo_gain", 1.0)
     x = np.zeros_like(t)
     for ts in session_times_h:
         x = x + np.where(t > ts, np.exp(-np.maximum(t - ts, 0.0) / p["placebo.tau_session_expectancy_h"]), 0.0)

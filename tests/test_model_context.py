@@ -182,3 +182,60 @@ def test_a_recorded_peak_overstates_the_true_one_by_the_expected_maximum_of_read
     recorded = np.max(cuff[:, 1:], axis=1) - cuff[:, 0]
     expected_max = integrate.quad(lambda x: x * k * stats.norm.pdf(x) * stats.norm.cdf(x) ** (k - 1), -10, 10)[0]
     assert np.mean(recorded) == pytest.approx(rise + p.bp_reading_sd * expected_max, abs=0.03)
+
+
+def _log_drug_term(treatment: list[TreatmentItem], p: ParameterSet, t_h: float) -> float:
+    """The typical patient's drug term −log(remaining) minus the same course's placebo-only
+    value (series memory off, so the drug term is exactly g_d·E_max·D/(D_50 + D))."""
+    cov = Covariates.one(70.0)
+    q = p.replace({"series_gain": 0.0})
+    with_drug = simulate_course(treatment, cov, "trd", {"MADRS": 30.0}, t_h, [t_h], params=q).scales["MADRS"][0, 0]
+    days = tuple(sorted({d for item in treatment for d in getattr(item, "days", ())}))
+    placebo = [PlaceboSessions(placebo="saline", days=days)]
+    alone = simulate_course(placebo, cov, "trd", {"MADRS": 30.0}, t_h, [t_h], params=q).scales["MADRS"][0, 0]
+    return float(np.log(alone / with_drug))
+
+
+@settings(max_examples=6, deadline=None)
+@given(gain=st.floats(0.2, 3.0))
+def test_esketamine_gain_scales_the_esketamine_drug_term_only(gain: float) -> None:
+    """``esketamine_drug_gain`` multiplies esketamine's drug term exactly and leaves racemic
+    ketamine's untouched; a course of both drugs lies between (weighted by exposure)."""
+    esk = [KetamineSessions(drug="esketamine", route="intranasal", dose_mg=56, days=(0,))]
+    rac = [KetamineSessions(dose_mg_per_kg=0.5, duration_min=40, days=(0,))]
+    both = [*esk, KetamineSessions(dose_mg_per_kg=0.5, duration_min=40, days=(0,), hour_of_day=15.0)]
+    p1, pg = PARAMS.replace({"esketamine_drug_gain": 1.0}), PARAMS.replace({"esketamine_drug_gain": gain})
+    assert _log_drug_term(esk, pg, 24.0) == pytest.approx(gain * _log_drug_term(esk, p1, 24.0), rel=1e-9)
+    assert _log_drug_term(rac, pg, 24.0) == pytest.approx(_log_drug_term(rac, p1, 24.0), rel=1e-12)
+    mixed = _log_drug_term(both, pg, 30.0) / _log_drug_term(both, p1, 30.0)
+    assert min(1.0, gain) - 1e-9 <= mixed <= max(1.0, gain) + 1e-9
+
+
+@settings(max_examples=10, deadline=None)
+@given(gain=st.floats(0.2, 1.5), seed=st.integers(0, 10_000))
+def test_age_over_65_scales_every_response_by_the_gain_per_decade(gain: float, seed: int) -> None:
+    """Each patient's drug, placebo and antidepressant log-gains move by the same
+    log(gain)·max(age − 65, 0)/10 (oracle written from the docstring), nothing else moves."""
+    pop = sample_population(300, seed, "trd", {"MADRS": 32.0}, Demographics(age_mean=65.0, age_sd=12.0, age_max=90.0))
+    base, aged = (
+        pop.gains(PARAMS.replace({"older_adult_response_gain": 1.0})),
+        pop.gains(PARAMS.replace({"older_adult_response_gain": gain})),
+    )
+    expected = np.log(gain) * np.clip(pop.covariates.age_years - 65.0, 0.0, None) / 10.0
+    for name in ("eta_drug", "eta_placebo", "eta_ssri"):
+        np.testing.assert_allclose(getattr(aged, name) - getattr(base, name), expected, atol=1e-12)
+    np.testing.assert_array_equal(aged.eta_dissociation, base.eta_dissociation)
+    ages = pop.covariates.age_years
+    assert np.any(ages > 65.0) and np.any(ages < 65.0)  # both sides of the threshold are tested
+
+
+def test_a_trial_of_older_adults_enrols_only_from_its_minimum_age() -> None:
+    """TRANSFORM-3 enrolled patients aged 65 and over: its virtual arms do too."""
+    from ketasim.trials.targets import load_targets
+    from ketasim.trials.validation import Evaluator
+
+    target = next(t for t in load_targets() if t.id == "n49")
+    _, pop = Evaluator(n=300)._patients(target)
+    ages = pop.covariates.age_years
+    assert ages.min() >= 65.0
+    assert 68.0 < float(np.mean(ages)) < 76.0  # mean 70, SD 5, truncated at 65

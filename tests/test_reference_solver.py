@@ -68,7 +68,7 @@ def _reference(sessions: KetamineSessions, patient: Patient, times: FloatArray) 
     duration_h = float(sessions.duration_min or 40.0) / 60.0
     starts = [24.0 * d + sessions.hour_of_day for d in sessions.days]
     ref = simulate_iv_course([(s, dose_mg, duration_h) for s in starts], times, patient)
-    ref["madrs_change"] = BASELINE_MADRS - madrs(ref, times, starts, BASELINE_MADRS)
+    ref["madrs_change"] = BASELINE_MADRS - madrs(ref, times, starts, BASELINE_MADRS, age_years=patient.age_years)
     ref["cadss"] = cadss(ref)
     return ref
 

@@ -74,6 +74,8 @@ class FreeParameter(_Strict):
     low: float
     high: float
     log: bool = True
+    shrunk: bool = False
+    """A relative gain shrunk toward 1 by the calibration's log-normal prior (SD 0.5, assumed)."""
     meaning: str
 
 

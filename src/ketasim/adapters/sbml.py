@@ -20,15 +20,15 @@ import numpy as np
 
 from ketasim.covariates import Covariates
 from ketasim.io.files import atomic_path
-from ketasim.model.course import DEFAULT_VITALS, clinic_sessions, is_active_placebo
+from ketasim.model.course import DEFAULT_VITALS, clinic_sessions, expose, is_active_placebo
 from ketasim.model.odes import CourseODE, course_odes
 from ketasim.model.scenario import CRP_HIGH_MG_L, Scenario
 from ketasim.params import ParameterSet, default_parameters
 from ketasim.pd.adverse import AdverseParameters
 from ketasim.pd.cascade import ODE_STATES
-from ketasim.pd.symptoms import EfficacyParameters
+from ketasim.pd.symptoms import EfficacyParameters, drug_gain
 from ketasim.population import typical_gains
-from ketasim.regimens import OralAntidepressant
+from ketasim.regimens import KetamineSessions, OralAntidepressant
 from ketasim.vocabulary import scale as scale_entry
 
 STATE_IDS = {
@@ -166,6 +166,22 @@ def _rising(start_h: float | None, tau_h: float) -> str:
     return f"piecewise(1 - exp(-(time - {start_h!r}) / {tau_h!r}), time > {start_h!r}, 0)"
 
 
+def _drug_gain(scenario: Scenario, params: ParameterSet) -> float:
+    """The drug term's multiplier for the scenario's patient (:func:`ketasim.pd.symptoms.drug_gain`):
+    each drug's share of the blocking load, from the package's own exposure of that patient."""
+    if not any(isinstance(i, KetamineSessions) and i.drug == "esketamine" for i in scenario.treatment):
+        return 1.0
+    p = scenario.patient
+    exposure = expose(
+        scenario.treatment,
+        Covariates.one(p.weight_kg, p.age_years, p.sex),
+        24.0 * scenario.follow_up_days,
+        params=params,
+    )
+    eff = EfficacyParameters.from_params(params, p.condition)
+    return float(drug_gain(exposure.drug_shares, eff, 1)[0])
+
+
 def _symptoms(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
     patient = scenario.patient
     eff = EfficacyParameters.from_params(params, patient.condition)
@@ -184,15 +200,17 @@ def _symptoms(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
         _rising(min(starts) if starts else None, eff.tau_sustained_h),
     )
     b.assignment("antidepressant_onset", _rising(ad_start, eff.tau_ssri_onset_h))
-    g = eff.drug_gain
+    typical = typical_gains(params, patient.condition, age_years=patient.age_years)
+    g = eff.drug_gain * math.exp(float(typical.eta_drug[0])) * _drug_gain(scenario, params)
     if patient.crp_mg_l is not None and patient.crp_mg_l >= CRP_HIGH_MG_L:
         g *= 1.0 - eff.inflammation_reduction
-    k_ssri = eff.ssri_gain * math.exp(float(typical_gains(params, patient.condition).eta_ssri[0]))
+    h = eff.placebo_gain * math.exp(float(typical.eta_placebo[0]))
+    k_ssri = eff.ssri_gain * math.exp(float(typical.eta_ssri[0]))
     b.assignment("drive", f"mood_drive_fast + {eff.slow_weight!r} * synapses")
     b.assignment(
         "remaining_fraction",
         f"exp(-({g!r} * (1 + {eff.series_gain!r} * series_memory) * {eff.emax!r} * drive / ({eff.d50!r} + drive)"
-        f" + {eff.placebo_gain!r} * ({eff.placebo_session!r} * session_expectancy"
+        f" + {h!r} * ({eff.placebo_session!r} * session_expectancy"
         f" + {eff.placebo_sustained!r} * sustained_expectancy)"
         f" + {k_ssri!r} * {eff.ssri_effect!r} * antidepressant_onset))",
     )

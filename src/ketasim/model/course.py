@@ -31,6 +31,7 @@ from ketasim.pd.receptor import nmda_occupancy
 from ketasim.pd.symptoms import (
     EfficacyParameters,
     PatientGains,
+    drug_gain,
     remaining_fraction,
     rising,
     score,
@@ -190,6 +191,8 @@ class Exposure:
     session_given: FloatArray | None
     antidepressant_start_h: float | None
     drugs: tuple[str, ...]
+    drug_shares: dict[str, FloatArray]
+    """Each drug's share (0–1, per patient) of the course's NMDA blocking load Σ C/K_i, integrated over time."""
     comparators: tuple[ComparatorSchedule, ...]
     tolerance: FloatArray
     spines: dict[str, FloatArray]
@@ -229,8 +232,10 @@ def expose(
     extra = np.asarray(output_times_h, dtype=np.float64)
     horizon_h = max(horizon_h, float(extra.max())) if extra.size else horizon_h  # never clip an output
     grid = solver_grid(windows, horizon_h, extra)
+    cascade = CascadeParameters.from_params(params)
     conc: dict[str, FloatArray] = {}
     free: dict[str, FloatArray] = {}
+    load_auc: dict[str, FloatArray] = {}
     for drug, course in doses.items():
         etas = (pk_etas or {}).get(drug)
         res = load_model(drug).simulate(
@@ -243,9 +248,11 @@ def expose(
             scale=course.scale,
         )
         conc.update(res.concentrations_ng_ml)
+        ki_um = dict(cascade.ki_um)
+        load = sum((v / ki_um[k] for k, v in res.free_brain_um.items()), np.zeros((n, grid.size)))
+        load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1), dtype=np.float64)
         for species, values in res.free_brain_um.items():
             free[species] = free.get(species, 0.0) + values
-    cascade = CascadeParameters.from_params(params)
     occupancy = nmda_occupancy(free, dict(cascade.ki_um)) if free else np.zeros((n, grid.size))
     states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), grid, cascade)
     spines = spine_stage(states["synaptic_proteins"], grid, cascade)
@@ -262,6 +269,7 @@ def expose(
         session_given=sessions_given(treatment, n, dose_scale),
         antidepressant_start_h=24.0 * min(a.start_day for a in antidepressants) if antidepressants else None,
         drugs=tuple(sorted(doses)),
+        drug_shares=_shares(load_auc),
         comparators=schedules(treatment),
         tolerance=tolerance_index(states["nmda_occupancy"], grid, tau_tolerance_h, reference_occupancy_auc(cascade)),
         spines=spines,
@@ -269,6 +277,15 @@ def expose(
         tau_mood_h=tau_mood_h,
         tau_tolerance_h=tau_tolerance_h,
     )
+
+
+def _shares(load_auc: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+    """Each drug's share of the summed blocking load (0 for every drug where there is none)."""
+    if not load_auc:
+        return {}
+    total = np.sum(np.stack(list(load_auc.values())), axis=0)
+    safe = np.where(total > 0.0, total, 1.0)
+    return {drug: np.where(total > 0.0, auc / safe, 0.0) for drug, auc in load_auc.items()}
 
 
 def mood_drive(ampa: FloatArray, grid_h: FloatArray, tau_mood_h: float) -> FloatArray:
@@ -359,7 +376,10 @@ def outcomes(
     if crp_high is not None:
         modifier = np.where(crp_high, 1.0 - efficacy.inflammation_reduction, 1.0)
     memory = series_memory(exposure, out_t, efficacy)
-    gain_modifier = memory if modifier is None else memory * modifier[:, None]
+    per_patient = drug_gain(exposure.drug_shares, efficacy, n)
+    if modifier is not None:
+        per_patient = per_patient * modifier
+    gain_modifier = memory * per_patient[:, None]
     remaining = remaining_fraction(
         at_times(states["mood_drive_fast"], grid, out_t),
         slow["synapses"],

@@ -140,7 +140,7 @@ def simulate_scenario(scenario: Scenario, params: ParameterSet | None = None) ->
         params=params,
         vitals={k: np.array([v]) for k, v in p.vitals.model_dump().items()},
         crp_high=None if p.crp_mg_l is None else np.array([p.crp_mg_l >= CRP_HIGH_MG_L]),
-        gains=typical_gains(params or default_parameters(), p.condition),
+        gains=typical_gains(params or default_parameters(), p.condition, age_years=p.age_years),
     )
 
 

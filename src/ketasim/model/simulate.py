@@ -14,7 +14,7 @@ from ketasim.errors import InputError
 from ketasim.model.adaptive import decide_sessions
 from ketasim.model.course import CourseResult, expose, outcomes
 from ketasim.params import ParameterSet, default_parameters
-from ketasim.pd.symptoms import PatientGains
+from ketasim.pd.symptoms import EfficacyParameters, PatientGains
 from ketasim.regimens import TreatmentItem
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import scale as scale_entry
@@ -73,7 +73,7 @@ def simulate_course(
     ``baselines`` maps scale → baseline score per patient; ``output_times_h`` default to
     every 30 min to ``horizon_h``; ``params`` is the parameter set (default: the packaged
     one); ``pk_etas`` maps drug → PK random effects; ``gains`` are the symptom-layer random
-    effects (default: typical patient).  A course that follows the patient (``stop_when``,
+    effects (default: the typical patient of each patient's age).  A course that follows the patient (``stop_when``,
     ``escalate``, ``reduce_for``, ``max_sessions``) is decided on the first scale of
     ``baselines``, as modelled (no rater noise).  Bad input raises :class:`ketasim.errors.InputError`
     before anything is computed.
@@ -82,6 +82,8 @@ def simulate_course(
     check_course_inputs(covariates, condition, baselines, horizon_h, output_times_h)
     out_t = () if output_times_h is None else output_times_h
     rated = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (covariates.n,)) for k, v in baselines.items()}
+    if gains is None:
+        gains = PatientGains.typical_at_age(covariates.age_years, EfficacyParameters.from_params(p, condition))
     decided = decide_sessions(
         treatment, covariates, condition, rated, _rated_scale(treatment, rated), p, pk_etas=pk_etas, gains=gains
     )

@@ -6,7 +6,7 @@ mechanisms reduce log-severity additively (**assumed**: independent actions):
     D(t)         = A_m(t) + w_slow·S(t)     ketamine drive: AMPA path with mood lag τ_mood (hours) + synapses (days)
     dL/dt        = O(t)/AUC₁ − L/τ_L        series memory: recent standard sessions, weighted by
                                             exposure (AUC₁: occupancy integral of one standard infusion)
-    remaining(t) = exp(−[ g·(1 + a_L·L(t))·E_max·D/(D_50 + D)   saturating drive, sensitised by the series
+    remaining(t) = exp(−[ g·g_d·(1 + a_L·L(t))·E_max·D/(D_50 + D)   saturating drive, sensitised by the series
                         + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
                         + k·s_max·Z(t)                            oral antidepressant onset
                         + Σ_c g_c·E_c·Z_c(t) ])                   empirical comparators (ECT, …)
@@ -20,10 +20,15 @@ L is the series memory: benefit that builds over repeated sessions (response aft
 infusion is modest and grows over a series; Murrough 2013, Phillips 2019) with a_L and τ_L
 calibrated on the repeated-infusion targets (**assumed** structure: a sensitisation of the
 drug gain, not a named molecular state).
-g, h, k are patient gains (log-normal between-subject variability) times the
-condition's multipliers and the design's context: h × ``placebo_emergency_gain`` for
-trials enrolling at an emergency presentation (ASPIRE I/II, Canuso 2018) and
-× ``placebo_open_label_gain`` when patients know they receive active treatment;
+g_d is the drug's efficacy relative to racemic ketamine at the same drive: 1 for racemic
+ketamine, ``esketamine_drug_gain`` for esketamine (calibrated, shrunk toward 1; Bahji et al.
+2021, J Affect Disord 278:542, found larger response and remission rate ratios for racemic
+ketamine than for esketamine — plausibly the R-enantiomer's and its metabolites' actions
+beyond NMDA blockade, Zanos et al. 2016; **assumed** structure: one multiplier).
+g, h, k are patient gains (log-normal between-subject variability; all three fall with age
+over 65, :func:`age_log_gain`) times the condition's multipliers and the design's context:
+h × ``placebo_emergency_gain`` for trials enrolling at an emergency presentation (ASPIRE
+I/II, Canuso 2018) and × ``placebo_open_label_gain`` when patients know they receive active treatment;
 k × ``ssri_resistance_factor`` per failed adequate antidepressant trial (STAR*D
 remission falling from level to level, Rush 2006).  The comparator terms (ECT,
 antipsychotic augmentation, an antidepressant switch) come from
@@ -33,7 +38,8 @@ scale moves by the same fraction (**assumed**; no published cross-walk was found
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +81,8 @@ class EfficacyParameters:
     ssri_resistance: float
     series_gain: float
     tau_series_h: float
+    esketamine_gain: float
+    older_adult_gain: float
 
     @classmethod
     def from_params(cls, p: ParameterSet, condition: str) -> EfficacyParameters:
@@ -106,6 +114,8 @@ class EfficacyParameters:
             ssri_resistance=p["ssri_resistance_factor"],
             series_gain=p["series_gain"],
             tau_series_h=p["tau_series_days"] * 24.0,
+            esketamine_gain=p["esketamine_drug_gain"],
+            older_adult_gain=p["older_adult_response_gain"],
         )
 
     def placebo_context_gain(self, setting: str, open_label: bool) -> float:
@@ -114,6 +124,33 @@ class EfficacyParameters:
         trials with saline show almost no placebo response (Zarate 2006, Diazgranados 2010)."""
         gain = self.placebo_emergency_gain if setting == "emergency" else 1.0
         return gain * (self.placebo_open_label_gain if open_label else 1.0)
+
+
+OLDER_ADULT_FROM_YEARS = 65.0
+"""Age from which treatment responses fall (the conventional older-adult threshold and
+TRANSFORM-3's entry age)."""
+
+
+def age_log_gain(age_years: FloatArray, params: EfficacyParameters) -> FloatArray:
+    """Log multiplier (P,) of every treatment response (drug, placebo, antidepressant) with
+    age: log(``older_adult_gain``) per decade over 65 (log-linear, **assumed** form). Older
+    patients with TRD improve less on everything: TRANSFORM-3 (≥ 65 y) arms changed by −10
+    (esketamine + AD) and −6 (AD + placebo) MADRS at day 28 against −19 and −16 in
+    TRANSFORM-1/2 (Jones et al. 2022, Arch Womens Ment Health 25:313, Table 4), and the
+    difference shrank from the 65–74 to the ≥ 75 subgroup (Ochs-Ross et al. 2020)."""
+    decades = np.maximum(np.asarray(age_years, dtype=np.float64) - OLDER_ADULT_FROM_YEARS, 0.0) / 10.0
+    result: FloatArray = decades * math.log(params.older_adult_gain)
+    return result
+
+
+def drug_gain(shares: Mapping[str, FloatArray], params: EfficacyParameters, n: int) -> FloatArray:
+    """The drug term's multiplier per patient (P,): 1 for racemic ketamine, ``esketamine_gain``
+    for esketamine, weighted by each drug's share of the course's blocking load (a course of
+    both drugs gets the mean of the two, weighted by exposure)."""
+    share = shares.get("esketamine")
+    if share is None:
+        return np.ones(n)
+    return 1.0 + (params.esketamine_gain - 1.0) * np.broadcast_to(share, (n,))
 
 
 def session_expectancy(
@@ -175,6 +212,14 @@ class PatientGains:
         """The typical patient(s): all random effects 0."""
         zeros = np.zeros(n)
         return cls(zeros, zeros, zeros, zeros, zeros, zeros, zeros)
+
+    @classmethod
+    def typical_at_age(cls, age_years: FloatArray, params: EfficacyParameters) -> PatientGains:
+        """The typical patient(s) of each age: random effects 0, the responses lowered over 65
+        (:func:`age_log_gain`; age is a covariate, not a random effect)."""
+        zeros = np.zeros(np.size(age_years))
+        age = age_log_gain(np.asarray(age_years, dtype=np.float64).reshape(-1), params)
+        return cls(age, age, age, zeros, zeros, zeros, zeros)
 
 
 def remaining_fraction(

@@ -31,7 +31,7 @@ from scipy.special import ndtr, ndtri
 
 from ketasim.covariates import Covariates
 from ketasim.params import ParameterSet
-from ketasim.pd.symptoms import EfficacyParameters, PatientGains
+from ketasim.pd.symptoms import EfficacyParameters, PatientGains, age_log_gain
 from ketasim.pk import load_model, sample_etas
 from ketasim.population._height import sample_height_cm
 from ketasim.vocabulary import condition as condition_entry
@@ -138,14 +138,16 @@ class VirtualPopulation:
 
     def gains(self, params: ParameterSet) -> PatientGains:
         """Patient-level effects (log scale): the parameter set's ω × the patients' z, plus
-        the context of the design (placebo: setting and frame; antidepressant: failed trials)."""
+        the context of the design (placebo: setting and frame; antidepressant: failed trials)
+        and the patient's age (every response, over 65)."""
         efficacy = EfficacyParameters.from_params(params, self.condition)
         z = self.gain_z
         context = math.log(efficacy.placebo_context_gain(self.setting, self.open_label))
+        age = age_log_gain(self.covariates.age_years, efficacy)
         return PatientGains(
-            eta_drug=efficacy.drug_omega * z[0],
-            eta_placebo=efficacy.placebo_omega * z[1] + context,
-            eta_ssri=efficacy.ssri_omega * z[2] + self.failed_trials * math.log(efficacy.ssri_resistance),
+            eta_drug=efficacy.drug_omega * z[0] + age,
+            eta_placebo=efficacy.placebo_omega * z[1] + context + age,
+            eta_ssri=efficacy.ssri_omega * z[2] + self.failed_trials * math.log(efficacy.ssri_resistance) + age,
             eta_dissociation=params["cadss_omega"] * z[3],
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
             z_comparator=z[5],
@@ -178,14 +180,20 @@ class VirtualPopulation:
         )
 
 
-def typical_gains(params: ParameterSet, condition: str, n: int = 1) -> PatientGains:
+def typical_gains(params: ParameterSet, condition: str, n: int = 1, age_years: float | None = None) -> PatientGains:
     """The typical patient of ``condition`` in an outpatient, blinded setting: every random
     effect 0, the antidepressant's effect lowered for the midpoint of the condition's range
-    of failed trials."""
+    of failed trials, and every response lowered for ``age_years`` over 65 (when given)."""
     lo, hi = condition_entry(condition).failed_trials
-    resistance = EfficacyParameters.from_params(params, condition).ssri_resistance
+    efficacy = EfficacyParameters.from_params(params, condition)
+    age = 0.0 if age_years is None else float(age_log_gain(np.array([age_years]), efficacy)[0])
     typical = PatientGains.typical(n)
-    return replace(typical, eta_ssri=np.full(n, 0.5 * (lo + hi) * math.log(resistance)))
+    return replace(
+        typical,
+        eta_drug=np.full(n, age),
+        eta_placebo=np.full(n, age),
+        eta_ssri=np.full(n, 0.5 * (lo + hi) * math.log(efficacy.ssri_resistance) + age),
+    )
 
 
 def sample_population(

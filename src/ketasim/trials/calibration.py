@@ -14,10 +14,11 @@ numbers:
 3. side effects: dissociation (Emax, occupancy50, Hill, spread, tolerance), blood pressure and
    heart-rate slopes, and per-session adverse-event rates — on the adverse targets.
 
-Low-reliability targets ([L]) get half weight.  Condition multipliers (``condition_*_gain``)
-are shrunk toward 1 (the TRD value) by a prior residual log(g)/0.5 (**assumed**: a
-log-normal prior with SD 0.5, so that a gain fitted on a few small studies stays near the
-depression value unless the data insist).  The result is a new parameter file (``ketasim
+Low-reliability targets ([L]) get half weight.  Relative gains (the condition multipliers
+``condition_*_gain``, esketamine's and the older adults'; ``shrunk: true``) are shrunk toward
+1 (the TRD value) by a prior residual log(g)/0.5 (**assumed**: a log-normal prior with SD
+0.5, so that a gain fitted on a few small studies stays near the depression value unless the
+data insist).  The result is a new parameter file (``ketasim
 calibrate --out FILE``); the packaged ``data/calibrated.yaml`` is one such file, never
 rewritten by the command.
 
@@ -164,12 +165,8 @@ def fit_glutamate_adaptation(params: ParameterSet) -> float:
 
 
 def _prior(free: Sequence[FreeParameter], x: FloatArray) -> list[float]:
-    """Shrinkage of the condition multipliers toward 1 (module docstring)."""
-    return [
-        float(v) / CONDITION_PRIOR_SD
-        for p, v in zip(free, x, strict=True)
-        if p.name.startswith("condition_") and p.name.endswith("_gain") and p.log
-    ]
+    """Shrinkage of the relative gains (``shrunk: true``) toward 1 (module docstring)."""
+    return [float(v) / CONDITION_PRIOR_SD for p, v in zip(free, x, strict=True) if p.shrunk and p.log]
 
 
 def parameter_fits(
@@ -352,7 +349,8 @@ def calibrate(
         fit_date=_dt.date.today().isoformat(),
         method=(
             f"scipy least_squares (trf, finite-difference step 5% on the log scale to see through Monte Carlo "
-            f"discreteness), residuals (predicted − observed)/tolerance, condition multipliers shrunk toward 1 "
+            f"discreteness), residuals (predicted − observed)/tolerance, relative gains (conditions, esketamine, "
+            f"age) shrunk toward 1 "
             f"(log-normal prior SD {CONDITION_PRIOR_SD}), n = {n} virtual patients per arm with fixed seeds, "
             f"max {max_nfev} evaluations per stage" + (f"; {folds}-fold cross-validation by source" if folds else "")
         ),

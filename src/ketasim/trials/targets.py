@@ -63,6 +63,9 @@ class Context(_Strict):
     (default: the condition's, see ``vocabulary.yaml``)."""
     suicidal_ideation_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
     age_mean: float | None = Field(default=None, ge=18, le=100)
+    age_min: float | None = Field(default=None, ge=18, le=100)
+    """The youngest age enrolled (a trial of older adults), when above the default 18."""
+    age_sd: float | None = Field(default=None, gt=0, le=30)
     note: str | None = None
 
 

@@ -203,6 +203,7 @@ class Evaluator:
         key = f"{target.condition}|{name}|{_baseline(target):.3f}"
         if c != Context():  # the default context keeps the seeds the targets had before contexts existed
             key += f"|{c.setting}|{c.open_label}|{c.failed_trials}|{c.age_mean}"
+            key += f"|{c.age_min}|{c.age_sd}" if c.age_min is not None or c.age_sd is not None else ""
         seed = zlib.crc32(key.encode())
         if seed not in self._population:
             demographics = Demographics(
@@ -211,6 +212,8 @@ class Evaluator:
                 open_label=c.open_label,
                 suicidal_ideation_fraction=c.suicidal_ideation_fraction,
                 **({"age_mean": c.age_mean, "age_max": max(75.0, c.age_mean + 20.0)} if c.age_mean is not None else {}),
+                **({"age_min": c.age_min} if c.age_min is not None else {}),
+                **({"age_sd": c.age_sd} if c.age_sd is not None else {}),
             )
             self._population[seed] = sample_population(
                 self.n, seed, target.condition, {name: _baseline(target)}, demographics
