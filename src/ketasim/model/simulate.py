@@ -73,9 +73,9 @@ def simulate_course(
     ``baselines`` maps scale → baseline score per patient; ``output_times_h`` default to
     every 30 min to ``horizon_h``; ``params`` is the parameter set (default: the packaged
     one); ``pk_etas`` maps drug → PK random effects; ``gains`` are the symptom-layer random
-    effects (default: the typical patient of each patient's age).  A course that follows the patient (``stop_when``,
-    ``escalate``, ``reduce_for``, ``max_sessions``) is decided on the first scale of
-    ``baselines``, as modelled (no rater noise).  Bad input raises :class:`ketasim.errors.InputError`
+    effects (default: the typical patient of each patient's age).  A course that follows the
+    patient (``stop_when``, ``escalate``, ``reduce_for``, ``max_sessions``) is decided on the
+    first scale of ``baselines``, as modelled (no rater noise).  Bad input raises :class:`ketasim.errors.InputError`
     before anything is computed.
     """
     p = params or default_parameters()

@@ -186,14 +186,8 @@ def typical_gains(params: ParameterSet, condition: str, n: int = 1, age_years: f
     of failed trials, and every response lowered for ``age_years`` over 65 (when given)."""
     lo, hi = condition_entry(condition).failed_trials
     efficacy = EfficacyParameters.from_params(params, condition)
-    age = 0.0 if age_years is None else float(age_log_gain(np.array([age_years]), efficacy)[0])
-    typical = PatientGains.typical(n)
-    return replace(
-        typical,
-        eta_drug=np.full(n, age),
-        eta_placebo=np.full(n, age),
-        eta_ssri=np.full(n, 0.5 * (lo + hi) * math.log(efficacy.ssri_resistance) + age),
-    )
+    typical = PatientGains.typical_at_age(np.full(n, 0.0 if age_years is None else float(age_years)), efficacy)
+    return replace(typical, eta_ssri=typical.eta_ssri + 0.5 * (lo + hi) * math.log(efficacy.ssri_resistance))
 
 
 def sample_population(
