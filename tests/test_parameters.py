@@ -29,3 +29,11 @@ def test_docs_list_every_parameter(name: str) -> None:
     text = DOCS.read_text(encoding="utf-8")
     for pname in load_pk_file(name).parameters:
         assert f"`{pname}`" in text, f"docs/model.md does not list {pname} of {name}"
+
+
+def test_docs_mechanism_table_is_the_packaged_parameter_set() -> None:
+    """docs/model.md §9 carries the table `ketasim params mechanism` prints for the packaged
+    parameters, unchanged: a recalibration that does not regenerate it fails here."""
+    from ketasim.params import default_parameters
+
+    assert default_parameters().table_markdown() in DOCS.read_text(encoding="utf-8")
