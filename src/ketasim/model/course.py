@@ -248,9 +248,12 @@ def expose(
             scale=course.scale,
         )
         conc.update(res.concentrations_ng_ml)
-        ki_um = dict(cascade.ki_um)
-        load = sum((v / ki_um[k] for k, v in res.free_brain_um.items()), np.zeros((n, grid.size)))
-        load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1), dtype=np.float64)
+        if len(doses) > 1:  # one drug's share is 1: the loads are needed only to weigh two
+            ki_um = dict(cascade.ki_um)
+            load = sum((v / ki_um[k] for k, v in res.free_brain_um.items()), np.zeros((n, grid.size)))
+            load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1), dtype=np.float64)
+        else:
+            load_auc[drug] = np.ones(n)
         for species, values in res.free_brain_um.items():
             free[species] = free.get(species, 0.0) + values
     occupancy = nmda_occupancy(free, dict(cascade.ki_um)) if free else np.zeros((n, grid.size))
