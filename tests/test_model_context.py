@@ -239,3 +239,13 @@ def test_a_trial_of_older_adults_enrols_only_from_its_minimum_age() -> None:
     ages = pop.covariates.age_years
     assert ages.min() >= 65.0
     assert 68.0 < float(np.mean(ages)) < 76.0  # mean 70, SD 5, truncated at 65
+
+
+def test_a_target_context_refuses_a_mean_age_below_its_minimum() -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Context
+
+    with pytest.raises(ValidationError, match="age_mean: 60 is below age_min 65"):
+        Context(age_min=65.0, age_mean=60.0)
+    assert Context(age_min=65.0, age_mean=70.0).age_min == 65.0

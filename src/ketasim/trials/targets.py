@@ -68,6 +68,12 @@ class Context(_Strict):
     age_sd: float | None = Field(default=None, gt=0, le=30)
     note: str | None = None
 
+    @model_validator(mode="after")
+    def _ages(self) -> Self:
+        if self.age_min is not None and self.age_mean is not None and self.age_mean < self.age_min:
+            raise ValueError(f"age_mean: {self.age_mean:g} is below age_min {self.age_min:g}")
+        return self
+
 
 class Target(_Strict):
     """A published result the model is checked against."""
