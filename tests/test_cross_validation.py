@@ -21,7 +21,16 @@ from hypothesis import strategies as st
 from ketasim.errors import ParameterError
 from ketasim.params import FreeParameter, default_parameters, load_parameters
 from ketasim.pk.checks import PKCheck, load_checks, pk_checks
-from ketasim.trials.calibration import CalibrationError, assign_folds, fittable, parameter_fits, source_key
+from ketasim.trials.calibration import (
+    CalibrationError,
+    assign_folds,
+    calibrate,
+    fittable,
+    parameter_fits,
+    source_key,
+    stage,
+    start_points,
+)
 from ketasim.trials.targets import load_targets
 from ketasim.trials.validation import Evaluator, cross_validate, predict
 
@@ -142,6 +151,8 @@ def test_packaged_parameters_carry_a_cross_validation_of_at_least_five_folds() -
         (["--folds", "21"], "--folds"),
         (["--folds", "3", "--targets", "1,2"], "--folds"),
         (["--jobs", "0"], "--jobs"),
+        (["--starts", "0"], "--starts"),
+        (["--starts", "9"], "--starts"),
     ],
 )
 def test_calibration_options_are_refused_naming_the_option(tmp_path: Path, args: list[str], flag: str) -> None:
@@ -204,3 +215,38 @@ def test_validate_keeps_only_the_families_asked_for() -> None:
     doc = validate(n=50, families=frozenset({"ocd"}), cross_validated=False, pk=False)
     assert doc.total == sum(t.family == "ocd" for t in load_targets()) > 0
     assert {r.family for r in doc.targets} == {"ocd"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(starts=st.integers(1, 8), name=st.sampled_from(["efficacy", "side effects"]))
+def test_start_points_begin_at_the_declared_start_stay_in_the_box_and_repeat(starts: int, name: str) -> None:
+    free = stage("efficacy" if name == "efficacy" else "adverse")
+    points = start_points(free, starts, name)
+    assert len(points) == starts
+    first = points[0]
+    for p, v in zip(free, first, strict=True):
+        declared = min(max(p.start, p.low), p.high)
+        assert (math.exp(v) if p.log else v) == pytest.approx(declared)
+    for x in points:
+        for p, v in zip(free, x, strict=True):
+            value = math.exp(v) if p.log else v
+            assert p.low * (1 - 1e-12) <= value <= p.high * (1 + 1e-12)
+    again = start_points(free, starts, name)
+    assert all(np.array_equal(a, b) for a, b in zip(points, again, strict=True))  # fixed seeds
+    assert len({tuple(x) for x in points}) == starts  # distinct points
+
+
+@pytest.mark.parametrize("starts", [0, 9, True, 1.5])
+def test_start_counts_outside_the_range_are_refused(starts: object) -> None:
+    with pytest.raises(CalibrationError, match="starts"):
+        calibrate(n=50, max_nfev=1, starts=starts, log=lambda _m: None)  # type: ignore[arg-type]
+
+
+def test_more_starts_never_end_at_a_higher_cost() -> None:
+    """The winner of several starts is at most the single start's cost (the first start is the
+    single start's point)."""
+    targets = [t for t in load_targets() if t.id in ("1", "2", "3")]
+    one = calibrate(n=50, max_nfev=2, targets=targets, log=lambda _m: None)
+    three = calibrate(n=50, max_nfev=2, targets=targets, starts=3, log=lambda _m: None)
+    assert three.objective <= one.objective + 1e-9
+    assert "3 starts per stage" in three.method

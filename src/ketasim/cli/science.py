@@ -126,6 +126,10 @@ def calibrate_command(
         int, typer.Option(help="Cross-validation folds by source (2–20), refitted after the full fit; 0: none.")
     ] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes for the cross-validation refits (1–64).")] = 2,
+    starts: Annotated[
+        int,
+        typer.Option(help="Starting points per stage (1–8): the declared start, then jittered ones; lowest cost wins."),
+    ] = 1,
     params_file: ParamsOption = None,
 ) -> None:
     """Fit the parameters no source fixes against the published targets, deterministically,
@@ -139,6 +143,7 @@ def calibrate_command(
     check_range("--n", n, 50, 2000, "patients")
     check_range("--max-evaluations", max_evaluations, 1, 500, "evaluations")
     check_range("--jobs", jobs, 1, 64, "processes")
+    check_range("--starts", starts, 1, 8, "starting points")
     if folds != 0:
         check_range("--folds", folds, 2, 20, "folds")
     chosen = None
@@ -173,6 +178,7 @@ def calibrate_command(
             params=params,
             folds=folds,
             jobs=jobs,
+            starts=starts,
         )
     with writing("--out"):
         write_calibration(cal, str(out))

@@ -68,6 +68,10 @@ MILAK_PEAK_MIN = 26.0  # Milak et al. 2016 Mol Psychiatry 21:320
 CONDITION_PRIOR_SD = 0.5
 """SD of the log-normal prior shrinking each condition multiplier toward 1 (assumed)."""
 MAX_FOLDS = 20
+MAX_STARTS = 8
+START_JITTER_LOG = 0.5
+"""SD of the deterministic jitter of the extra starts on the log scale (a factor ~1.65);
+linear parameters get the same fraction of their log-equivalent, 10% of the box (assumed)."""
 
 
 class CalibrationError(InputError):
@@ -107,6 +111,19 @@ def _to_x(params: Sequence[FreeParameter]) -> FloatArray:
         v = min(max(p.start, p.low), p.high)
         out.append(math.log(v) if p.log else v)
     return np.array(out)
+
+
+def start_points(params: Sequence[FreeParameter], starts: int, stage_name: str) -> list[FloatArray]:
+    """The declared start, then ``starts`` − 1 jittered copies of it (fixed seeds from the
+    stage's name, so a re-run starts from the same points), each inside the search box."""
+    x0 = _to_x(params)
+    lo, hi = _bounds(params)
+    scale = np.array([START_JITTER_LOG if p.log else 0.1 * (p.high - p.low) for p in params])
+    points = [x0]
+    for j in range(1, starts):
+        rng = np.random.default_rng(zlib.crc32(f"calibration-start:{stage_name}:{j}".encode()))
+        points.append(np.clip(x0 + scale * rng.standard_normal(x0.size), lo, hi))
+    return points
 
 
 def _from_x(params: Sequence[FreeParameter], x: FloatArray) -> dict[str, float]:
@@ -230,7 +247,10 @@ def _fit(
     extra: Callable[[Evaluator], list[float]] | None = None,
     max_nfev: int = 60,
     log: Callable[[str], None] = print,
+    starts: int = 1,
+    stage_name: str = "stage",
 ) -> StageFit:
+    """Least squares from each of :func:`start_points`; the fit with the lowest cost wins."""
     ev = Evaluator(n=n, params=params)
     calls = [0]
 
@@ -245,20 +265,31 @@ def _fit(
             log(f"  evaluation {calls[0]}: cost {0.5 * float(np.sum(np.square(res))):.2f}")
         return np.array(res)
 
-    x0 = _to_x(free)
     lo, hi = _bounds(free)
-    sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=0.05, max_nfev=max_nfev)
-    if sol.status < 0 or not math.isfinite(sol.cost):
-        raise CalibrationError.one(
-            "calibration", f"the least-squares refit failed ({sol.message}); nothing was written"
-        )
+    sol = None
+    for j, x0 in enumerate(start_points(free, starts, stage_name)):
+        trial = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=0.05, max_nfev=max_nfev)
+        if trial.status < 0 or not math.isfinite(trial.cost):
+            raise CalibrationError.one(
+                "calibration", f"the least-squares refit failed ({trial.message}); nothing was written"
+            )
+        if starts > 1:
+            log(f"  start {j}: cost {trial.cost:.3f}")
+        if sol is None or trial.cost < sol.cost:
+            sol = trial
+    assert sol is not None
     return StageFit(
         _from_x(free, sol.x), float(sol.cost), parameter_fits(free, sol.x, sol.jac, sol.cost), sol.status == 0
     )
 
 
 def _calibrate_once(
-    chosen: Sequence[Target], base: ParameterSet, n: int, max_nfev: int, log: Callable[[str], None]
+    chosen: Sequence[Target],
+    base: ParameterSet,
+    n: int,
+    max_nfev: int,
+    log: Callable[[str], None],
+    starts: int = 1,
 ) -> tuple[ParameterSet, float, dict[str, ParameterFit], list[str]]:
     """Stages 2 and 3 on ``chosen`` from ``base`` (stage 1 already applied)."""
     symptom = [t for t in chosen if t.family != "adverse"]
@@ -273,7 +304,7 @@ def _calibrate_once(
         if not targets:
             continue
         log(f"stage {name}: {len(free)} parameters, {len(targets)} targets")
-        fit = _fit(free, targets, base, n, extra=extra, max_nfev=max_nfev, log=log)
+        fit = _fit(free, targets, base, n, extra=extra, max_nfev=max_nfev, log=log, starts=starts, stage_name=name)
         base = base.replace(fit.values)
         cost += fit.cost
         fits.update(fit.uncertainty)
@@ -282,17 +313,19 @@ def _calibrate_once(
     return base, cost, fits, notes
 
 
-FoldTask = tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...], dict[str, float], int, int]
+FoldTask = tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...], dict[str, float], int, int, int]
 
 
 def _fold_task(task: FoldTask) -> FoldFit:
     """Refit without one fold's targets (run in a worker process; the parameter set travels
     as its values, every one of them, over the packaged set)."""
-    fold, sources, held_out, fit_ids, values, n, max_nfev = task
+    fold, sources, held_out, fit_ids, values, n, max_nfev, starts = task
     base = default_parameters().replace(values)
     keep = set(fit_ids)
     chosen = [t for t in load_targets() if t.id in keep]
-    fitted, cost, _, _ = _calibrate_once(chosen, base, n, max_nfev, lambda m: print(f"fold {fold}: {m}", flush=True))
+    fitted, cost, _, _ = _calibrate_once(
+        chosen, base, n, max_nfev, lambda m: print(f"fold {fold}: {m}", flush=True), starts
+    )
     values = {p.name: float(f"{fitted[p.name]:.5g}") for p in declared()}
     return FoldFit(fold=fold, sources=sources, held_out=held_out, values=values, objective=round(cost, 4))
 
@@ -306,11 +339,16 @@ def calibrate(
     params: ParameterSet | None = None,
     folds: int = 0,
     jobs: int | None = None,
+    starts: int = 1,
 ) -> Calibration:
     """Run the three stages from the declared starting values (so that a re-run reproduces
     the result) on ``targets`` (default: every addressable packaged target); the fixed values
     come from ``params`` (default: the packaged set).  ``folds`` ≥ 2 adds a k-fold
-    cross-validation by source (the refits run in ``jobs`` processes, default one per core)."""
+    cross-validation by source (the refits run in ``jobs`` processes, default one per core).
+    ``starts`` > 1 runs each stage from that many points (:func:`start_points`) and keeps the
+    lowest cost, in the full fit and in every refit alike."""
+    if isinstance(starts, bool) or not isinstance(starts, int) or not 1 <= starts <= MAX_STARTS:
+        raise CalibrationError.one("starts", f"{starts!r} is not allowed: a whole number from 1 to {MAX_STARTS}")
     base = (params or default_parameters()).replace({p.name: p.start for p in declared()})
     chosen = fittable(targets if targets is not None else load_targets())
     fold_sources = assign_folds(chosen, folds) if folds else ()
@@ -328,6 +366,7 @@ def calibrate(
                 values,
                 n,
                 max_nfev,
+                starts,
             )
             for i, src in enumerate(fold_sources)
         ]
@@ -335,7 +374,7 @@ def calibrate(
         log(f"cross-validation: {folds} folds of sources, {workers} worker process(es)")
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_fold_task, task) for task in tasks]
-            fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log)
+            fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log, starts)
             fold_fits = []
             for i, future in enumerate(futures):
                 try:
@@ -343,7 +382,7 @@ def calibrate(
                 except Exception as err:  # a refit that fails is reported, and nothing is written
                     raise CalibrationError.one("folds", f"the refit without fold {i} failed ({err!r})") from err
     else:
-        fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log)
+        fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log, starts)
     values = {p.name: float(f"{fitted_all[p.name]:.5g}") for p in declared()}
     return Calibration(
         fit_date=_dt.date.today().isoformat(),
@@ -352,7 +391,9 @@ def calibrate(
             f"discreteness), residuals (predicted − observed)/tolerance, relative gains (conditions, esketamine, "
             f"age) shrunk toward 1 "
             f"(log-normal prior SD {CONDITION_PRIOR_SD}), n = {n} virtual patients per arm with fixed seeds, "
-            f"max {max_nfev} evaluations per stage" + (f"; {folds}-fold cross-validation by source" if folds else "")
+            f"max {max_nfev} evaluations per stage"
+            + (f", {starts} starts per stage (lowest cost kept)" if starts > 1 else "")
+            + (f"; {folds}-fold cross-validation by source" if folds else "")
         ),
         values=values,
         targets_used=tuple(t.id for t in chosen),
