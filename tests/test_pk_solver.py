@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import breadth_first_order
 
 from ketasim.covariates import Covariates
 from ketasim.pk import absorption_rates, individual_parameters, load_model, load_pk_file
-from ketasim.pk._linear import decompose, solve_inputs
+from ketasim.pk._linear import decompose, reachable, solve_inputs
 from ketasim.regimens import Dose
 from reference import reference_solution
 
@@ -192,3 +196,77 @@ def test_random_regimens_match_solve_ivp(doses: list[tuple[float, float, str, fl
     res = load_model("clements_1981").simulate(records, times, cov, check=False)
     i = cmts.index("central")
     assert _max_rel_err(res.amounts_mg[0, :, i], ref[:, i]) < 1e-6
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    edges=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=30),
+    sources=st.lists(st.integers(0, 11), min_size=1, max_size=3),
+)
+def test_reachable_states_are_scipys_breadth_first_search(
+    n: int, edges: list[tuple[int, int]], sources: list[int]
+) -> None:
+    """Oracle: scipy.sparse.csgraph's breadth-first order from each source, on the graph
+    j → i for every rate [i, j] ≠ 0."""
+    m = np.zeros((2, n, n))
+    for i, j in edges:
+        m[i % 2, i % n, j % n] = 1.0  # a flow in one patient's matrix is enough
+    src = np.array([s % n for s in sources], dtype=np.intp)
+    graph = csr_matrix(np.any(m != 0.0, axis=0).T.astype(float))
+    expected = set()
+    for s in src:
+        expected |= set(breadth_first_order(graph, int(s), directed=True, return_predecessors=False).tolist())
+    assert reachable(m, src).tolist() == sorted(expected)
+
+
+ROUTES = [
+    (name, route) for name in ("clements_1981", "domino_1982", "perez_ruixo_2021") for route in load_model(name).routes
+]
+
+
+@pytest.mark.parametrize(("model_name", "route"), ROUTES)
+def test_solving_on_the_reachable_states_is_the_full_solution(model_name: str, route: str) -> None:
+    """Every route of every model: the public solver (restricted to the states the doses
+    reach) against the superposition on the full system, every compartment and effect site."""
+    model = load_model(model_name)
+    duration = 40.0 / 60.0 if route == "iv" else None
+    doses = [Dose(time_h=t, amount_mg=56.0, route=route, duration_h=duration) for t in (0.0, 30.0)]
+    cov = Covariates(weight_kg=np.array([55.0, 90.0]), age_years=np.array([30.0, 70.0]), female=np.array([True, False]))
+    system = model.linear_system(cov)
+    inputs = model.dose_inputs(doses, system)
+    full = solve_inputs(
+        decompose(system.rate_matrix_per_h),
+        TIMES_H,
+        inputs.compartment,
+        inputs.start_h,
+        inputs.duration_h,
+        inputs.amount_mg,
+    )
+    got = model.simulate(doses, TIMES_H, cov, check=False)
+    assert np.max(np.abs(got.amounts_mg - full[:, :, : system.n_mass])) <= 1e-9 * np.max(np.abs(full))
+    for a in model.spec.analytes:
+        ce = full[:, :, system.states.index(f"effect_{a.name}")] * 1000.0
+        assert np.max(np.abs(got.effect_site_ng_ml[a.name] - ce)) <= 1e-9 * max(np.max(np.abs(ce)), 1e-12)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_freed_memory_is_kept_for_reuse_on_glibc_without_changing_a_result() -> None:
+    """The allocator setting takes (glibc accepts both thresholds) and is made once per
+    process; a population's PK is bit-for-bit the same before and after it (in a child
+    process, so the first run sees glibc's defaults)."""
+    code = (
+        "import numpy as np\n"
+        "from ketasim._memory import keep_freed_memory\n"
+        "from ketasim.covariates import Covariates\n"
+        "from ketasim.pk import load_model\n"
+        "from ketasim.regimens import Dose\n"
+        "m = load_model('racemic_ketamine')\n"
+        "n = 300\n"
+        "cov = Covariates(weight_kg=np.linspace(50, 110, n), age_years=np.full(n, 40.0), female=np.zeros(n, bool))\n"
+        "run = lambda: m.simulate([Dose(amount_mg_per_kg=0.5, duration_h=2 / 3)], np.linspace(0, 24, 2000), cov)\n"
+        "before = run().concentrations_ng_ml['ketamine']\n"
+        "assert keep_freed_memory() and keep_freed_memory.cache_info().misses == 1 and keep_freed_memory()\n"
+        "assert np.array_equal(before, run().concentrations_ng_ml['ketamine'])\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim._memory import keep_freed_memory
 from ketasim.covariates import Covariates
 from ketasim.errors import DoseError
 from ketasim.params import ParameterSet
@@ -222,6 +223,7 @@ def expose(
     patient's multiplier of each session's dose (a course that follows the patient; its
     doses are checked where it is decided)."""
     check_treatment(treatment, covariates)
+    keep_freed_memory()  # the full-grid arrays below are reused from chunk to chunk
     n = covariates.n
     doses = _doses_by_drug(treatment, n, dose_scale)
     windows = [

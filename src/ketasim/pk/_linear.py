@@ -78,6 +78,24 @@ def decompose(rate_matrix_per_h: FloatArray) -> EigenSystem:
     return EigenSystem(eigenvalues_per_h=lam_real, vectors=vec_real, inverse=inv)
 
 
+def reachable(rate_matrix_per_h: FloatArray, sources: NDArray[np.intp]) -> NDArray[np.intp]:
+    """The states (sorted indices) that inputs into ``sources`` can reach through any
+    patient's rate matrix (P, n, n; entry [i, j] ≠ 0 when j feeds i).  The other states stay
+    at zero, and none of them feeds a reachable one, so the system restricted to these is
+    the same solution with fewer modes (an IV course does not touch the nasal, oral or
+    intramuscular depots)."""
+    n = rate_matrix_per_h.shape[-1]
+    feeds = np.any(rate_matrix_per_h != 0.0, axis=0)
+    seen = np.zeros(n, dtype=bool)
+    seen[np.asarray(sources, dtype=np.intp)] = True
+    frontier = seen.copy()
+    while frontier.any():
+        new = np.any(feeds[:, frontier], axis=1) & ~seen
+        seen |= new
+        frontier = new
+    return np.flatnonzero(seen)
+
+
 def solve_inputs(
     system: EigenSystem,
     times_h: FloatArray,

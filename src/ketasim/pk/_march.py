@@ -56,7 +56,7 @@ def _march(
     n_in = start_node.shape[1]
     n_t = step_kind.size + 1
     n_obs = observe.shape[1]
-    out = np.zeros((n_pat, n_t, n_obs))
+    out = np.zeros((n_obs, n_pat, n_t))  # one contiguous (patients × nodes) plane per observed state
     for p in numba.prange(n_pat):
         z = np.zeros(n)
         drive = np.zeros(n)
@@ -76,7 +76,7 @@ def _march(
                 acc = 0.0
                 for m in range(n):
                     acc += observe[p, r, m] * z[m]
-                out[p, k, r] = acc
+                out[r, p, k] = acc
             if k < n_t - 1:
                 u = step_kind[k]
                 for m in range(n):
@@ -93,8 +93,9 @@ def march_inputs(
     amount: FloatArray,
     observe: NDArray[np.intp],
 ) -> FloatArray:
-    """Amounts (P, T, n_observed) like ``solve_inputs``, for a grid that holds every input's
-    start and end (:func:`grid_holds_inputs`)."""
+    """Amounts of the ``observe`` states, one (P, T) plane each: (n_observed, P, T), the
+    values of ``solve_inputs`` (P, T, n_observed) with the state axis first, for a grid that
+    holds every input's start and end (:func:`grid_holds_inputs`)."""
     t = np.asarray(times_h, dtype=np.float64)
     lam = system.eigenvalues_per_h
     n_pat = lam.shape[0]

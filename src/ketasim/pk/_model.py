@@ -15,7 +15,7 @@ from ketasim.covariates import Covariates
 from ketasim.errors import DoseError, InputError
 from ketasim.pk._files import PKModelFile, Route, RouteInput, load_pk_file
 from ketasim.pk._individual import individual_parameters
-from ketasim.pk._linear import decompose, solve_inputs
+from ketasim.pk._linear import decompose, reachable, solve_inputs
 from ketasim.pk._march import grid_holds_inputs, march_inputs
 from ketasim.pk._structures import (
     FIRST_ORDER_ROUTES,
@@ -361,25 +361,17 @@ class PKModel:
         ]
         rows = np.arange(system.n_mass) if amounts else np.array([], dtype=np.intp)
         select = np.concatenate([np.asarray(observed, dtype=np.intp), rows])
-        solver = march_inputs if grid_holds_inputs(times, inputs.start_h, inputs.duration_h) else solve_inputs
-        y = solver(
-            decompose(system.rate_matrix_per_h),
-            times,
-            inputs.compartment,
-            inputs.start_h,
-            inputs.duration_h,
-            inputs.amount_mg,
-            select,
-        )
+        y = self._solve(system.rate_matrix_per_h, times, inputs, select)
         # Round-off of the eigen-basis change (|y| ≤ 1e-12 of the patient's peak) is set to 0.
-        peak = np.max(np.abs(y), axis=(1, 2), keepdims=True)
-        y[np.abs(y) <= 1e-12 * peak] = 0.0
+        magnitude = np.abs(y)
+        peak = np.max(magnitude, axis=(0, 2), keepdims=True)
+        np.putmask(y, magnitude <= 1e-12 * peak, 0.0)
         n_an = len(analytes)
-        conc = {a.name: y[:, :, k] * system.plasma_ng_ml[a.name][1][:, None] for k, a in enumerate(analytes)}
-        ce = {a.name: y[:, :, n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(analytes)}
-        effect_col = {a.name: n_an + k for k, a in enumerate(analytes)}
+        conc = {a.name: y[k] * system.plasma_ng_ml[a.name][1][:, None] for k, a in enumerate(analytes)}
+        ce = {a.name: y[n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(analytes)}
+        effect_row = {a.name: n_an + k for k, a in enumerate(analytes)}
         free = {
-            name: y[:, :, effect_col[system.states[i][len("effect_") :]]] * factor[:, None]
+            name: y[effect_row[system.states[i][len("effect_") :]]] * factor[:, None]
             for name, (i, factor) in system.free_brain_um.items()
         }
         mass_cmts = system.states[: system.n_mass]
@@ -390,8 +382,41 @@ class PKModel:
             effect_site_ng_ml=ce,
             free_brain_um=free,
             compartments=mass_cmts,
-            amounts_mg=y[:, :, len(observed) :] if amounts else np.zeros((cov.n, times.size, 0)),
+            amounts_mg=np.moveaxis(y[len(observed) :], 0, 2) if amounts else np.zeros((cov.n, times.size, 0)),
         )
+
+    @staticmethod
+    def _solve(
+        rate_matrix_per_h: FloatArray, times: FloatArray, inputs: _Inputs, select: NDArray[np.intp]
+    ) -> FloatArray:
+        """States ``select``, one (P, T) plane each: (S, P, T), solved on the states the
+        inputs reach (:func:`reachable`; the others are zero), by the modal march when the
+        grid holds every input's start and end, else by superposition."""
+        n_pat = rate_matrix_per_h.shape[0]
+        keep = reachable(rate_matrix_per_h, inputs.compartment)
+        position = np.full(rate_matrix_per_h.shape[-1], -1, dtype=np.intp)
+        position[keep] = np.arange(keep.size)
+        live = position[select] >= 0
+        y = np.zeros((select.size, n_pat, times.size))
+        if not np.any(live):
+            return y
+        args = (
+            decompose(rate_matrix_per_h[:, keep[:, None], keep[None, :]]),
+            times,
+            position[inputs.compartment],
+            inputs.start_h,
+            inputs.duration_h,
+            inputs.amount_mg,
+            position[select[live]],
+        )
+        if grid_holds_inputs(times, inputs.start_h, inputs.duration_h):
+            y_live = march_inputs(*args)
+        else:
+            y_live = np.moveaxis(solve_inputs(*args), 2, 0)
+        if np.all(live):
+            return np.ascontiguousarray(y_live)
+        y[live] = y_live
+        return y
 
 
 @cache
