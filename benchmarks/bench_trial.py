@@ -213,7 +213,8 @@ def main() -> None:
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>12}  {note}")
     out = Path(__file__).with_name("results.json")
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    kept = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}  # other benchmarks' entries
+    out.write_text(json.dumps({**kept, **results}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
 
 

@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from ketasim.covariates import Covariates
 from ketasim.pk import absorption_rates, individual_parameters, load_model, load_pk_file
 from ketasim.pk._linear import decompose, reachable, solve_inputs
+from ketasim.pk._march import grid_holds_inputs, march_inputs
 from ketasim.regimens import Dose
 from reference import reference_solution
 
@@ -270,3 +271,34 @@ def test_freed_memory_is_kept_for_reuse_on_glibc_without_changing_a_result() -> 
         "assert np.array_equal(before, run().concentrations_ng_ml['ketamine'])\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    inputs=st.lists(
+        st.tuples(st.integers(0, 30), st.sampled_from([0, 1, 2, 4, 6]), st.floats(1.0, 100.0), st.integers(0, 3)),
+        min_size=1,
+        max_size=6,
+    ),
+    shift=st.integers(0, 3),
+)
+def test_march_on_a_grid_holding_the_inputs_is_the_superposition(
+    inputs: list[tuple[int, int, float, int]], shift: int
+) -> None:
+    """Oracle: ``solve_inputs`` (superposition) on the same system.  Boluses and infusions
+    (starting and ending on nodes, overlapping, several at one node, into any compartment),
+    the second patient's schedule shifted by ``shift`` nodes."""
+    model = load_model("clements_1981")
+    cov = Covariates(weight_kg=np.array([60.0, 85.0]), age_years=np.array([30.0, 70.0]), female=np.array([True, False]))
+    system = model.linear_system(cov)
+    eig = decompose(system.rate_matrix_per_h)
+    grid = np.unique(np.concatenate([np.linspace(0.0, 5.0, 41), np.linspace(5.0, 48.0, 44)]))
+    cmt = np.array([c % system.n_mass for *_, c in inputs], dtype=np.intp)
+    start = np.array([[grid[k] for k, *_ in inputs], [grid[k + shift] for k, *_ in inputs]])
+    end = np.array([[grid[k + d] for k, d, *_ in inputs], [grid[k + shift + d] for k, d, *_ in inputs]])
+    amount = np.array([a for _, _, a, _ in inputs])
+    observe = np.arange(len(system.states))
+    assert grid_holds_inputs(grid, start, end - start)
+    marched = march_inputs(eig, grid, cmt, start, end - start, amount, observe)
+    expected = np.moveaxis(solve_inputs(eig, grid, cmt, start, end - start, amount, observe), 2, 0)
+    assert np.max(np.abs(marched - expected)) <= 1e-9 * np.max(np.abs(expected))

@@ -46,32 +46,27 @@ def _march(
     decay: FloatArray,  # (P, U, n) e^{λh}
     gain: FloatArray,  # (P, U, n) h·φ₁(λh)
     weights: FloatArray,  # (P, D, n) V⁻¹ e_c per input
-    amount: FloatArray,  # (P, D)
-    rate: FloatArray,  # (P, D) amount / duration (0 for a bolus)
-    start_node: NDArray[np.intp],  # (P, D)
-    end_node: NDArray[np.intp],  # (P, D)
+    event_node: NDArray[np.intp],  # (P, E) node of each event, ascending per patient
+    event_input: NDArray[np.intp],  # (P, E) its input record
+    event_amount: FloatArray,  # (P, E) bolus amount, or the change of rate (+R on, −R off)
+    event_is_rate: NDArray[np.bool_],  # (P, E) True: the drive changes; False: a bolus
     observe: FloatArray,  # (P, R, n) rows of V to observe
 ) -> FloatArray:
     n_pat, _, n = decay.shape
-    n_in = start_node.shape[1]
+    n_ev = event_node.shape[1]
     n_t = step_kind.size + 1
     n_obs = observe.shape[1]
     out = np.zeros((n_obs, n_pat, n_t))  # one contiguous (patients × nodes) plane per observed state
     for p in numba.prange(n_pat):
         z = np.zeros(n)
         drive = np.zeros(n)
+        e = 0
         for k in range(n_t):
-            for d in range(n_in):  # boluses at this node; infusions switching on/off here
-                if start_node[p, d] == k:
-                    if rate[p, d] == 0.0:
-                        for m in range(n):
-                            z[m] += amount[p, d] * weights[p, d, m]
-                    else:
-                        for m in range(n):
-                            drive[m] += rate[p, d] * weights[p, d, m]
-                if end_node[p, d] == k and rate[p, d] != 0.0:
-                    for m in range(n):
-                        drive[m] -= rate[p, d] * weights[p, d, m]
+            while e < n_ev and event_node[p, e] == k:  # boluses here; infusions switching on/off here
+                target = drive if event_is_rate[p, e] else z
+                for m in range(n):
+                    target[m] += event_amount[p, e] * weights[p, event_input[p, e], m]
+                e += 1
             for r in range(n_obs):
                 acc = 0.0
                 for m in range(n):
@@ -82,6 +77,26 @@ def _march(
                 for m in range(n):
                     z[m] = decay[p, u, m] * z[m] + gain[p, u, m] * drive[m]
     return out
+
+
+def _events(
+    start_node: NDArray[np.intp], end_node: NDArray[np.intp], amount: FloatArray, rate: FloatArray
+) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, NDArray[np.bool_]]:
+    """Each patient's input events sorted by node: a bolus (amount) or an infusion's start
+    (+rate) at its start node, an infusion's end (−rate) at its end node."""
+    n_pat, n_in = start_node.shape
+    is_rate = np.broadcast_to(rate != 0.0, (n_pat, n_in))
+    node = np.concatenate([start_node, np.where(is_rate, end_node, -1)], axis=1)  # a bolus has no end
+    size = np.concatenate([np.where(is_rate, rate, amount), -rate], axis=1)
+    rate_event = np.concatenate([is_rate, is_rate], axis=1)
+    which = np.broadcast_to(np.tile(np.arange(n_in), 2), node.shape)
+    order = np.argsort(np.where(node < 0, np.iinfo(np.intp).max, node), axis=1, kind="stable")
+    return (
+        np.ascontiguousarray(np.take_along_axis(node, order, axis=1), dtype=np.intp),
+        np.ascontiguousarray(np.take_along_axis(which, order, axis=1), dtype=np.intp),
+        np.ascontiguousarray(np.take_along_axis(size, order, axis=1), dtype=np.float64),
+        np.ascontiguousarray(np.take_along_axis(rate_event, order, axis=1)),
+    )
 
 
 def march_inputs(
@@ -118,10 +133,7 @@ def march_inputs(
         np.ascontiguousarray(decay),
         np.ascontiguousarray(gain),
         weights,
-        amt,
-        np.ascontiguousarray(rate),
-        np.ascontiguousarray(start_node, dtype=np.intp),
-        np.ascontiguousarray(end_node, dtype=np.intp),
+        *_events(start_node.astype(np.intp), end_node.astype(np.intp), amt, rate),
         obs,
     )
     return out
