@@ -23,6 +23,8 @@ from ketasim.pk._linear import EigenSystem, _phi1
 
 FloatArray = NDArray[np.float64]
 _NODE_TOL_H = 1e-9
+ROUND_OFF = 1e-12
+"""Values within this fraction of a patient's peak are round-off of the eigen-basis change: 0."""
 
 
 def grid_holds_inputs(times_h: FloatArray, start_h: FloatArray, duration_h: FloatArray) -> bool:
@@ -76,6 +78,14 @@ def _march(
                 u = step_kind[k]
                 for m in range(n):
                     z[m] = decay[p, u, m] * z[m] + gain[p, u, m] * drive[m]
+        peak = 0.0  # round-off of the basis change, ≤ ROUND_OFF of the patient's peak, is set to 0
+        for r in range(n_obs):
+            for k in range(n_t):
+                peak = max(peak, abs(out[r, p, k]))
+        for r in range(n_obs):
+            for k in range(n_t):
+                if abs(out[r, p, k]) <= ROUND_OFF * peak:
+                    out[r, p, k] = 0.0
     return out
 
 
@@ -110,7 +120,8 @@ def march_inputs(
 ) -> FloatArray:
     """Amounts of the ``observe`` states, one (P, T) plane each: (n_observed, P, T), the
     values of ``solve_inputs`` (P, T, n_observed) with the state axis first, for a grid that
-    holds every input's start and end (:func:`grid_holds_inputs`)."""
+    holds every input's start and end (:func:`grid_holds_inputs`); values within
+    :data:`ROUND_OFF` of the patient's peak over them are 0."""
     t = np.asarray(times_h, dtype=np.float64)
     lam = system.eigenvalues_per_h
     n_pat = lam.shape[0]

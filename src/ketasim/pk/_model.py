@@ -16,7 +16,7 @@ from ketasim.errors import DoseError, InputError
 from ketasim.pk._files import PKModelFile, Route, RouteInput, load_pk_file
 from ketasim.pk._individual import individual_parameters
 from ketasim.pk._linear import decompose, reachable, solve_inputs
-from ketasim.pk._march import grid_holds_inputs, march_inputs
+from ketasim.pk._march import ROUND_OFF, grid_holds_inputs, march_inputs
 from ketasim.pk._structures import (
     FIRST_ORDER_ROUTES,
     STRUCTURES,
@@ -362,10 +362,6 @@ class PKModel:
         rows = np.arange(system.n_mass) if amounts else np.array([], dtype=np.intp)
         select = np.concatenate([np.asarray(observed, dtype=np.intp), rows])
         y = self._solve(system.rate_matrix_per_h, times, inputs, select)
-        # Round-off of the eigen-basis change (|y| ≤ 1e-12 of the patient's peak) is set to 0.
-        magnitude = np.abs(y)
-        peak = np.max(magnitude, axis=(0, 2), keepdims=True)
-        np.putmask(y, magnitude <= 1e-12 * peak, 0.0)
         n_an = len(analytes)
         conc = {a.name: y[k] * system.plasma_ng_ml[a.name][1][:, None] for k, a in enumerate(analytes)}
         ce = {a.name: y[n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(analytes)}
@@ -391,7 +387,8 @@ class PKModel:
     ) -> FloatArray:
         """States ``select``, one (P, T) plane each: (S, P, T), solved on the states the
         inputs reach (:func:`reachable`; the others are zero), by the modal march when the
-        grid holds every input's start and end, else by superposition."""
+        grid holds every input's start and end, else by superposition; round-off of the
+        eigen-basis change (within :data:`ROUND_OFF` of the patient's peak) is 0."""
         n_pat = rate_matrix_per_h.shape[0]
         keep = reachable(rate_matrix_per_h, inputs.compartment)
         position = np.full(rate_matrix_per_h.shape[-1], -1, dtype=np.intp)
@@ -413,6 +410,8 @@ class PKModel:
             y_live = march_inputs(*args)
         else:
             y_live = np.moveaxis(solve_inputs(*args), 2, 0)
+            magnitude = np.abs(y_live)
+            np.putmask(y_live, magnitude <= ROUND_OFF * np.max(magnitude, axis=(0, 2), keepdims=True), 0.0)
         if np.all(live):
             return np.ascontiguousarray(y_live)
         y[live] = y_live
