@@ -49,15 +49,26 @@ class EigenSystem:
     inverse: FloatArray  # (P, n, n)
 
 
-def _condition(vectors: NDArray[np.complex128]) -> FloatArray:
-    """Condition number of each eigenvector matrix in the 1-norm, ‖V‖₁·‖V⁻¹‖₁ (within a
-    factor n of the 2-norm one, without an SVD per patient); inf where V is singular."""
+def _inverse_and_condition(vectors: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Inverse of each eigenvector matrix and its condition number in the 1-norm,
+    ‖V‖₁·‖V⁻¹‖₁ (within a factor n of the 2-norm one, without an SVD per patient); where a
+    V is singular, the inverse is NaN and the condition inf."""
     try:
-        inverse = np.linalg.inv(vectors)
-    except np.linalg.LinAlgError:  # a singular V somewhere: the SVD's answer, patient by patient
-        return np.asarray(np.linalg.cond(vectors), dtype=np.float64)
-    norm1: FloatArray = np.abs(vectors).sum(axis=-2).max(axis=-1) * np.abs(inverse).sum(axis=-2).max(axis=-1)
-    return norm1
+        inverse: FloatArray = np.asarray(np.linalg.inv(vectors), dtype=np.float64)
+    except np.linalg.LinAlgError:  # a singular V somewhere: patient by patient
+        inverse = np.full_like(vectors, np.nan)
+        for p in np.flatnonzero(np.isfinite(np.linalg.cond(vectors))):
+            inverse[p] = np.linalg.inv(vectors[p])
+    norm1 = np.abs(vectors).sum(axis=-2).max(axis=-1) * np.abs(inverse).sum(axis=-2).max(axis=-1)
+    condition: FloatArray = np.where(np.isfinite(norm1), norm1, np.inf).astype(np.float64)
+    return inverse, condition
+
+
+def _complex(lam: NDArray[np.complex128] | FloatArray) -> NDArray[np.bool_]:
+    """Patients whose eigenvalues are not real (beyond 1e-9 of the largest |λ|)."""
+    scale_lam = max(1.0, float(np.max(np.abs(lam), initial=0.0)))
+    out: NDArray[np.bool_] = np.max(np.abs(np.imag(lam)), axis=-1, initial=0.0) > 1e-9 * scale_lam
+    return out
 
 
 def decompose(rate_matrix_per_h: FloatArray) -> EigenSystem:
@@ -68,24 +79,22 @@ def decompose(rate_matrix_per_h: FloatArray) -> EigenSystem:
     """
     m = np.array(rate_matrix_per_h, dtype=np.float64, copy=True)
     lam_c, vec_c = np.linalg.eig(m)
-    lam = lam_c.astype(np.complex128)
-    vec = vec_c.astype(np.complex128)
-    bad = ~(_condition(vec) <= _CONDITION_LIMIT)
+    lam: FloatArray = np.ascontiguousarray(np.real(lam_c))
+    vec: FloatArray = np.ascontiguousarray(np.real(vec_c))
+    inv, cond = _inverse_and_condition(vec)
+    bad = ~(cond <= _CONDITION_LIMIT) | _complex(lam_c)  # nearly defective: nudged below
     if np.any(bad):
         n = m.shape[-1]
         # Scale each compartment's whole column (outflows and its diagonal) by a distinct
         # factor: column sums, and therefore mass balance, are preserved.
         scale = 1.0 + _JITTER * np.arange(1, n + 1, dtype=np.float64)
         lam_b, vec_b = np.linalg.eig(m[bad] * scale[None, None, :])
-        lam[bad] = lam_b
-        vec[bad] = vec_b
-    scale_lam = max(1.0, float(np.max(np.abs(lam), initial=0.0)))
-    if np.max(np.abs(lam.imag), initial=0.0) > 1e-9 * scale_lam:
-        raise ValueError("rate matrix has complex eigenvalues: not a compartment model")
-    lam_real: FloatArray = np.ascontiguousarray(lam.real)
-    vec_real: FloatArray = np.ascontiguousarray(vec.real)
-    inv: FloatArray = np.asarray(np.linalg.inv(vec_real), dtype=np.float64)
-    return EigenSystem(eigenvalues_per_h=lam_real, vectors=vec_real, inverse=inv)
+        if np.any(_complex(lam_b)):
+            raise ValueError("rate matrix has complex eigenvalues: not a compartment model")
+        lam[bad] = np.real(lam_b)
+        vec[bad] = np.real(vec_b)
+        inv[bad] = np.linalg.inv(vec[bad])
+    return EigenSystem(eigenvalues_per_h=lam, vectors=vec, inverse=inv)
 
 
 def reachable(rate_matrix_per_h: FloatArray, sources: NDArray[np.intp]) -> NDArray[np.intp]:
