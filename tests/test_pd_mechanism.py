@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
+from scipy.integrate import quad, solve_ivp
 
 from ketasim.covariates import Covariates
 from ketasim.model import simulate_course
 from ketasim.params import default_parameters
-from ketasim.pd._filters import first_order
+from ketasim.pd._filters import _moments, first_order, sampler
 from ketasim.pd.cascade import CascadeParameters, run_cascade, standard_infusion_occupancy
 from ketasim.pd.receptor import affinities_um, nmda_occupancy
 from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions
@@ -143,6 +143,36 @@ def test_first_order_filter_is_exact_for_quadratic_input_on_any_grid(
         lambda tt, y: (c0 + c1 * tt + c2 * tt**2 - y) / tau_h, (0, t[-1]), [x0], t_eval=t, rtol=1e-11, atol=1e-12
     )
     assert np.max(np.abs(x[0] - ref.y[0])) <= 1e-7 * max(1.0, float(np.max(np.abs(ref.y[0]))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.one_of(st.floats(1e-9, 0.5), st.floats(0.5, 200.0)))
+def test_hold_moments_equal_their_integrals(x: float) -> None:
+    """W_m(x) = x ∫₀¹ e^{−x(1−σ)} σ^m dσ, on both sides of the switch from series to closed
+    form (x = 0.25), against adaptive quadrature."""
+    got = _moments(x, float(np.exp(-x)))
+    for m in range(3):
+        ref = x * quad(lambda s, m=m: np.exp(-x * (1.0 - s)) * s**m, 0.0, 1.0, epsabs=0.0, epsrel=1e-13)[0]
+        assert abs(got[m] - ref) <= 1e-11 * abs(ref) + 1e-300
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), n_times=st.integers(1, 30))
+def test_sampler_interpolates_linearly_and_a_filter_sampled_in_its_sweep_agrees(seed: int, n_times: int) -> None:
+    """One sampler serves every state on a grid: equal to NumPy's ``interp`` per patient, and
+    to the node's value at a node."""
+    rng = np.random.default_rng(seed)
+    grid = np.concatenate([[0.0], np.cumsum(rng.uniform(1e-3, 2.0, 50))])
+    x = rng.normal(size=(3, grid.size))
+    times = np.concatenate([rng.uniform(-1.0, grid[-1] + 1.0, n_times), grid[rng.integers(0, grid.size, 3)]])
+    got = sampler(grid, times)(x)
+    for p in range(3):
+        assert np.allclose(got[p], np.interp(times, grid, x[p]), rtol=0.0, atol=1e-12)
+    # a filter sampled inside its sweep gives what the full grid gives, sampled
+    tau_h = float(rng.uniform(0.05, 50.0))
+    x0 = rng.normal(size=3)
+    full = sampler(grid, times)(first_order(x, tau_h, grid, x0=x0))
+    assert np.array_equal(first_order(x, tau_h, grid, x0=x0, at=sampler(grid, times)), full)
 
 
 def test_a_condition_gain_changes_that_condition_only() -> None:

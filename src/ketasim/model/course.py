@@ -15,7 +15,7 @@ from ketasim._memory import keep_freed_memory
 from ketasim.covariates import Covariates
 from ketasim.errors import DoseError
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import at_times, first_order, solver_grid
+from ketasim.pd._filters import Sampler, first_order, sampler, solver_grid
 from ketasim.pd.adverse import (
     AdverseParameters,
     Flag,
@@ -358,7 +358,8 @@ def outcomes(
         else np.asarray(output_times_h, float)
     )
     states = exposure.states
-    slow = {k: at_times(v, grid, out_t) for k, v in exposure.spines.items()}
+    sample = sampler(grid, out_t)
+    slow = {k: sample(v) for k, v in exposure.spines.items()}
     occupancy = states["nmda_occupancy"]
     gains = gains or PatientGains.typical(n)
 
@@ -380,13 +381,13 @@ def outcomes(
     modifier = None
     if crp_high is not None:
         modifier = np.where(crp_high, 1.0 - efficacy.inflammation_reduction, 1.0)
-    memory = series_memory(exposure, out_t, efficacy)
+    memory = series_memory(exposure, sample, efficacy)
     per_patient = drug_gain(exposure.drug_shares, efficacy, n)
     if modifier is not None:
         per_patient = per_patient * modifier
     gain_modifier = memory * per_patient[:, None]
     remaining = remaining_fraction(
-        at_times(states["mood_drive_fast"], grid, out_t),
+        sample(states["mood_drive_fast"]),
         slow["synapses"],
         x_session,
         y_sustained[None, :],
@@ -404,7 +405,7 @@ def outcomes(
     )
     base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
     scale_scores = {s: score(remaining, b, s) for s, b in base.items()}
-    out_states = {k: at_times(np.asarray(v), grid, out_t) for k, v in states.items() if k != "mood_drive_fast"}
+    out_states = {k: sample(np.asarray(v)) for k, v in states.items() if k != "mood_drive_fast"}
     out_states.update(slow)
     out_states["inflammation_modifier"] = np.broadcast_to(
         (modifier if modifier is not None else np.ones(n))[:, None], (n, out_t.size)
@@ -414,7 +415,7 @@ def outcomes(
     adverse_p = AdverseParameters.from_params(params)
     vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
     occ_out = out_states["nmda_occupancy"]
-    tol_out = at_times(exposure.tolerance, grid, out_t)
+    tol_out = sample(exposure.tolerance)
     session_z = None if gains.bp_session_keys is None else session_normals(gains.bp_session_keys, len(sessions))
     eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, [t for t, _ in sessions], out_t)
     rises = haemodynamics(occ_out, adverse_p, eta_bp)
@@ -430,8 +431,8 @@ def outcomes(
     flags = exposure_flags(ketamine_days, " + ".join(exposure.drugs) or "ketamine", params)
     return CourseResult(
         times_h=out_t,
-        concentrations_ng_ml={k: at_times(v, grid, out_t) for k, v in exposure.concentrations_ng_ml.items()},
-        free_brain_um={k: at_times(v, grid, out_t) for k, v in exposure.free_brain_um.items()},
+        concentrations_ng_ml={k: sample(v) for k, v in exposure.concentrations_ng_ml.items()},
+        free_brain_um={k: sample(v) for k, v in exposure.free_brain_um.items()},
         states=out_states,
         scales=scale_scores,
         baselines=base,
@@ -441,16 +442,16 @@ def outcomes(
     )
 
 
-def series_memory(exposure: Exposure, out_t: FloatArray, efficacy: EfficacyParameters) -> FloatArray:
-    """1 + a_L·L(t) (:mod:`ketasim.pd.symptoms`) at ``out_t``: L counts recent standard
+def series_memory(exposure: Exposure, sample: Sampler, efficacy: EfficacyParameters) -> FloatArray:
+    """1 + a_L·L(t) (:mod:`ketasim.pd.symptoms`) at the output times of ``sample``: L counts recent standard
     sessions weighted by exposure, dL/dt = O/AUC₁ − L/τ_L (patients × times)."""
     if efficacy.series_gain == 0.0 or not exposure.drugs:
-        return np.ones((exposure.n, out_t.size))
+        return np.ones((exposure.n, sample.left.size))
     occupancy = exposure.states["nmda_occupancy"]
     memory = tolerance_index(
-        occupancy, exposure.grid_h, efficacy.tau_series_h, reference_occupancy_auc(exposure.cascade)
+        occupancy, exposure.grid_h, efficacy.tau_series_h, reference_occupancy_auc(exposure.cascade), at=sample
     )
-    result: FloatArray = 1.0 + efficacy.series_gain * at_times(memory, exposure.grid_h, out_t)
+    result: FloatArray = 1.0 + efficacy.series_gain * memory
     return result
 
 
@@ -461,10 +462,13 @@ def session_peaks(
     rows: list[SessionPeaks] = []
     n = occupancy.shape[0]
     for t_s, kind in sessions:
-        window = (grid >= t_s) & (grid <= t_s + ADVERSE_WINDOW_H)
-        if np.any(window):
-            peak = np.max(occupancy[:, window], axis=1)
-            when = grid[window][np.argmax(occupancy[:, window], axis=1)] - t_s
+        lo = int(np.searchsorted(grid, t_s, side="left"))
+        hi = int(np.searchsorted(grid, t_s + ADVERSE_WINDOW_H, side="right"))
+        if hi > lo:  # the nodes in [t_s, t_s + window]
+            window = occupancy[:, lo:hi]
+            at = np.argmax(window, axis=1)
+            peak = window[np.arange(n), at]
+            when = grid[lo:hi][at] - t_s
         else:
             peak, when = np.zeros(n), np.zeros(n)
         rows.append(SessionPeaks(t_s, kind, peak, when, session_probabilities(peak, p)))

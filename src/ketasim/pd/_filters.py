@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -86,25 +87,50 @@ def solver_grid(
     return out
 
 
-def _moments(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """W_m(x) = x ∫₀¹ e^{−x(1−σ)} σ^m dσ for m = 0, 1, 2 (x = h/τ), by a series where the
-    closed form cancels: W_m = m!·Σ_j (−x)^j·x/(j + m + 1)!."""
-    e = np.exp(-x)
-    small = x < 0.25
-    xs = np.where(small, 1.0, x)
-    w0 = -np.expm1(-x)
-    w1 = 1.0 - w0 / xs
-    w2 = w0 - 2.0 * (1.0 - e * (1.0 + xs)) / xs + (2.0 - e * (xs * xs + 2.0 * xs + 2.0)) / xs**2
-    series = [np.zeros_like(x) for _ in range(3)]
-    term_fact = [1.0, 2.0, 6.0]  # (m + 1)!
-    for m in range(3):
-        fact = term_fact[m]
-        power = x.copy()
-        for j in range(12):
-            series[m] += power * math.factorial(m) / fact
-            power = -power * x
-            fact *= j + m + 2
-    return np.where(small, series[0], w0), np.where(small, series[1], w1), np.where(small, series[2], w2)
+@numba.njit(cache=True)
+def _moments(x: float, e: float) -> tuple[float, float, float]:
+    """W_m(x) = x ∫₀¹ e^{−x(1−σ)} σ^m dσ for m = 0, 1, 2 (x = h/τ, e = e^{−x}); below x = 0.25,
+    where the closed form cancels, by the series W_m = m!·Σ_j (−x)^j·x/(j + m + 1)! (12 terms)."""
+    if x >= 0.25:
+        w0 = -math.expm1(-x)
+        w1 = 1.0 - w0 / x
+        w2 = w0 - 2.0 * (1.0 - e * (1.0 + x)) / x + (2.0 - e * (x * x + 2.0 * x + 2.0)) / (x * x)
+        return w0, w1, w2
+    return _series(x, 0), _series(x, 1), _series(x, 2)
+
+
+_SERIES = np.array([[math.factorial(m) * (-1) ** j / math.factorial(j + m + 1) for j in range(12)] for m in range(3)])
+"""m!·(−1)^j/(j + m + 1)!: the series of W_m in powers of x, 12 terms (error < x¹³/13! ≈ 3e-18 at x = 0.25)."""
+
+
+@numba.njit(inline="always")
+def _series(x: float, m: int) -> float:
+    terms = 7 if x < 0.01 else (9 if x < 0.06 else 12)  # first term left out < 3e-16 of W_m
+    total = 0.0
+    for j in range(terms - 1, -1, -1):  # Horner
+        total = total * x + _SERIES[m, j]
+    return total * x
+
+
+@numba.njit(cache=True)
+def _coefficients(times_h: FloatArray, tau_h: float) -> FloatArray:
+    n = times_h.size - 1
+    c = np.zeros((4, n))
+    for k in range(n):
+        h = times_h[k + 1] - times_h[k]
+        x = h / tau_h
+        c[0, k] = e = math.exp(-x)
+        w0, w1, w2 = _moments(x, e)
+        if k == 0:
+            c[2, 0], c[3, 0] = w0 - w1, w1
+            continue
+        sig = ((times_h[k - 1] - times_h[k]) / h, 0.0, 1.0)  # nodes k − 1, k, k + 1 on σ = (t − t_k)/h_k
+        for j in range(3):
+            s1, s2 = sig[(j + 1) % 3], sig[(j + 2) % 3]
+            denom = (sig[j] - s1) * (sig[j] - s2)
+            # Lagrange basis L_j(σ) = (σ² − (s1 + s2)σ + s1·s2)/denom, integrated against the kernel
+            c[1 + j, k] = (w2 - (s1 + s2) * w1 + s1 * s2 * w0) / denom
+    return c
 
 
 def coefficients(times_h: FloatArray, tau_h: float) -> FloatArray:
@@ -112,22 +138,8 @@ def coefficients(times_h: FloatArray, tau_h: float) -> FloatArray:
     and the weights of u at nodes k − 1, k and k + 1 (second-order hold: u quadratic through
     them).  The first step has no node before it and uses a first-order hold (u linear
     between nodes 0 and 1), so that a sweep over the nodes never needs u ahead of node k + 1."""
-    h = np.diff(times_h)
-    n = h.size
-    w0, w1, w2 = _moments(h / tau_h)
-    c = np.zeros((4, n))
-    c[0] = np.exp(-h / tau_h)
-    c[2, :1], c[3, :1] = (w0 - w1)[:1], w1[:1]
-    if n > 1:
-        # σ of nodes k − 1, k, k + 1 on step k's own scale, σ = (t − t_k)/h_k
-        sig = np.stack([times_h[:-2] - times_h[1:-1], np.zeros(n - 1), h[1:]]) / h[1:]
-        for j in range(3):
-            o = [i for i in range(3) if i != j]
-            s1, s2 = sig[o[0]], sig[o[1]]
-            denom = (sig[j] - s1) * (sig[j] - s2)
-            # Lagrange basis L_j(σ) = (σ² − (s1 + s2)σ + s1·s2)/denom, integrated against the kernel
-            c[1 + j, 1:] = (w2[1:] - (s1 + s2) * w1[1:] + s1 * s2 * w0[1:]) / denom
-    return c
+    out: FloatArray = _coefficients(np.ascontiguousarray(times_h, dtype=np.float64), float(tau_h))
+    return out
 
 
 @numba.njit(inline="always")
@@ -151,10 +163,42 @@ def _recurrence(u: FloatArray, c: FloatArray, x0: FloatArray) -> FloatArray:
     return x
 
 
-def first_order(u: FloatArray, tau_h: float, times_h: FloatArray, x0: FloatArray | None = None) -> FloatArray:
+@numba.njit(parallel=True, cache=True)
+def _recurrence_at(
+    u: FloatArray,
+    c: FloatArray,
+    x0: FloatArray,
+    left: NDArray[np.intp],
+    order: NDArray[np.intp],
+    weight_left: FloatArray,
+    weight_right: FloatArray,
+) -> FloatArray:
+    """:func:`_recurrence` writing only the interpolated values at output times: output
+    ``order[j]`` lies between nodes ``left[j]`` and ``left[j] + 1`` (``left`` sorted)."""
+    n_pat, n_t = u.shape
+    n_out = left.size
+    x = np.empty((n_pat, n_out))
+    for p in numba.prange(n_pat):
+        xp = x0[p]
+        j = 0
+        for k in range(n_t - 1):
+            xn = hold_step(xp, c, k, u[p, k - 1] if k > 0 else 0.0, u[p, k], u[p, k + 1])
+            while j < n_out and left[j] == k:
+                o = order[j]
+                x[p, o] = weight_left[o] * xp + weight_right[o] * xn
+                j += 1
+            xp = xn
+    return x
+
+
+def first_order(
+    u: FloatArray, tau_h: float, times_h: FloatArray, x0: FloatArray | None = None, *, at: Sampler | None = None
+) -> FloatArray:
     """Response x (patients × nodes, like u) of dx/dt = (u − x)/τ on the nodes ``times_h`` (h),
     from x(t₀) = x0 (default 0), with u quadratic through neighbouring nodes (exact for
-    quadratic input after the first step; local error O(h⁴)).
+    quadratic input after the first step; local error O(h⁴)).  With ``at``, only x at the
+    sampler's times (patients × times), the same values as ``at(first_order(u, ...))``
+    without the full grid in memory.
 
     >>> t = np.linspace(0.0, 10.0, 11)
     >>> x = first_order(np.ones((1, 11)), 2.0, t)
@@ -165,16 +209,42 @@ def first_order(u: FloatArray, tau_h: float, times_h: FloatArray, x0: FloatArray
     t = np.asarray(times_h, dtype=np.float64)
     start = np.zeros(u2.shape[0]) if x0 is None else np.broadcast_to(np.asarray(x0, np.float64), u2.shape[:1])
     if t.size < 2:
-        return np.broadcast_to(start[:, None], u2.shape).copy()
-    out: FloatArray = _recurrence(u2, np.ascontiguousarray(coefficients(t, tau_h)), np.ascontiguousarray(start))
+        full = np.broadcast_to(start[:, None], u2.shape).copy()
+        return full if at is None else at(full)
+    c = np.ascontiguousarray(coefficients(t, tau_h))
+    if at is not None:
+        order = np.argsort(at.left, kind="stable")
+        sampled: FloatArray = _recurrence_at(
+            u2, c, np.ascontiguousarray(start), at.left[order], order, at.weight_left, at.weight_right
+        )
+        return sampled
+    out: FloatArray = _recurrence(u2, c, np.ascontiguousarray(start))
     return out
 
 
-def at_times(x: FloatArray, grid_h: FloatArray, times_h: FloatArray) -> FloatArray:
-    """Values of x (patients × nodes) at ``times_h``, linear between nodes (exact at nodes)."""
+@dataclass(frozen=True)
+class Sampler:
+    """Linear interpolation from a grid's nodes to fixed times, its indices and weights worked
+    out once for every state sampled on the same grid (exact at nodes)."""
+
+    left: NDArray[np.intp]
+    weight_left: FloatArray
+    weight_right: FloatArray
+
+    def __call__(self, x: FloatArray) -> FloatArray:
+        out: FloatArray = x[..., self.left] * self.weight_left + x[..., self.left + 1] * self.weight_right
+        return out
+
+
+def sampler(grid_h: FloatArray, times_h: FloatArray) -> Sampler:
+    """The :class:`Sampler` from the nodes ``grid_h`` to ``times_h`` (clipped to the grid)."""
     t = np.clip(np.asarray(times_h, dtype=np.float64), grid_h[0], grid_h[-1])
     k = np.clip(np.searchsorted(grid_h, t, side="right") - 1, 0, grid_h.size - 2)
     frac = (t - grid_h[k]) / (grid_h[k + 1] - grid_h[k])
     frac = np.where(np.abs(t - grid_h[k + 1]) <= _MERGE_H, 1.0, frac)
-    out: FloatArray = x[..., k] * (1.0 - frac) + x[..., k + 1] * frac
-    return out
+    return Sampler(k, 1.0 - frac, frac)
+
+
+def at_times(x: FloatArray, grid_h: FloatArray, times_h: FloatArray) -> FloatArray:
+    """Values of x (patients × nodes) at ``times_h``, linear between nodes (exact at nodes)."""
+    return sampler(grid_h, times_h)(x)

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import first_order
+from ketasim.pd._filters import Sampler, first_order
 from ketasim.vocabulary import names
 
 FloatArray = NDArray[np.float64]
@@ -77,10 +77,12 @@ class AdverseParameters:
         )
 
 
-def tolerance_index(occupancy: FloatArray, grid_h: FloatArray, tau_h: float, auc_one_session: float) -> FloatArray:
-    """T(t) on the nodes ``grid_h``: exposure-weighted count of recent standard sessions
-    (decays with τ_tol), dT/dt = O/AUC₁ − T/τ_tol."""
-    return first_order(occupancy, tau_h, grid_h) * tau_h / auc_one_session
+def tolerance_index(
+    occupancy: FloatArray, grid_h: FloatArray, tau_h: float, auc_one_session: float, *, at: Sampler | None = None
+) -> FloatArray:
+    """T(t) on the nodes ``grid_h`` (or at the times of ``at`` only): exposure-weighted count
+    of recent standard sessions (decays with τ_tol), dT/dt = O/AUC₁ − T/τ_tol."""
+    return first_order(occupancy, tau_h, grid_h, at=at) * tau_h / auc_one_session
 
 
 def cadss(

@@ -250,7 +250,12 @@ def _reference_occupancy(ki_um: tuple[tuple[str, float], ...]) -> tuple[FloatArr
 
 def reference_occupancy_auc(p: CascadeParameters) -> float:
     """∫ occupancy dt (h) of one standard infusion (trapezoid on its solver grid)."""
-    t, occ = _reference_occupancy(p.ki_um)
+    return _reference_auc(p.ki_um)
+
+
+@cache
+def _reference_auc(ki_um: tuple[tuple[str, float], ...]) -> float:
+    t, occ = _reference_occupancy(ki_um)
     return float(np.trapezoid(occ, t))
 
 
