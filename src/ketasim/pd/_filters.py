@@ -90,7 +90,7 @@ def solver_grid(
 @numba.njit(cache=True)
 def _moments(x: float, e: float) -> tuple[float, float, float]:
     """W_m(x) = x ∫₀¹ e^{−x(1−σ)} σ^m dσ for m = 0, 1, 2 (x = h/τ, e = e^{−x}); below x = 0.25,
-    where the closed form cancels, by the series W_m = m!·Σ_j (−x)^j·x/(j + m + 1)! (12 terms)."""
+    where the closed form cancels, by the series W_m = m!·Σ_j (−x)^j·x/(j + m + 1)! (7 to 12 terms)."""
     if x >= 0.25:
         w0 = -math.expm1(-x)
         w1 = 1.0 - w0 / x
