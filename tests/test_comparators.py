@@ -27,11 +27,13 @@ OMEGA = PARAMS["ssri_gain_omega"]
 def _monte_carlo(
     effect: float, omega: float, z: float, baseline: float, at_most: float, n: int = 400_000
 ) -> tuple[float, float]:
-    """Response and remission fractions by sampling patients, baselines and rater noise."""
+    """Response and remission fractions by sampling patients, recorded baselines, the entry
+    rating's offset and the visit's rater noise."""
     rng = np.random.default_rng(5)
     gain = np.exp(omega * rng.standard_normal(n))
     b = baseline * np.maximum(1.0 + 0.15 * rng.standard_normal(n), 1e-3)
-    rated = b * np.exp(-effect * gain * z + SIGMA * rng.standard_normal(n))
+    true_entry = b * np.exp(-SIGMA * rng.standard_normal(n))
+    rated = true_entry * np.exp(-effect * gain * z + SIGMA * rng.standard_normal(n))
     return float(np.mean(rated <= 0.5 * b)), float(np.mean(rated <= at_most))
 
 

@@ -271,3 +271,29 @@ def test_a_target_context_refuses_a_mean_age_below_its_minimum() -> None:
     with pytest.raises(ValidationError, match="age_mean: 60 is below age_min 65"):
         Context(age_min=65.0, age_mean=60.0)
     assert Context(age_min=65.0, age_mean=70.0).age_min == 65.0
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.15, 0.3])
+def test_the_entry_rating_varies_like_every_later_rating(sigma: float) -> None:
+    """Before any treatment the modelled severity over the recorded entry score is
+    exp(−σ·z), z ~ N(0, 1) per patient: log-ratios with mean 0 and SD σ (oracle: the
+    chi-square interval of a normal SD, scipy), so a change from baseline carries the entry
+    rating's variance; the typical patient starts exactly at the recorded score."""
+    n = 3000
+    p = PARAMS.replace(residual_sd_log=sigma)
+    pop = sample_population(n, 17, "trd", {"MADRS": 32.0})
+    saline = [PlaceboSessions(placebo="saline", days=(1,))]
+    r = simulate_course(
+        saline, pop.covariates, "trd", pop.baselines, 24.0, [0.0, 12.0], params=p, pk_etas=pop.pk_etas,
+        gains=pop.gains(p),
+    )  # fmt: skip
+    inside = (pop.baselines["MADRS"] > 1.0) & (pop.baselines["MADRS"] < 59.0)  # away from the scale's bounds
+    log_ratio = np.log(r.scales["MADRS"][inside] / pop.baselines["MADRS"][inside, None])
+    assert np.allclose(log_ratio[:, 0], log_ratio[:, 1])  # no treatment yet: the offset is all there is
+    m = int(inside.sum())
+    lo, hi = (np.sqrt((m - 1) * np.var(log_ratio[:, 0], ddof=1) / stats.chi2.ppf(q, m - 1)) for q in (0.9995, 0.0005))
+    assert lo <= sigma <= hi
+    assert abs(np.mean(log_ratio[:, 0])) < 4.0 * sigma / np.sqrt(m)
+    typical = simulate_course(saline, Covariates.one(70.0), "trd", {"MADRS": [32.0]}, 24.0, [0.0], params=p)
+    assert typical.scales["MADRS"][0, 0] == 32.0
+

@@ -33,6 +33,7 @@ from ketasim.pd.symptoms import (
     EfficacyParameters,
     PatientGains,
     drug_gain,
+    entry_severity,
     remaining_fraction,
     rising,
     score,
@@ -404,7 +405,7 @@ def outcomes(
         ),
     )
     base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
-    scale_scores = {s: score(remaining, b, s) for s, b in base.items()}
+    scale_scores = {s: score(remaining, entry_severity(b, gains.eta_entry), s) for s, b in base.items()}
     out_states = {k: sample(np.asarray(v)) for k, v in states.items() if k != "mood_drive_fast"}
     out_states.update(slow)
     out_states["inflammation_modifier"] = np.broadcast_to(

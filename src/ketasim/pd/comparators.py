@@ -14,7 +14,7 @@ A comparator removes a fraction of baseline severity:
     a drug (onset):  Z(t) = 1 − exp(−(t − t_start)/τ_onset)
 
 E, ω and τ_off are *derived* (:func:`derive`): the values with which this very model —
-its rater noise (``residual_sd_log``) and baseline spread (CV 15%) included — reproduces the
+its rater noise (``residual_sd_log``, at entry and at the visit) and baseline spread (CV 15%) included — reproduces the
 published anchors, computed by Gauss–Hermite quadrature over z and the baseline and solved
 with SciPy.  They are therefore not free parameters, and those anchors are in-sample for the
 comparator arms (docs/trials.md).  A drug comparator's ω is the model's own spread of a newly
@@ -155,17 +155,24 @@ def _phi(x: FloatArray) -> FloatArray:
     return np.asarray(special.ndtr(x))
 
 
+def _rated_sd(sigma: float) -> float:
+    """SD of log(rated score / recorded baseline) at a fixed drive: the visit's rating and the
+    entry rating each vary by σ, independently (:func:`ketasim.pd.symptoms.entry_severity`)."""
+    return sigma * math.sqrt(2.0)
+
+
 def p_response(effect: float, omega: float, z_course: float, sigma: float, drop: float) -> float:
-    """P(rated score ≤ (1 − drop)·baseline): E_z Φ((log(1 − drop) + g·E·Z)/σ)."""
+    """P(rated score ≤ (1 − drop)·recorded baseline): E_z Φ((log(1 − drop) + g·E·Z)/(σ√2))."""
     drive = effect * np.exp(omega * _XP) * z_course
-    return float(_WP @ _phi((math.log1p(-drop) + drive) / sigma))
+    return float(_WP @ _phi((math.log1p(-drop) + drive) / _rated_sd(sigma)))
 
 
 def p_remission(effect: float, omega: float, z_course: float, sigma: float, baseline: float, at_most: float) -> float:
-    """P(rated score ≤ ``at_most``) over patients and baselines (mean ``baseline``, CV 15%)."""
+    """P(rated score ≤ ``at_most``) over patients and recorded baselines (mean ``baseline``,
+    CV 15%), the entry rating's variability included."""
     drive = effect * np.exp(omega * _XP)[:, None] * z_course
     b = baseline * np.maximum(1.0 + BASELINE_CV * _X, 1e-3)[None, :]
-    p = _phi((np.log(at_most / b) + drive) / sigma)
+    p = _phi((np.log(at_most / b) + drive) / _rated_sd(sigma))
     return float(_WP @ p @ _W)
 
 

@@ -206,6 +206,9 @@ class PatientGains:
     """Each patient's key for session-to-session BP variability (see :func:`bp_log_sensitivity`)."""
     bp_session_omega: float = 0.0
     """SD of the session-to-session log sensitivity of BP and heart rate (``bp_session_omega``)."""
+    eta_entry: FloatArray | None = None
+    """Log of the patient's true entry severity over the recorded entry score: the entry
+    rating varies from visit to visit like every later one (−σ_res·z; see :func:`entry_severity`)."""
 
     @classmethod
     def typical(cls, n: int) -> PatientGains:
@@ -249,6 +252,17 @@ def remaining_fraction(
     other = 0.0 if comparator is None else comparator
     result: FloatArray = np.exp(-(drug + placebo + ssri + other))
     return result
+
+
+def entry_severity(recorded: FloatArray, eta_entry: FloatArray | None) -> FloatArray:
+    """The severity a course starts from (P,): the recorded entry score × exp(η_entry).  A
+    trial's entry rating carries the same visit-to-visit variability (rater and day-to-day
+    state, ``residual_sd_log``) as every later rating, so a change from baseline is the
+    difference of two noisy ratings, and a patient rated high at entry is, on average,
+    less ill than the rating says (regression to the mean); without it the simulated SDs of
+    change miss the entry rating's share of the variance."""
+    base = np.asarray(recorded, dtype=np.float64)
+    return base if eta_entry is None else base * np.exp(eta_entry)
 
 
 def score(remaining: FloatArray, baseline: FloatArray, scale_name: str) -> FloatArray:

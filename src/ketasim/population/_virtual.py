@@ -121,7 +121,8 @@ class VirtualPopulation:
     covariates: Covariates
     height_cm: FloatArray
     pk_etas: dict[str, dict[str, FloatArray]]
-    gain_z: FloatArray  # (7, P): drug, placebo, antidepressant, dissociation, antidepressant onset, comparator, BP
+    gain_z: FloatArray  # (8, P): drug, placebo, antidepressant, dissociation, antidepressant onset, comparator, BP,
+    # entry rating
     baseline_z: FloatArray  # (P,)
     baseline_means: dict[str, float]
     failed_trials: NDArray[np.int64]
@@ -139,7 +140,8 @@ class VirtualPopulation:
     def gains(self, params: ParameterSet) -> PatientGains:
         """Patient-level effects (log scale): the parameter set's ω × the patients' z, plus
         the context of the design (placebo: setting and frame; antidepressant: failed trials)
-        and the patient's age (every response, over 65)."""
+        and the patient's age (every response, over 65); the entry rating's own visit
+        variability (:func:`~ketasim.pd.symptoms.entry_severity`)."""
         efficacy = EfficacyParameters.from_params(params, self.condition)
         z = self.gain_z
         context = math.log(efficacy.placebo_context_gain(self.setting, self.open_label))
@@ -154,6 +156,7 @@ class VirtualPopulation:
             eta_bp=params["bp_omega"] * z[6],
             bp_session_keys=self.session_keys if self.session_keys.size == self.n else None,
             bp_session_omega=params["bp_session_omega"],
+            eta_entry=-efficacy.residual_sd * z[7],
         )
 
     @property
@@ -221,7 +224,7 @@ def sample_population(
         covariates=cov,
         height_cm=sample_height_cm(cov, seeds.height),
         pk_etas=pk_etas,
-        gain_z=seeds.gains.standard_normal((7, n)),  # rows are drawn in order: earlier rows unchanged by later ones
+        gain_z=seeds.gains.standard_normal((8, n)),  # rows are drawn in order: earlier rows unchanged by later ones
         baseline_z=seeds.baselines.standard_normal(n),
         baseline_means=dict(baseline_means),
         failed_trials=seeds.history.integers(failed[0], failed[1] + 1, n),
