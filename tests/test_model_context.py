@@ -296,4 +296,3 @@ def test_the_entry_rating_varies_like_every_later_rating(sigma: float) -> None:
     assert abs(np.mean(log_ratio[:, 0])) < 4.0 * sigma / np.sqrt(m)
     typical = simulate_course(saline, Covariates.one(70.0), "trd", {"MADRS": [32.0]}, 24.0, [0.0], params=p)
     assert typical.scales["MADRS"][0, 0] == 32.0
-
