@@ -2,8 +2,10 @@
 update from the patient's own scores.
 
 The copies share the patient's covariates and baselines; what is unknown about this patient
-— PK random effects, drug, placebo and antidepressant gains, dissociation sensitivity — is
-drawn from the population distributions (:func:`ketasim.population.sample_population`).
+— PK random effects, drug, placebo and antidepressant gains, dissociation sensitivity, and
+how far the recorded entry score sits from the true one (the entry rating's visit-to-visit
+variability, :func:`ketasim.pd.symptoms.entry_severity`) — is drawn from the population
+distributions (:func:`ketasim.population.sample_population`).
 Observed scores reweight the copies by their likelihood under the calibrated rater
 residual (log-normal, σ = ``residual_sd_log``; a 0.5-point offset keeps a score of 0
 finite) — importance sampling of the posterior over patient-level parameters.  Bands are
