@@ -179,3 +179,27 @@ def test_age_above_60_lowers_hepatic_flow_esketamine() -> None:
     auc = [compute_nca(GRID_H, res.concentrations_ng_ml["esketamine"][i]).auc_0_inf_ng_h_ml for i in range(2)]
     assert auc[1] > auc[0] * 1.05
     assert math.isfinite(auc[0])
+
+
+@pytest.mark.parametrize("drug", ["racemic_ketamine", "esketamine"])
+def test_clearance_metric_is_the_models_structural_clearance(drug: str) -> None:
+    """The ``clearance`` metric (dose/AUC0-inf from the simulated profile) equals the clearance
+    written in the model: CL for Clements 1981; for Perez-Ruixo 2021 the well-stirred liver,
+    Qh·k·Vh/(Qh + k·Vh) with k = kel + kmet (an oracle that uses no simulation)."""
+    p = {k: float(v[0]) for k, v in load_model(drug).linear_system(Covariates.one()).params.items()}
+    if drug == "esketamine":
+        intrinsic = (p["kel_per_h"] + p["kmet_per_h"]) * p["Vh_L"]
+        expected = p["Qh_L_h"] * intrinsic / (p["Qh_L_h"] + intrinsic)
+    else:
+        expected = p["CL_L_h"]
+    check = PKCheck(
+        id="oracle",
+        source="model",
+        drug=drug,
+        dose=Dose(amount_mg_per_kg=0.25, duration_h=0.5),
+        analyte=load_model(drug).analytes[0],
+        metric="clearance",
+        observed=expected,
+        rel_tol=1e-3,
+    )
+    assert predict_check(check) == pytest.approx(expected, rel=1e-3)

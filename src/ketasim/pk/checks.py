@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketasim.covariates import Covariates
 from ketasim.io.data import read_packaged_yaml
 from ketasim.pk._model import load_model
 from ketasim.pk.nca import compute_nca
@@ -29,7 +30,9 @@ class PKCheck(BaseModel):
     drug: str
     dose: Dose
     analyte: str
-    metric: Literal["concentration_at", "cmax", "auc_0_24", "auc_0_t", "bioavailability", "half_life", "tmax"]
+    metric: Literal[
+        "concentration_at", "cmax", "auc_0_24", "auc_0_t", "bioavailability", "clearance", "half_life", "tmax"
+    ]
     at_h: float | None = None
     observed: float
     rel_tol: float | None = None
@@ -91,6 +94,9 @@ def predict_check(check: PKCheck) -> float:
         return compute_nca(GRID_H[keep], conc[keep]).auc_0_t_ng_h_ml
     if check.metric == "half_life":
         return compute_nca(GRID_H, conc).half_life_h
+    if check.metric == "clearance":  # dose/AUC0-inf in L/h: 1 mg per ng·h/mL is 1,000 L/h
+        dose_mg = check.dose.amount_for(float(Covariates.one().weight_kg[0]))
+        return 1000.0 * dose_mg / compute_nca(GRID_H, conc).auc_0_inf_ng_h_ml
     ref = model.simulate([IV_REFERENCE], GRID_H).concentrations_ng_ml[check.analyte][0]
     amount = check.dose.amount_mg or 0.0
     auc = compute_nca(GRID_H, conc).auc_0_inf_ng_h_ml / amount
