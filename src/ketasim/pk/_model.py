@@ -131,7 +131,7 @@ class PKModel:
         weights ``weight_kg`` (bounds and their sources: the routes of the PK file)."""
         route = self.route(dose.route)
         weights = np.atleast_1d(np.asarray(weight_kg, dtype=np.float64))
-        amounts = np.array([dose.amount_for(float(w)) for w in weights])
+        amounts = dose.amounts_for(weights)
         field = "amount_mg_per_kg" if dose.amount_mg_per_kg is not None else "amount_mg"
         shown = dose.amount_mg_per_kg if dose.amount_mg_per_kg is not None else dose.amount_mg
         devices = route.devices
@@ -176,7 +176,7 @@ class PKModel:
                 f"({worst:.4g} mg asked; {route.bound_source})",
             )
         if vocabulary().routes[dose.route].infusion:
-            durations = np.array([self._duration_h(dose, float(a)) for a in amounts])
+            durations = dose.durations_h(amounts)
             if np.any(durations < IV_MIN_DURATION_H):
                 raise DoseError(
                     "duration_h", float(np.min(durations)), "an IV dose is given over at least 1 min (Ketalar label)"
@@ -191,12 +191,6 @@ class PKModel:
             if single not in checked:
                 self.check_dose(single, weights)
                 checked.add(single)
-
-    @staticmethod
-    def _duration_h(dose: Dose, amount_mg: float) -> float:
-        if dose.rate_mg_per_h is not None:
-            return amount_mg * (dose.bioavailability or 1.0) / dose.rate_mg_per_h
-        return dose.duration_h or 0.0
 
     def _inputs(
         self,
@@ -218,11 +212,11 @@ class PKModel:
             raise ValueError("a dose scale needs one column per single dose record")
         for j, dose in enumerate(records):
             route = self.route(dose.route)
-            nominal = np.array([dose.amount_for(float(w)) for w in covariates.weight_kg])
+            nominal = dose.amounts_for(covariates.weight_kg)
             if scale is not None:
                 nominal = nominal * scale[:, j]
             relative_f = dose.bioavailability or 1.0
-            duration = np.array([self._duration_h(dose, float(a)) for a in nominal])
+            duration = dose.durations_h(nominal)
             parts: list[tuple[float, FloatArray, dict[str, FloatArray]]]
             if route.devices is not None:
                 devices = route.devices

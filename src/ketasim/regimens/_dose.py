@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Self
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
 from ketasim.schema import Count, Real, StrictModel
 from ketasim.vocabulary import RouteName
+
+FloatArray = NDArray[np.float64]
 
 
 class Dose(StrictModel):
@@ -49,10 +53,21 @@ class Dose(StrictModel):
 
     def amount_for(self, weight_kg: float) -> float:
         """Nominal amount (mg) for a patient of ``weight_kg``."""
+        return float(self.amounts_for(np.array([weight_kg]))[0])
+
+    def amounts_for(self, weight_kg: FloatArray) -> FloatArray:
+        """Nominal amounts (mg) for patients of body weights ``weight_kg`` (kg), one per patient."""
         if self.amount_mg is not None:
-            return self.amount_mg
+            return np.full(np.shape(weight_kg), self.amount_mg)
         assert self.amount_mg_per_kg is not None
-        return self.amount_mg_per_kg * weight_kg
+        return self.amount_mg_per_kg * np.asarray(weight_kg, dtype=np.float64)
+
+    def durations_h(self, amount_mg: FloatArray) -> FloatArray:
+        """How long (h) the input of each nominal amount runs: ``duration_h``, or the amount
+        (× bioavailability) over ``rate_mg_per_h``; 0 for a bolus or an absorbed route."""
+        if self.rate_mg_per_h is not None:
+            return np.asarray(amount_mg, dtype=np.float64) * (self.bioavailability or 1.0) / self.rate_mg_per_h
+        return np.full(np.shape(amount_mg), self.duration_h or 0.0)
 
     def occurrences(self) -> tuple[Dose, ...]:
         """This record and its repeats as single doses (ADDL expanded, II applied)."""
