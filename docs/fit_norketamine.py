@@ -89,7 +89,8 @@ def write(values: dict[str, float]) -> None:
     entries = {k: (v, fitted) for k, v in values.items()}
     entries["fp_intranasal"] = (
         values["fp_oral"],
-        '"assumed equal to fp_oral (the swallowed part of a nasal dose passes the liver); set by docs/fit_norketamine.py"',
+        '"assumed equal to fp_oral (the swallowed part of a nasal dose passes the liver); '
+        'set by docs/fit_norketamine.py"',
     )
     for name, (value, source) in entries.items():
         pattern = re.compile(rf"(\n  {name}:\n    value: )[^\n]+(\n    unit: [^\n]+\n    source: )[^\n]+")
@@ -105,12 +106,16 @@ def main() -> None:
     args = parser.parse_args()
     values, before, after = fit()
     print("fitted:", values)
-    print(f"{'route':11s} {'Cmax obs':>8s} {'before':>7s} {'after':>7s}   {'AUC/mg obs':>10s} {'before':>7s} "
-          f"{'after':>7s}   {'Tmax obs':>8s} {'before':>6s} {'after':>6s}")
+    print(
+        f"{'route':11s} {'Cmax obs':>8s} {'before':>7s} {'after':>7s}   {'AUC/mg obs':>10s} {'before':>7s} "
+        f"{'after':>7s}   {'Tmax obs':>8s} {'before':>6s} {'after':>6s}"
+    )
     for r in DOSES:
         b, a = before[r], after[r]
-        print(f"{r:11s} {CMAX[r]:8.1f} {b[0]:7.1f} {a[0]:7.1f}   {AUC_PER_MG[r]:10.1f} {b[2]:7.2f} {a[2]:7.2f}   "
-              f"{TMAX[r]:8.2f} {b[1]:6.2f} {a[1]:6.2f}")
+        print(
+            f"{r:11s} {CMAX[r]:8.1f} {b[0]:7.1f} {a[0]:7.1f}   {AUC_PER_MG[r]:10.1f} {b[2]:7.2f} {a[2]:7.2f}   "
+            f"{TMAX[r]:8.2f} {b[1]:6.2f} {a[1]:6.2f}"
+        )
     if args.write:
         write(values)
         print(f"written to {FILE}")

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ketasim.covariates import Covariates
 from ketasim.pk import PKModel, load_model, load_pk_file, sample_etas
-from ketasim.regimens import Dose
+from ketasim.regimens import MIN_AMOUNT_MG, Dose
 
 TIMES_H = np.linspace(0.0, 48.0, 193)
 MODELS = {name: load_model(name) for name in ("clements_1981", "domino_1982", "perez_ruixo_2021")}
@@ -92,6 +92,25 @@ def test_linear_in_dose(data: st.DataObject, factor: float) -> None:
         np.testing.assert_allclose(
             more.concentrations_ng_ml[a], factor * base.concentrations_ng_ml[a], rtol=1e-9, atol=1e-12
         )
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), tiny_mg=st.floats(MIN_AMOUNT_MG, 0.01))
+def test_linear_down_to_the_least_amount_taken(data: st.DataObject, tiny_mg: float) -> None:
+    """Every dose at the least amount a record takes (1 µg) or a little above still gives
+    finite, non-negative concentrations, linear in dose (no underflow, no round-off sign)."""
+    model, doses = data.draw(regimens())
+    doses = [d for d in doses if d.route != "intranasal" or model.drug != "esketamine"]
+    if not doses:
+        return
+    tiny = [Dose.model_validate(d.model_dump() | {"amount_mg": tiny_mg}) for d in doses]
+    unit = [Dose.model_validate(d.model_dump() | {"amount_mg": 1.0}) for d in doses]
+    low = model.simulate(tiny, TIMES_H, check=False)
+    base = model.simulate(unit, TIMES_H, check=False)
+    for a in model.analytes:
+        c = low.concentrations_ng_ml[a]
+        assert np.all(np.isfinite(c)) and np.all(c >= 0.0)
+        np.testing.assert_allclose(c, tiny_mg * base.concentrations_ng_ml[a], rtol=1e-9, atol=1e-12 * float(c.max()))
 
 
 @settings(max_examples=40, deadline=None)

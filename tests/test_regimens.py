@@ -20,6 +20,8 @@ from ketasim.regimens import Dose, expand
     [
         ({"amount_mg": -1}, "amount_mg"),
         ({"amount_mg": 0}, "amount_mg"),
+        ({"amount_mg": 1e-320}, "amount_mg"),  # denormal: its concentrations would underflow
+        ({"amount_mg_per_kg": 5e-324}, "amount_mg_per_kg"),
         ({"amount_mg": 10, "duration_h": -1}, "duration_h"),
         ({"amount_mg": 10, "time_h": -2}, "time_h"),
         ({"amount_mg": 10, "route": "rectal"}, "route"),

@@ -1,5 +1,7 @@
 """Dose records, treatment schedules and regimens."""
 
+from ketasim.regimens._dose import MIN_AMOUNT_MG as MIN_AMOUNT_MG
+from ketasim.regimens._dose import MIN_AMOUNT_MG_PER_KG as MIN_AMOUNT_MG_PER_KG
 from ketasim.regimens._dose import Dose as Dose
 from ketasim.regimens._dose import expand as expand
 from ketasim.regimens._schedule import DEFAULT_INFUSION_MIN as DEFAULT_INFUSION_MIN
@@ -23,6 +25,8 @@ from ketasim.regimens._schedule import treatment_end_day as treatment_end_day
 __all__ = [
     "DEFAULT_INFUSION_MIN",
     "DOSE_FIELD_NAMES",
+    "MIN_AMOUNT_MG",
+    "MIN_AMOUNT_MG_PER_KG",
     "AntidepressantSwitch",
     "AntipsychoticAugmentation",
     "Comparator",

@@ -17,6 +17,14 @@ from ketasim.vocabulary import RouteName
 
 FloatArray = NDArray[np.float64]
 
+#: Sanity floors on a record's amount, like its 5000 mg and 20 mg/kg ceilings: not clinical
+#: bounds (those are the routes' in the PK files) but the least amount the simulator takes.
+#: 1 µg is four orders below the smallest studied dose (0.1 mg/kg IV, Fava 2018: ~7 mg) and
+#: keeps every concentration far above floating-point underflow, where the solver's
+#: round-off rule (a fraction of the patient's peak) stops working.
+MIN_AMOUNT_MG = 1e-3
+MIN_AMOUNT_MG_PER_KG = 1e-5
+
 
 class Dose(StrictModel):
     """One dose record, optionally repeated.
@@ -31,8 +39,8 @@ class Dose(StrictModel):
     """
 
     time_h: Real = Field(default=0.0, ge=0.0, le=24.0 * 365 * 5)
-    amount_mg: Real | None = Field(default=None, gt=0.0, le=5000.0)
-    amount_mg_per_kg: Real | None = Field(default=None, gt=0.0, le=20.0)
+    amount_mg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG, le=5000.0)
+    amount_mg_per_kg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG_PER_KG, le=20.0)
     route: RouteName = "iv"
     duration_h: Real | None = Field(default=None, ge=0.0, le=24.0)
     rate_mg_per_h: Real | None = Field(default=None, gt=0.0, le=1e6)
