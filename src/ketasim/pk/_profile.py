@@ -14,7 +14,7 @@ from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Covariates, Sex
 from ketasim.errors import DoseError
 from ketasim.pk._model import load_model
 from ketasim.pk.nca import compute_nca
-from ketasim.regimens import DEFAULT_INFUSION_MIN, DOSE_FIELD_NAMES, Dose
+from ketasim.regimens import DEFAULT_INFUSION_MIN, DOSE_FIELD_NAMES, MIN_AMOUNT_MG, MIN_AMOUNT_MG_PER_KG, Dose
 from ketasim.schema import Real, StrictModel
 from ketasim.vocabulary import DrugName, RouteName, vocabulary
 
@@ -32,8 +32,8 @@ class PKRequest(StrictModel):
 
     drug: DrugName = "racemic_ketamine"
     route: RouteName = "iv"
-    dose_mg: Real | None = Field(default=None, gt=0, le=1000)
-    dose_mg_per_kg: Real | None = Field(default=None, gt=0, le=20)
+    dose_mg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG, le=1000)
+    dose_mg_per_kg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG_PER_KG, le=20)
     duration_min: Real | None = Field(default=None, gt=0, le=24 * 60)
     weight_kg: Real = Field(default=70.0, ge=WEIGHT_RANGE_KG[0], le=WEIGHT_RANGE_KG[1])
     age_years: Real = Field(default=40.0, ge=AGE_RANGE_YEARS[0], le=AGE_RANGE_YEARS[1])

@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from ketasim.regimens._dose import Dose
+from ketasim.regimens._dose import MIN_AMOUNT_MG, MIN_AMOUNT_MG_PER_KG, Dose
 from ketasim.schema import Count, Flag, Real, StrictModel
 from ketasim.vocabulary import AugmentationDrugName, DrugName, PlaceboName, RouteName, ScaleName, vocabulary
 
@@ -48,8 +48,8 @@ class StopWhen(StrictModel):
 class _NewDose(StrictModel):
     """A dose a rule moves the course to, in the course's unit (``to_mg`` or ``to_mg_per_kg``)."""
 
-    to_mg: Real | None = Field(default=None, gt=0, le=1000)
-    to_mg_per_kg: Real | None = Field(default=None, gt=0, le=20)
+    to_mg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG, le=1000)
+    to_mg_per_kg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG_PER_KG, le=20)
 
     @model_validator(mode="after")
     def _one_unit(self) -> Self:
@@ -94,8 +94,8 @@ class KetamineSessions(StrictModel):
     kind: Literal["ketamine"] = "ketamine"
     drug: DrugName = "racemic_ketamine"
     route: RouteName = "iv"
-    dose_mg: Real | None = Field(default=None, gt=0, le=1000)
-    dose_mg_per_kg: Real | None = Field(default=None, gt=0, le=20)
+    dose_mg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG, le=1000)
+    dose_mg_per_kg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG_PER_KG, le=20)
     duration_min: Real | None = Field(default=None, gt=0, le=24 * 60)
     days: tuple[Day, ...] = Field(min_length=1, max_length=500)
     hour_of_day: Real = Field(default=9.0, ge=0, lt=24)

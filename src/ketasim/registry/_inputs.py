@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ketasim.clinic.patient import PatientFile
 from ketasim.covariates import Sex
 from ketasim.io.data import read_packaged_yaml
+from ketasim.regimens import MIN_AMOUNT_MG
 from ketasim.registry._db import RegistryError
 from ketasim.schema import Count, Flag, Real, StrictModel
 from ketasim.vocabulary import DrugName, RouteName, names
@@ -145,7 +146,7 @@ class SessionIn(StrictModel):
     started_at: AwareDatetime
     drug: DrugName
     route: RouteName
-    dose_mg: Real = Field(gt=0)
+    dose_mg: Real = Field(ge=MIN_AMOUNT_MG)
     lot_number: str | None = Field(default=None, max_length=64)
     device_times_min: tuple[Real, ...] | None = Field(default=None, max_length=3)
     infusion_end_min: Real | None = Field(default=None, gt=0, le=24 * 60)
