@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from ketasim.covariates import Covariates
 from ketasim.pk import absorption_rates, individual_parameters, load_model, load_pk_file
-from ketasim.pk._linear import decompose, reachable, solve_inputs
+from ketasim.pk._linear import _phi1, decompose, reachable, solve_inputs
 from ketasim.pk._march import grid_holds_inputs, march_inputs
 from ketasim.regimens import Dose
 from reference import reference_solution
@@ -302,3 +303,15 @@ def test_march_on_a_grid_holding_the_inputs_is_the_superposition(
     marched = march_inputs(eig, grid, cmt, start, end - start, amount, observe)
     expected = np.moveaxis(solve_inputs(eig, grid, cmt, start, end - start, amount, observe), 2, 0)
     assert np.max(np.abs(marched - expected)) <= 1e-9 * np.max(np.abs(expected))
+
+
+@given(z=st.floats(-700.0, 700.0) | st.sampled_from([0.0, 5e-324, -1e-300, 1e-17, -1e-9]))
+def test_phi1_against_sixty_digit_arithmetic(z: float) -> None:
+    """φ₁(z) = (e^z − 1)/z, the modal march's input gain, to a few ulp for every step the
+    solver can meet, checked against decimal arithmetic at 60 digits (1 + z/2 where z is so
+    small that 60 digits cannot see e^z − 1)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        d = Decimal(z)
+        exact = 1.0 if z == 0.0 else float(1 + d / 2 if abs(z) < 1e-30 else (d.exp() - 1) / d)
+    assert float(_phi1(np.array([z]))[0]) == pytest.approx(exact, rel=1e-14)

@@ -28,7 +28,7 @@ from ketasim.pd.adverse import (
 )
 from ketasim.pd.cascade import CascadeParameters, reference_occupancy_auc, spine_stage, upstream_stage
 from ketasim.pd.comparators import ComparatorSchedule, comparator_drive, schedules
-from ketasim.pd.receptor import nmda_occupancy
+from ketasim.pd.receptor import occupancy_of_load
 from ketasim.pd.symptoms import (
     EfficacyParameters,
     PatientGains,
@@ -39,7 +39,7 @@ from ketasim.pd.symptoms import (
     score,
     session_expectancy,
 )
-from ketasim.pk import load_model
+from ketasim.pk import PKResult, load_model
 from ketasim.population import session_normals
 from ketasim.regimens import (
     DOSE_FIELD_NAMES,
@@ -187,7 +187,8 @@ class Exposure:
 
     grid_h: FloatArray
     concentrations_ng_ml: dict[str, FloatArray]
-    free_brain_um: dict[str, FloatArray]
+    pk: tuple[PKResult, ...]
+    """Each drug's PK on the grid; unbound brain concentrations are read from it where needed."""
     states: dict[str, FloatArray]
     sessions: list[tuple[float, str]]
     session_given: FloatArray | None
@@ -206,6 +207,15 @@ class Exposure:
     def n(self) -> int:
         """Number of patients."""
         return int(self.states["nmda_occupancy"].shape[0])
+
+    def free_brain_um_at(self, sample: Sampler) -> dict[str, FloatArray]:
+        """Unbound brain concentration (µM) of every species, summed over the drugs, at the
+        output times of ``sample`` (patients × times)."""
+        free: dict[str, FloatArray] = {}
+        for res in self.pk:
+            for species, values in res.free_brain_um_from(sample).items():
+                free[species] = free[species] + values if species in free else values
+        return free
 
 
 def expose(
@@ -237,8 +247,9 @@ def expose(
     grid = solver_grid(windows, horizon_h, extra)
     cascade = CascadeParameters.from_params(params)
     conc: dict[str, FloatArray] = {}
-    free: dict[str, FloatArray] = {}
+    pk: list[PKResult] = []
     load_auc: dict[str, FloatArray] = {}
+    total_load: FloatArray | None = None
     for drug, course in doses.items():
         etas = (pk_etas or {}).get(drug)
         res = load_model(drug).simulate(
@@ -251,15 +262,12 @@ def expose(
             scale=course.scale,
         )
         conc.update(res.concentrations_ng_ml)
-        if len(doses) > 1:  # one drug's share is 1: the loads are needed only to weigh two
-            ki_um = dict(cascade.ki_um)
-            load = sum((v / ki_um[k] for k, v in res.free_brain_um.items()), np.zeros((n, grid.size)))
-            load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1), dtype=np.float64)
-        else:
-            load_auc[drug] = np.ones(n)
-        for species, values in res.free_brain_um.items():
-            free[species] = free.get(species, 0.0) + values
-    occupancy = nmda_occupancy(free, dict(cascade.ki_um)) if free else np.zeros((n, grid.size))
+        pk.append(res)
+        load = res.blocking_load(dict(cascade.ki_um))
+        # one drug's share is 1: the loads are needed only to weigh two
+        load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1)) if len(doses) > 1 else np.ones(n)
+        total_load = load if total_load is None else total_load + load
+    occupancy = occupancy_of_load(total_load) if total_load is not None else np.zeros((n, grid.size))
     states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), grid, cascade)
     spines = spine_stage(states["synaptic_proteins"], grid, cascade)
     tau_mood_h = params["tau_mood_onset_h"]
@@ -269,7 +277,7 @@ def expose(
     return Exposure(
         grid_h=grid,
         concentrations_ng_ml=conc,
-        free_brain_um=free,
+        pk=tuple(pk),
         states=states,
         sessions=clinic_sessions(treatment),
         session_given=sessions_given(treatment, n, dose_scale),
@@ -433,7 +441,7 @@ def outcomes(
     return CourseResult(
         times_h=out_t,
         concentrations_ng_ml={k: sample(v) for k, v in exposure.concentrations_ng_ml.items()},
-        free_brain_um={k: sample(v) for k, v in exposure.free_brain_um.items()},
+        free_brain_um=exposure.free_brain_um_at(sample),
         states=out_states,
         scales=scale_scores,
         baselines=base,

@@ -35,5 +35,11 @@ def nmda_occupancy(free_brain_um: Mapping[str, FloatArray], ki_um: Mapping[str, 
     load: FloatArray | float = 0.0
     for species, conc in free_brain_um.items():
         load = load + np.asarray(conc, dtype=np.float64) / ki_um[species]
-    load_arr = np.asarray(load, dtype=np.float64)
-    return load_arr / (1.0 + load_arr)
+    return occupancy_of_load(np.asarray(load, dtype=np.float64))
+
+
+def occupancy_of_load(load: FloatArray) -> FloatArray:
+    """Fraction (0–1) of NMDA receptors blocked by competing species of blocking load
+    Σ C_u/K_i: L/(1 + L) (one-site competitive binding at equilibrium)."""
+    result: FloatArray = load / (1.0 + load)
+    return result

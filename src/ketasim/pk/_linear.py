@@ -34,10 +34,11 @@ _JITTER = 1e-8
 
 
 def _phi1(z: FloatArray) -> FloatArray:
-    """(e^z − 1)/z, with its limit 1 at z = 0, evaluated without cancellation."""
-    small = np.abs(z) < 1e-8
-    safe = np.where(small, 1.0, z)
-    return np.where(small, 1.0 + 0.5 * z, np.expm1(safe) / safe)
+    """(e^z − 1)/z, with its limit 1 at z = 0, evaluated without cancellation (``expm1`` is
+    accurate however small z is, so only z = 0 needs its limit)."""
+    z = np.asarray(z, dtype=np.float64)
+    result: FloatArray = np.divide(np.expm1(z), z, out=np.ones_like(z), where=z != 0.0)
+    return result
 
 
 @dataclass(frozen=True)

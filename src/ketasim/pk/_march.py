@@ -42,7 +42,7 @@ def grid_holds_inputs(times_h: FloatArray, start_h: FloatArray, duration_h: Floa
     return bool(np.all(near <= _NODE_TOL_H))
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath=True)
 def _march(
     step_kind: NDArray[np.intp],
     decay: FloatArray,  # (P, U, n) e^{λh}
@@ -60,6 +60,7 @@ def _march(
     n_obs = observe.shape[1]
     out = np.zeros((n_obs, n_pat, n_t))  # one contiguous (patients × nodes) plane per observed state
     for p in numba.prange(n_pat):
+        modes = np.empty((n_t, n))  # the march first, then the observed rows (the reductions vectorise)
         z = np.zeros(n)
         drive = np.zeros(n)
         e = 0
@@ -69,11 +70,8 @@ def _march(
                 for m in range(n):
                     target[m] += event_amount[p, e] * weights[p, event_input[p, e], m]
                 e += 1
-            for r in range(n_obs):
-                acc = 0.0
-                for m in range(n):
-                    acc += observe[p, r, m] * z[m]
-                out[r, p, k] = acc
+            for m in range(n):
+                modes[k, m] = z[m]
             if k < n_t - 1:
                 u = step_kind[k]
                 for m in range(n):
@@ -81,7 +79,11 @@ def _march(
         peak = 0.0  # round-off of the basis change, ≤ ROUND_OFF of the patient's peak, is set to 0
         for r in range(n_obs):
             for k in range(n_t):
-                peak = max(peak, abs(out[r, p, k]))
+                acc = 0.0
+                for m in range(n):
+                    acc += observe[p, r, m] * modes[k, m]
+                out[r, p, k] = acc
+                peak = max(peak, abs(acc))
         for r in range(n_obs):
             for k in range(n_t):
                 if abs(out[r, p, k]) <= ROUND_OFF * peak:
@@ -117,11 +119,13 @@ def march_inputs(
     duration_h: FloatArray,
     amount: FloatArray,
     observe: NDArray[np.intp],
+    observe_scale: FloatArray | None = None,
 ) -> FloatArray:
     """Amounts of the ``observe`` states, one (P, T) plane each: (n_observed, P, T), the
     values of ``solve_inputs`` (P, T, n_observed) with the state axis first, for a grid that
-    holds every input's start and end (:func:`grid_holds_inputs`); values within
-    :data:`ROUND_OFF` of the patient's peak over them are 0."""
+    holds every input's start and end (:func:`grid_holds_inputs`), each times its
+    ``observe_scale`` (n_observed, P) if given (a unit per patient, e.g. 1/volume); values
+    within :data:`ROUND_OFF` of the patient's peak over them are 0."""
     t = np.asarray(times_h, dtype=np.float64)
     lam = system.eigenvalues_per_h
     n_pat = lam.shape[0]
@@ -138,7 +142,8 @@ def march_inputs(
     rate = np.where(dur > 0, amt / np.where(dur > 0, dur, 1.0), 0.0)
     start_node = np.searchsorted(t, start - _NODE_TOL_H)
     end_node = np.searchsorted(t, start + dur - _NODE_TOL_H)
-    obs = np.ascontiguousarray(system.vectors[:, observe, :])
+    obs = system.vectors[:, observe, :]
+    obs = np.ascontiguousarray(obs if observe_scale is None else obs * observe_scale.T[:, :, None])
     out: FloatArray = _march(
         step_kind.astype(np.intp),
         np.ascontiguousarray(decay),

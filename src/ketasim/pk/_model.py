@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,17 +40,43 @@ class PKResult:
 
     ``concentrations_ng_ml`` and ``effect_site_ng_ml`` map analyte → (P, T);
     ``free_brain_um`` maps species (``s_ketamine``, ``r_norketamine``, …) → unbound
-    effect-site concentration (µM) with (P, T); ``amounts_mg`` is (P, T, n) over
-    ``compartments`` (sinks included, effect-site states excluded).
+    effect-site concentration (µM) with (P, T), worked out when first read from the effect
+    site and ``free_per_ng_ml`` (species → its analyte and µM unbound per ng/mL, (P,));
+    ``amounts_mg`` is (P, T, n) over ``compartments`` (sinks included, effect-site states
+    excluded).
     """
 
     times_h: FloatArray
     analytes: tuple[str, ...]
     concentrations_ng_ml: dict[str, FloatArray]
     effect_site_ng_ml: dict[str, FloatArray]
-    free_brain_um: dict[str, FloatArray]
+    free_per_ng_ml: dict[str, tuple[str, FloatArray]]
     compartments: tuple[str, ...]
     amounts_mg: FloatArray
+
+    @cached_property
+    def free_brain_um(self) -> dict[str, FloatArray]:
+        """Unbound effect-site concentration (µM) of every species, (P, T)."""
+        return self.free_brain_um_from(lambda x: x)
+
+    def free_brain_um_from(self, at: Callable[[FloatArray], FloatArray]) -> dict[str, FloatArray]:
+        """Unbound effect-site concentration (µM) of every species at the times ``at`` picks
+        from the effect site's (for example a :class:`ketasim.pd._filters.Sampler`)."""
+        return {
+            name: at(self.effect_site_ng_ml[analyte]) * per_ng_ml[:, None]
+            for name, (analyte, per_ng_ml) in self.free_per_ng_ml.items()
+        }
+
+    def blocking_load(self, ki_um: Mapping[str, float]) -> FloatArray:
+        """Σ_species C_u/K_i (P, T): the NMDA blocking load of the unbound effect-site species,
+        each analyte's species summed before touching the full grid."""
+        per_analyte: dict[str, FloatArray] = {}
+        for name, (analyte, per_ng_ml) in self.free_per_ng_ml.items():
+            per_analyte[analyte] = per_analyte.get(analyte, 0.0) + per_ng_ml / ki_um[name]
+        load, *rest = (self.effect_site_ng_ml[analyte] * weight[:, None] for analyte, weight in per_analyte.items())
+        for term in rest:
+            load += term
+        return load
 
 
 @dataclass(frozen=True)
@@ -355,34 +381,38 @@ class PKModel:
         ]
         rows = np.arange(system.n_mass) if amounts else np.array([], dtype=np.intp)
         select = np.concatenate([np.asarray(observed, dtype=np.intp), rows])
-        y = self._solve(system.rate_matrix_per_h, times, inputs, select)
+        units = np.ones((select.size, cov.n))  # ng/mL for the observed states, mg for the amounts
+        units[: len(analytes)] = np.stack([system.plasma_ng_ml[a.name][1] for a in analytes])
+        units[len(analytes) : len(observed)] = NG_ML_PER_MG_L
+        y = self._solve(system.rate_matrix_per_h, times, inputs, select, units)
         n_an = len(analytes)
-        conc = {a.name: y[k] * system.plasma_ng_ml[a.name][1][:, None] for k, a in enumerate(analytes)}
-        ce = {a.name: y[n_an + k] * NG_ML_PER_MG_L for k, a in enumerate(analytes)}
-        effect_row = {a.name: n_an + k for k, a in enumerate(analytes)}
-        free = {
-            name: y[effect_row[system.states[i][len("effect_") :]]] * factor[:, None]
+        free_per_ng_ml = {
+            name: (system.states[i][len("effect_") :], factor / NG_ML_PER_MG_L)
             for name, (i, factor) in system.free_brain_um.items()
         }
         mass_cmts = system.states[: system.n_mass]
         return PKResult(
             times_h=times,
             analytes=self.analytes,
-            concentrations_ng_ml=conc,
-            effect_site_ng_ml=ce,
-            free_brain_um=free,
+            concentrations_ng_ml={a.name: y[k] for k, a in enumerate(analytes)},
+            effect_site_ng_ml={a.name: y[n_an + k] for k, a in enumerate(analytes)},
+            free_per_ng_ml=free_per_ng_ml,
             compartments=mass_cmts,
             amounts_mg=np.moveaxis(y[len(observed) :], 0, 2) if amounts else np.zeros((cov.n, times.size, 0)),
         )
 
     @staticmethod
     def _solve(
-        rate_matrix_per_h: FloatArray, times: FloatArray, inputs: _Inputs, select: NDArray[np.intp]
+        rate_matrix_per_h: FloatArray,
+        times: FloatArray,
+        inputs: _Inputs,
+        select: NDArray[np.intp],
+        units: FloatArray,
     ) -> FloatArray:
-        """States ``select``, one (P, T) plane each: (S, P, T), solved on the states the
-        inputs reach (:func:`reachable`; the others are zero), by the modal march when the
-        grid holds every input's start and end, else by superposition; round-off of the
-        eigen-basis change (within :data:`ROUND_OFF` of the patient's peak) is 0."""
+        """States ``select``, one (P, T) plane each: (S, P, T), each times its ``units`` (S, P),
+        solved on the states the inputs reach (:func:`reachable`; the others are zero), by the
+        modal march when the grid holds every input's start and end, else by superposition;
+        round-off of the eigen-basis change (within :data:`ROUND_OFF` of the patient's peak) is 0."""
         n_pat = rate_matrix_per_h.shape[0]
         keep = reachable(rate_matrix_per_h, inputs.compartment)
         position = np.full(rate_matrix_per_h.shape[-1], -1, dtype=np.intp)
@@ -401,9 +431,9 @@ class PKModel:
             position[select[live]],
         )
         if grid_holds_inputs(times, inputs.start_h, inputs.duration_h):
-            y_live = march_inputs(*args)
+            y_live = march_inputs(*args, units[live])
         else:
-            y_live = np.moveaxis(solve_inputs(*args), 2, 0)
+            y_live = np.moveaxis(solve_inputs(*args), 2, 0) * units[live][:, :, None]
             magnitude = np.abs(y_live)
             np.putmask(y_live, magnitude <= ROUND_OFF * np.max(magnitude, axis=(0, 2), keepdims=True), 0.0)
         if np.all(live):
