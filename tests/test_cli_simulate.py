@@ -120,3 +120,18 @@ def test_missing_scenario_file_or_a_folder(tmp_path: Path) -> None:
     code, out = _run("simulate", str(tmp_path))
     assert code == 2
     assert "is a directory" in out
+
+
+def test_a_course_whose_label_matplotlib_hides_still_plots_without_a_warning(tmp_path: Path) -> None:
+    """matplotlib leaves labels starting with "_" out of a legend; the symptom panel then has
+    lines but nothing to label, and must not ask for a legend (found by the scenario fuzzer)."""
+    import warnings
+
+    from ketasim.model.scenario import Scenario, course_report, simulate_scenario
+    from ketasim.reporting.figures import plot_cascade
+
+    course = course_report(simulate_scenario(Scenario()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = plot_cascade([("_hidden", course)], tmp_path / "cascade.png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "cascade.png").stat().st_size > 0

@@ -104,7 +104,7 @@ def plot_cascade(
             ax.plot(_days(course.times_h), course.scales[scale], lw=1.4, label=label)
     ax.set_ylabel(f"{scale} score", fontsize=8)
     ax.set_xlabel("days from the first session", fontsize=8)
-    if ax.get_lines():  # a scale no course has draws nothing to label
+    if ax.get_legend_handles_labels()[0]:  # nothing to label: a scale no course has, or labels matplotlib hides ("_…")
         ax.legend(fontsize=7, frameon=False)
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=7)
