@@ -59,6 +59,12 @@ CASES = {
         KetamineSessions(route="oral", dose_mg=100, days=(0, 3)),
         KetamineSessions(route="im", dose_mg_per_kg=0.5, days=(6,)),
     ],
+    "ketamine SC 0.5 mg/kg, sublingual 50 mg and nasal 50 mg": [
+        KetamineSessions(route="sc", dose_mg_per_kg=0.5, days=(0, 7)),
+        KetamineSessions(route="sublingual", dose_mg=50, days=(3,)),
+        KetamineSessions(route="intranasal", dose_mg=50, days=(10,)),
+    ],
+    "esketamine IV 0.2 mg/kg over 40 min": [KetamineSessions(drug="esketamine", dose_mg_per_kg=0.2, days=(0, 3))],
 }
 
 
@@ -86,3 +92,28 @@ def test_any_iv_infusion_matches_solve_ivp(weight: float, age: float, dose: floa
     treatment: list[TreatmentItem] = [KetamineSessions(dose_mg_per_kg=dose, duration_min=minutes, days=(0, 3))]
     worst = _errors(treatment, Covariates.one(weight, age), 7, {})
     assert max(worst.values()) <= TOLERANCE, worst
+
+
+def test_a_course_of_both_drugs_blocks_by_the_sum_of_their_loads() -> None:
+    """Two drugs compete for one site: the occupancy of a course of both is L/(1 + L) with L the
+    sum of the blocking loads O/(1 − O) of each drug given alone (the ODE export takes one drug
+    per species, so this is the oracle for the two-drug path), and each drug's share of the
+    course's load integral is its own load's share."""
+    racemic = KetamineSessions(route="intranasal", dose_mg=50, days=(0,))
+    esketamine = KetamineSessions(drug="esketamine", route="intranasal", dose_mg=56, days=(1, 3))
+    cov = Covariates(np.array([55.0, 90.0]), np.array([30.0, 68.0]), np.array([True, False]))
+    out = np.arange(0.0, 24.0 * 5, 0.25)
+    both = expose([racemic, esketamine], cov, 24.0 * 5, params=PARAMS, output_times_h=out)
+    alone = [expose([item], cov, 24.0 * 5, params=PARAMS, output_times_h=out) for item in (racemic, esketamine)]
+    loads = []
+    for ex in alone:
+        occ = at_times(ex.states["nmda_occupancy"], ex.grid_h, out)
+        loads.append(occ / (1.0 - occ))
+    total = loads[0] + loads[1]
+    got = at_times(both.states["nmda_occupancy"], both.grid_h, out)
+    np.testing.assert_allclose(got, total / (1.0 + total), rtol=1e-6, atol=1e-9)
+    shares = both.drug_shares
+    assert set(shares) == {"racemic_ketamine", "esketamine"}
+    np.testing.assert_allclose(shares["racemic_ketamine"] + shares["esketamine"], 1.0, rtol=1e-12)
+    integral = [np.trapezoid(x, out, axis=1) for x in loads]
+    np.testing.assert_allclose(shares["esketamine"], integral[1] / (integral[0] + integral[1]), rtol=1e-2)

@@ -23,6 +23,8 @@ from ketasim.covariates import Covariates
 from ketasim.model import expose, simulate_course
 from ketasim.params import default_parameters
 from ketasim.regimens import KetamineSessions
+from ketasim.vocabulary import condition as condition_entry
+from ketasim.vocabulary import names, scale
 from reference import Patient, cadss, madrs, normalisers, simulate_iv_course
 
 FloatArray = NDArray[np.float64]
@@ -107,6 +109,24 @@ def test_agrees_with_reference(course: str) -> None:
     assert set(AGREEING) <= set(errors)
     bad = {k: f"{errors[k]:.2e}" for k in AGREEING if errors[k] > TOLERANCE}
     assert not bad, bad
+
+
+@pytest.mark.parametrize("condition", names("conditions"))
+def test_every_condition_agrees_with_reference(condition: str) -> None:
+    """The symptom layer of every condition (its drug and placebo multipliers) against the
+    reference's score equation, three infusions in a week for a 70-year-old (the age term on)."""
+    sessions, patient = KetamineSessions(dose_mg_per_kg=0.5, days=(0, 2, 4)), Patient(70.0, 70.0)
+    times = _output_times(sessions.days, 24.0 * 10)
+    rated = condition_entry(condition).default_scale
+    baseline = min(BASELINE_MADRS, 0.8 * scale(rated).max)  # within every scale's range (the reference's is 0-60)
+    res = simulate_course(
+        [sessions], _covariates(patient), condition, {rated: [baseline]}, float(times[-1]), output_times_h=times
+    )
+    ref = simulate_iv_course([(24.0 * d + HOUR_OF_DAY, 35.0, 40.0 / 60.0) for d in sessions.days], times, patient)
+    starts = [24.0 * d + HOUR_OF_DAY for d in sessions.days]
+    want = madrs(ref, times, starts, baseline, condition=condition, age_years=patient.age_years)
+    change = baseline - want
+    assert float(np.max(np.abs(res.scales[rated][0] - want)) / np.max(np.abs(change))) <= TOLERANCE
 
 
 def test_a_low_dose_agrees_with_reference() -> None:
