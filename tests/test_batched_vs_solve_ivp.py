@@ -64,7 +64,10 @@ CASES = {
         KetamineSessions(route="sublingual", dose_mg=50, days=(3,)),
         KetamineSessions(route="intranasal", dose_mg=50, days=(10,)),
     ],
-    "esketamine IV 0.2 mg/kg over 40 min": [KetamineSessions(drug="esketamine", dose_mg_per_kg=0.2, days=(0, 3))],
+    "esketamine IV 0.2 mg/kg over 40 min, then oral 100 mg": [
+        KetamineSessions(drug="esketamine", dose_mg_per_kg=0.2, days=(0, 3)),
+        KetamineSessions(drug="esketamine", route="oral", dose_mg=100, days=(6,)),
+    ],
 }
 
 
