@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from ketasim.covariates import Covariates
-from ketasim.model import expose, simulate_course
+from ketasim.model import expose, outcomes, simulate_course
 from ketasim.params import default_parameters
 from ketasim.regimens import KetamineSessions
 from ketasim.vocabulary import condition as condition_entry
@@ -202,3 +202,37 @@ def test_random_patients_and_doses(weight: float, age: float, female: bool, dose
     errors = _errors(sessions, Patient(weight, age, female), 24.0 * 6)
     bad = {k: f"{errors[k]:.2e}" for k in AGREEING if errors[k] > TOLERANCE}
     assert not bad, bad
+
+
+def test_a_course_that_follows_each_patient_agrees_with_reference() -> None:
+    """A course that follows the patient (``dose_scale``: each patient's multiplier of each
+    session's dose, 0 = skipped, as the planner and adaptive trials decide it) in one batched
+    call, each patient against the reference run with that patient's own doses and sessions."""
+    sessions = KetamineSessions(dose_mg_per_kg=0.5, days=(0, 2, 4, 7, 9, 11))
+    scales = np.array(
+        [
+            [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+            [1.0, 0.8, 1.2, 0.0, 1.4, 1.0],  # escalated, with one session skipped
+            [1.0, 0.0, 0.0, 1.0, 0.0, 1.4],
+        ]
+    )
+    patient, horizon_h = Patient(), 24.0 * 14
+    times = _output_times(sessions.days, horizon_h)
+    cov = Covariates(
+        weight_kg=np.full(3, patient.weight_kg), age_years=np.full(3, patient.age_years), female=np.zeros(3, bool)
+    )
+    params = default_parameters()
+    ex = expose([sessions], cov, horizon_h, params=params, output_times_h=times, dose_scale={0: scales})
+    res = outcomes(ex, "trd", {"MADRS": np.full(3, BASELINE_MADRS)}, times, params=params)
+    dose_mg = 0.5 * patient.weight_kg
+    for i, row in enumerate(scales):
+        starts = [24.0 * d + sessions.hour_of_day for d, s in zip(sessions.days, row, strict=True) if s > 0]
+        given = [(t, dose_mg * s, 40.0 / 60.0) for t, s in zip(starts, row[row > 0], strict=True)]
+        ref = simulate_iv_course(given, times, patient)
+        ref["madrs_change"] = BASELINE_MADRS - madrs(ref, times, starts, BASELINE_MADRS, age_years=patient.age_years)
+        got = {**res.concentrations_ng_ml, **res.states, "madrs_change": BASELINE_MADRS - res.scales["MADRS"]}
+        got["dissociation_tolerance"] = res.adverse["dissociation_tolerance"]
+        errors = {k: float(np.max(np.abs(got[k][i] - r)) / np.max(np.abs(r))) for k, r in ref.items() if k in got}
+        assert {"ketamine", "nmda_occupancy", "synapses", "madrs_change", "dissociation_tolerance"} <= set(errors)
+        bad = {k: f"{e:.2e}" for k, e in errors.items() if e > TOLERANCE}
+        assert not bad, (i, bad)
