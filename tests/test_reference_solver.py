@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from ketasim.covariates import Covariates
 from ketasim.model import expose, outcomes, simulate_course
 from ketasim.params import default_parameters
-from ketasim.regimens import KetamineSessions
+from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import names, scale
 from reference import Patient, cadss, madrs, normalisers, simulate_iv_course
@@ -236,3 +236,36 @@ def test_a_course_that_follows_each_patient_agrees_with_reference() -> None:
         assert {"ketamine", "nmda_occupancy", "synapses", "madrs_change", "dissociation_tolerance"} <= set(errors)
         bad = {k: f"{e:.2e}" for k, e in errors.items() if e > TOLERANCE}
         assert not bad, (i, bad)
+
+
+@pytest.mark.parametrize("placebo", ["saline", "midazolam"])
+def test_placebo_sessions_and_a_new_antidepressant_agree_with_the_closed_form(placebo: str) -> None:
+    """Courses with no ketamine (placebo sessions, an oral antidepressant started on day 3): the
+    typical patient's MADRS against baseline × exp(−[p_s·w·X + p_y·Y + s_max·Z]), written here
+    from the parameters: X = Σ e^{−(t − t_s)/τ_session} (w = midazolam_factor for midazolam),
+    Y = 1 − e^{−(t − t₀)/τ_sustained} from the first session, Z = 1 − e^{−(t − t_AD)/τ_AD}."""
+    p = default_parameters()
+    days, ad_day, horizon_h = (0.0, 2.0, 4.0), 3.0, 24.0 * 28
+    times = np.arange(0.0, horizon_h, 0.5)
+    res = simulate_course(
+        [PlaceboSessions(placebo=placebo, days=days), OralAntidepressant(start_day=ad_day)],
+        Covariates.one(),
+        "trd",
+        {"MADRS": [BASELINE_MADRS]},
+        horizon_h,
+        output_times_h=times,
+    )
+
+    def rising(t0_h: float, tau_h: float) -> FloatArray:
+        return np.where(times > t0_h, -np.expm1(-np.maximum(times - t0_h, 0.0) / tau_h), 0.0)
+
+    starts = [24.0 * d + HOUR_OF_DAY for d in days]
+    tau_x = p["placebo.tau_session_expectancy_h"]
+    x = sum(np.where(times > s, np.exp(-np.maximum(times - s, 0.0) / tau_x), 0.0) for s in starts)
+    w = p["midazolam_factor"] if placebo == "midazolam" else 1.0
+    y = rising(min(starts[0], 24.0 * ad_day), 24.0 * p["placebo.tau_sustained_expectancy_days"])
+    z = rising(24.0 * ad_day, 24.0 * p["ssri.tau_onset_days"])
+    fall = p["placebo_session_effect"] * w * x + p["placebo_sustained_effect"] * y + p["ssri_effect"] * z
+    expected = BASELINE_MADRS * np.exp(-fall)
+    assert np.max(np.abs(res.scales["MADRS"][0] - expected)) / BASELINE_MADRS < TOLERANCE
+    assert np.all(res.concentrations_ng_ml.get("ketamine", np.zeros(1)) == 0.0)
