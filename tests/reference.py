@@ -438,24 +438,41 @@ def madrs(
     baseline: float,
     condition: str = "trd",
     age_years: float = 40.0,
+    *,
+    session_weights: Sequence[float] | None = None,
+    antidepressant_start_h: float | None = None,
 ) -> FloatArray:
-    """Typical patient's score: baseline × exp(−[g·(1 + a_L·L)·Emax·D/(D50 + D) + p_s·X + p_y·Y])
+    """Typical patient's score: baseline × exp(−[g·(1 + a_L·L)·Emax·D/(D50 + D) + h·(p_s·X + p_y·Y) + s·Z])
     with D = mood drive + w_slow·synapses, L the series memory (dL/dt = O/AUC₁ − L/τ_L), g and
-    the placebo gain × older_adult_response_gain per decade of age over 65,
-    X = Σ e^{−(t − t_s)/τ_session}, Y = 1 − e^{−(t − t₀)/τ_7d}; within 0–60."""
+    the placebo gain h × older_adult_response_gain per decade of age over 65,
+    X = Σ w_s·e^{−(t − t_s)/τ_session} (w_s = ``session_weights``, 1 each by default),
+    Y = 1 − e^{−(t − t₀)/τ_sustained} from the first session or antidepressant start t₀, and
+    Z = 1 − e^{−(t − t_AD)/τ_AD} for an antidepressant started at t_AD (s = ``ssri_effect``);
+    within 0–60."""
     p = default_parameters()
     t = np.asarray(times_h, dtype=np.float64)
+
+    def rising(t0: float | None, tau_h: float) -> FloatArray:
+        if t0 is None:
+            return np.zeros_like(t)
+        out: FloatArray = np.where(t > t0, -np.expm1(-np.maximum(t - t0, 0.0) / tau_h), 0.0)
+        return out
+
     drive = states["mood_drive_fast"] + p["efficacy_slow_weight"] * states["synapses"]
     older = p["older_adult_response_gain"] ** (max(age_years - 65.0, 0.0) / 10.0)  # per decade over 65
     g = older * p.get(f"condition_{condition}_drug_gain", 1.0) * (1.0 + p["series_gain"] * states["series_memory"])
     h = older * p.get(f"condition_{condition}_placebo_gain", 1.0)
+    k = older * p.get(f"condition_{condition}_ssri_gain", 1.0)
+    weights = [1.0] * len(session_times_h) if session_weights is None else list(session_weights)
     x = np.zeros_like(t)
-    for ts in session_times_h:
-        x = x + np.where(t > ts, np.exp(-np.maximum(t - ts, 0.0) / p["placebo.tau_session_expectancy_h"]), 0.0)
-    t0 = min(session_times_h)
-    y = np.where(t > t0, -np.expm1(-np.maximum(t - t0, 0.0) / (p["placebo.tau_sustained_expectancy_days"] * 24.0)), 0)
+    for ts, w in zip(session_times_h, weights, strict=True):
+        x = x + w * np.where(t > ts, np.exp(-np.maximum(t - ts, 0.0) / p["placebo.tau_session_expectancy_h"]), 0.0)
+    t0 = min([*session_times_h, *([] if antidepressant_start_h is None else [antidepressant_start_h])])
+    y = rising(t0, p["placebo.tau_sustained_expectancy_days"] * 24.0)
+    z = rising(antidepressant_start_h, p["ssri.tau_onset_days"] * 24.0)
     effect = g * p["efficacy_emax"] * drive / (p["efficacy_d50"] + drive)
     effect = effect + h * (p["placebo_session_effect"] * x + p["placebo_sustained_effect"] * y)
+    effect = effect + k * p["ssri_effect"] * z
     score: FloatArray = np.clip(baseline * np.exp(-effect), 0.0, 60.0)
     return score
 
