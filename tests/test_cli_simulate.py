@@ -102,6 +102,10 @@ def _write(tmp_path: Path, doc: object) -> Path:
         ({"treatment": [{"kind": "teleport", "days": [0]}]}, "treatment[0]"),
         ({"treatment": [{"kind": "ketamine", "dose_mg_per_kg": 0.5, "days": [3, 1]}]}, "increasing"),
         ({"follow_up_days": 5, "treatment": [{"kind": "ketamine", "dose_mg_per_kg": 0.5, "days": [9]}]}, "follow_up"),
+        ({"name": "six\u009f infusions"}, "name: U+009F is a control character"),
+        ({"name": "six\ue000 infusions"}, "name: U+E000 is a private-use character"),
+        ({"name": "six\U000b2ea5 infusions"}, "name: U+B2EA5 is unassigned"),
+        ({"name": "six\ninfusions"}, "name: U+000A is a control character"),
     ],
 )
 def test_bad_scenarios_exit_2_naming_the_field(doc: dict, fragment: str, tmp_path: Path) -> None:
@@ -135,3 +139,18 @@ def test_a_course_whose_label_matplotlib_hides_still_plots_without_a_warning(tmp
         warnings.simplefilter("error")
         png = plot_cascade([("_hidden", course)], tmp_path / "cascade.png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "cascade.png").stat().st_size > 0
+
+
+def test_a_name_in_a_script_the_font_lacks_is_reported_in_full_and_plotted_without_a_warning(tmp_path: Path) -> None:
+    """A name the bundled font cannot draw (CJK) is valid input: the HTML report shows it in
+    full, and the figure draws it as the font allows, without a warning (found by the fuzzer)."""
+    import warnings
+
+    name = "氯胺酮 six infusions"
+    path = _write(tmp_path, {"name": name})
+    report = tmp_path / "report.html"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out = _run("simulate", str(path), "--report", str(report), "--format", "json")
+    assert code == 0, out
+    assert name in report.read_text(encoding="utf-8")

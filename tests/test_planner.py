@@ -255,6 +255,7 @@ def test_plan_json_contract_and_report(tmp_path: Path) -> None:
         ({"observed_scores": [{"day": -2, "scale": "MADRS", "score": 20}]}, "observed_scores[0].day"),
         ({"observed_scores": [{"day": 2, "scale": "MADRS", "score": 99}]}, "observed_scores[0].score"),
         ({"treatment": {"drug": "esketamine", "route": "iv"}}, "treatment.route"),
+        ({"name": "J\u0007 Doe"}, "name: U+0007 is a control character"),
     ],
 )
 def test_bad_patient_files_exit_2_and_write_nothing(tmp_path: Path, change: dict[str, Any], field: str) -> None:

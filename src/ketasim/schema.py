@@ -3,14 +3,16 @@
 * unknown keys are refused (``extra="forbid"``);
 * NaN and ±Infinity are refused wherever a number is expected (``allow_inf_nan=False``);
 * a boolean, or a string, is never taken for a number (:data:`Real`, :data:`Count`), and a
-  number never for a boolean (:data:`Flag`).
+  number never for a boolean (:data:`Flag`);
+* a name shown in reports and figures is printable text (:data:`Label`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 Real = Annotated[float, Strict()]
 """A finite number (an integer is accepted; ``true``, ``"1"`` and NaN are not)."""
@@ -18,6 +20,22 @@ Count = Annotated[int, Strict()]
 """A whole number (``true`` and ``1.0`` are not)."""
 Flag = Annotated[bool, Strict()]
 """``true`` or ``false`` (``1`` and ``"yes"`` are not)."""
+
+NOT_PRINTABLE = {"Cc": "a control character", "Cs": "a surrogate", "Co": "a private-use character", "Cn": "unassigned"}
+"""Unicode general categories a label may not hold, with how the message names them."""
+
+
+def _printable(text: str) -> str:
+    for c in text:
+        kind = NOT_PRINTABLE.get(unicodedata.category(c))
+        if kind is not None:
+            raise ValueError(f"U+{ord(c):04X} is {kind}; a name holds printable text only")
+    return text
+
+
+Label = Annotated[str, AfterValidator(_printable), Field(max_length=200)]
+"""A name shown in reports and figures: at most 200 characters, none of them control,
+surrogate, private-use or unassigned code points (tabs and newlines included)."""
 
 
 class StrictModel(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
 from ketasim.errors import PlannerError
 from ketasim.io.files import read_mapping
-from ketasim.schema import Count, Flag, Real, StrictModel
+from ketasim.schema import Count, Flag, Label, Real, StrictModel
 from ketasim.vocabulary import (
     AntidepressantClass,
     ConditionName,
@@ -90,7 +90,7 @@ class PlanSettings(StrictModel):
 class PatientFile(StrictModel):
     """One patient, as the clinic's evaluation records them."""
 
-    name: str = Field(default="patient", max_length=200)
+    name: Label = "patient"
     age_years: Real = Field(ge=AGE_RANGE_YEARS[0], le=AGE_RANGE_YEARS[1])
     sex: Sex
     weight_kg: Real = Field(ge=WEIGHT_RANGE_KG[0], le=WEIGHT_RANGE_KG[1])

@@ -25,7 +25,7 @@ from ketasim.pd.adverse import Flag
 from ketasim.pd.cascade import STATE_NAMES
 from ketasim.population import typical_gains
 from ketasim.regimens import KetamineSessions, TreatmentItem, treatment_end_day
-from ketasim.schema import Real, StrictModel
+from ketasim.schema import Label, Real, StrictModel
 from ketasim.vocabulary import ConditionName, ScaleName
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import scale as scale_entry
@@ -77,7 +77,7 @@ def _default_treatment() -> tuple[TreatmentItem, ...]:
 class Scenario(StrictModel):
     """A patient, a treatment and how long to follow them."""
 
-    name: str = Field(default="scenario", max_length=200)
+    name: Label = "scenario"
     patient: Patient = Patient()
     treatment: tuple[TreatmentItem, ...] = Field(default_factory=_default_treatment, min_length=1, max_length=50)
     follow_up_days: Real = Field(default=42.0, gt=0, le=365)

@@ -4,6 +4,7 @@ path, also writes it there (atomically)."""
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,11 @@ def _save(fig: Any, path: str | Path | None, dpi: int, tight: bool = True) -> by
     if tight:
         fig.tight_layout(rect=(0, 0.025, 1, 1))
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, format="png")
+    with warnings.catch_warnings():
+        # A user's name in a script the bundled font lacks (CJK, say) is drawn as boxes in the
+        # PNG; the HTML page around it shows the name in full, so this is not an error.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        fig.savefig(buffer, dpi=dpi, format="png")
     plt.close(fig)
     png = buffer.getvalue()
     if path is not None:
