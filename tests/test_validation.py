@@ -189,3 +189,45 @@ def test_calibrate_and_params_refuse_bad_input(args: list[str], flag: str, tmp_p
     assert flag in result.output
     assert _sha(Path(str(packaged("calibrated.yaml")))) == before
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("share", [0.0, 0.38, 1.0])
+@pytest.mark.parametrize("endpoint", ["effect_size", "difference"])
+def test_a_pooled_control_weights_inert_and_active_placebo_by_their_share(share: float, endpoint: str) -> None:
+    """A meta-analysis pooling saline- and midazolam-controlled trials: the prediction is the
+    share-weighted mean of the same target run against each control alone."""
+    from ketasim.regimens import PlaceboSessions
+    from ketasim.trials.validation import Evaluator, predict
+
+    base = next(t for t in load_targets() if t.id == "54")
+    assert base.control is not None
+    update = {"endpoint": endpoint, "active_control_share": share, "active_control_note": "test"}
+    pooled = base.model_copy(update=update)
+    midazolam = base.control.model_copy(
+        update={"treatment": tuple(PlaceboSessions(placebo="midazolam", days=(0,)) for _ in base.control.treatment)}
+    )
+    alone = {
+        "saline": base.model_copy(update={"endpoint": endpoint}),
+        "midazolam": base.model_copy(update={"endpoint": endpoint, "control": midazolam}),
+    }
+    ev = Evaluator(n=200)
+    got, _ = predict(pooled, ev)
+    inert, active = predict(alone["saline"], ev)[0], predict(alone["midazolam"], ev)[0]
+    assert got is not None and inert is not None and active is not None
+    assert got == pytest.approx((1 - share) * inert + share * active, rel=1e-12, abs=1e-12)
+    assert inert != pytest.approx(active, rel=0.05)  # the two controls differ, so the share matters
+
+
+def test_a_pooled_control_share_needs_a_placebo_control_and_a_source() -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Target
+
+    base = next(t for t in load_targets() if t.id == "54").model_dump()
+    assert Target.model_validate({**base, "active_control_share": 0.3, "active_control_note": "x"})
+    with pytest.raises(ValidationError, match="active_control_note"):
+        Target.model_validate({**base, "active_control_share": 0.3})
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        Target.model_validate({**base, "active_control_share": 1.5, "active_control_note": "x"})
+    with pytest.raises(ValidationError, match="control with placebo sessions"):
+        Target.model_validate({**base, "control": base["arm"], "active_control_share": 0.3, "active_control_note": "x"})

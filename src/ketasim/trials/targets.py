@@ -110,6 +110,12 @@ class Target(_Strict):
     time_note: str | None = None
     arm: TargetArm
     control: TargetArm | None = None
+    active_control_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    """A meta-analysis pooling trials with inert and active placebos: the share of its control
+    patients whose placebo was active (midazolam).  The predicted effect size or difference
+    is the patient-weighted mean of the result against ``control`` (inert) and against the
+    same control with midazolam (:func:`ketasim.trials.validation.pooled_controls`)."""
+    active_control_note: str | None = None
     observed: float
     sd: float | None = None
     ci: tuple[float, float] | None = None
@@ -138,6 +144,13 @@ class Target(_Strict):
         bp_peak = self.statistic in ("patient_peak", "patient_peak_sd") and self.scale in ("SBP", "DBP")
         if (bp_peak or self.quantity in BP_INCIDENCES) and self.assessed_at_h is None and self.addressable:
             raise ValueError(f"target {self.id}: a BP peak or rise is read at the readings' times: give assessed_at_h")
+        if self.active_control_share is not None:
+            placebos = [i for i in (self.control.treatment if self.control else ()) if i.kind == "placebo"]
+            if self.endpoint not in ("effect_size", "difference") or not placebos or not self.active_control_note:
+                raise ValueError(
+                    f"target {self.id}: active_control_share is for an effect size or difference against a "
+                    "control with placebo sessions, with active_control_note giving its source"
+                )
         if self.fraction == "share_of_reference" and self.reference_time_h is None:
             raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
         return self

@@ -445,6 +445,17 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
         return _signed(g, target.observed), None
     if target.control is None:
         return None, f"endpoint {e} needs a control arm"
+    if e in ("effect_size", "difference"):
+        value = 0.0
+        for share, arm in pooled_controls(target):
+            c = ev.run(target, arm, times)
+            c_change = c.scales[name][:, 0] - c.baselines[name]
+            if e == "effect_size":
+                value += share * _signed(_cohen_d(change, c_change), target.observed)
+            else:
+                diff = float(np.mean(change) - np.mean(c_change))  # < 0 when the arm improves more
+                value += share * (diff if target.difference == "arm_minus_control" else -diff)
+        return value, None
     c = ev.run(target, target.control, times)
     c_change = c.scales[name][:, 0] - c.baselines[name]
     if e == "odds_ratio":
@@ -453,14 +464,26 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
         if target.ratio == "risk":
             return p_arm / max(p_ctrl, 1e-3), None
         return _odds(p_arm) / _odds(p_ctrl), None
-    if e == "effect_size":
-        return _signed(_cohen_d(change, c_change), target.observed), None
     if e == "not_significant":
         return _cohen_d(change, c_change), None
-    if e == "difference":
-        diff = float(np.mean(change) - np.mean(c_change))  # < 0 when the arm improves more
-        return (diff if target.difference == "arm_minus_control" else -diff), None
     return None, f"endpoint {e} not implemented"
+
+
+def pooled_controls(target: Target) -> list[tuple[float, TargetArm]]:
+    """(share of control patients, control arm) behind a between-arm effect: the target's
+    control alone, or — for a meta-analysis pooling inert and active placebos
+    (``active_control_share`` s) — the control with weight 1 − s and the same control with
+    midazolam in place of its placebo with weight s (pooled estimates weight trials about by
+    size)."""
+    assert target.control is not None
+    s = target.active_control_share
+    if not s:
+        return [(1.0, target.control)]
+    active = tuple(
+        i.model_copy(update={"placebo": "midazolam"}) if isinstance(i, PlaceboSessions) else i
+        for i in target.control.treatment
+    )
+    return [(1.0 - s, target.control), (s, target.control.model_copy(update={"treatment": active}))]
 
 
 def evaluate(
