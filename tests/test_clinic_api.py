@@ -175,6 +175,8 @@ def test_ids_of_other_sites_and_bad_input_are_refused(app: Any, tmp_path: Path) 
         assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text)
     r = doc.post("/api/clinic/patients", json={**PATIENT, "weight_kg": True}, headers=h)
     assert r.status_code == 422 and "weight_kg" in r.text
+    r = doc.post("/api/clinic/patients", json={**PATIENT, "mrn": "NEW-1", "name": "Mary Doe\u0000"}, headers=h)
+    assert r.status_code == 422 and "name" in r.text and "U+0000 is a control character" in r.text, r.text
     session = {"started_at": datetime.now(UTC).isoformat(), "drug": "esketamine", "route": "intranasal", "dose_mg": 112}
     r = doc.post(f"/api/clinic/patients/{pid}/sessions", headers=h, json=session)
     assert r.status_code == 422 and "dose_mg" in r.text

@@ -4,7 +4,7 @@
 * NaN and ±Infinity are refused wherever a number is expected (``allow_inf_nan=False``);
 * a boolean, or a string, is never taken for a number (:data:`Real`, :data:`Count`), and a
   number never for a boolean (:data:`Flag`);
-* a name shown in reports and figures is printable text (:data:`Label`).
+* a name or identifier is printable text (:data:`Printable`, :data:`Label`).
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ def _printable(text: str) -> str:
     for c in text:
         kind = NOT_PRINTABLE.get(unicodedata.category(c))
         if kind is not None:
-            raise ValueError(f"U+{ord(c):04X} is {kind}; a name holds printable text only")
+            raise ValueError(f"U+{ord(c):04X} is {kind}; only printable text is allowed")
     return text
 
 
-Label = Annotated[str, AfterValidator(_printable), Field(max_length=200)]
-"""A name shown in reports and figures: at most 200 characters, none of them control,
-surrogate, private-use or unassigned code points (tabs and newlines included)."""
+Printable = Annotated[str, AfterValidator(_printable)]
+"""Text with no control, surrogate, private-use or unassigned code points (tabs and newlines
+included): names and identifiers."""
+Label = Annotated[Printable, Field(max_length=200)]
+"""A name shown in reports and figures: printable, at most 200 characters."""
 
 
 class StrictModel(BaseModel):

@@ -14,7 +14,7 @@ from ketasim.covariates import Sex
 from ketasim.io.data import read_packaged_yaml
 from ketasim.regimens import MIN_AMOUNT_MG
 from ketasim.registry._db import RegistryError
-from ketasim.schema import Count, Flag, Real, StrictModel
+from ketasim.schema import Count, Flag, Printable, Real, StrictModel
 from ketasim.vocabulary import DrugName, RouteName, names
 from ketasim.vocabulary import scale as scale_entry
 
@@ -75,9 +75,9 @@ class ClinicalFields(StrictModel):
 class PatientIn(StrictModel):
     """A patient's identity, consent and planner fields."""
 
-    mrn: str = Field(min_length=1, max_length=64)
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
+    mrn: Printable = Field(min_length=1, max_length=64)
+    given_name: Printable = Field(min_length=1, max_length=100)
+    family_name: Printable = Field(min_length=1, max_length=100)
     birth_date: date
     sex: Sex
     consent_off_label: Flag = False
