@@ -24,6 +24,7 @@ from ketasim.model import expose, outcomes, simulate_course
 from ketasim.params import default_parameters
 from ketasim.pd.comparators import comparator_effect
 from ketasim.regimens import (
+    AntidepressantSwitch,
     AntipsychoticAugmentation,
     EctCourse,
     KetamineSessions,
@@ -271,8 +272,8 @@ def test_placebo_sessions_and_a_new_antidepressant_agree_with_reference(placebo:
 
 
 def test_comparator_courses_agree_with_their_documented_time_courses() -> None:
-    """ECT (3 a week, 6 sessions) and quetiapine augmentation from day 10: the typical
-    patient's MADRS against baseline × exp(−Σ_c E_c·Z_c(t)), with Z written here from
+    """ECT (3 a week, 6 sessions), quetiapine augmentation from day 10 and an antidepressant
+    switch from day 20: the typical patient's MADRS against baseline × exp(−Σ_c E_c·Z_c(t)), with Z written here from
     pd/comparators' documented forms: ECT Z = n(t)/n_course·e^{−(t − t_n)/τ_off} (n(t) sessions
     given by t, the latest at t_n); a drug Z = 1 − e^{−(t − t_start)/τ_onset}.  E, n_course,
     τ_off and τ_onset are the derived values (their anchors are tested in test_comparators)."""
@@ -280,7 +281,11 @@ def test_comparator_courses_agree_with_their_documented_time_courses() -> None:
     horizon_h = 24.0 * 42
     times = np.arange(0.0, horizon_h, 0.5)
     res = simulate_course(
-        [EctCourse(sessions_per_week=3, max_sessions=6), AntipsychoticAugmentation(start_day=10)],
+        [
+            EctCourse(sessions_per_week=3, max_sessions=6),
+            AntipsychoticAugmentation(start_day=10),
+            AntidepressantSwitch(start_day=20),
+        ],
         Covariates.one(),
         "trd",
         {"MADRS": [BASELINE_MADRS]},
@@ -289,7 +294,9 @@ def test_comparator_courses_agree_with_their_documented_time_courses() -> None:
     )
     ect = comparator_effect("ect", p["residual_sd_log"], p["ssri_gain_omega"])
     drug = comparator_effect("quetiapine_xr", p["residual_sd_log"], p["ssri_gain_omega"])
-    assert ect.course_sessions is not None and ect.tau_off_h is not None and drug.tau_onset_h is not None
+    switch = comparator_effect("antidepressant_switch", p["residual_sd_log"], p["ssri_gain_omega"])
+    assert ect.course_sessions is not None and ect.tau_off_h is not None
+    assert drug.tau_onset_h is not None and switch.tau_onset_h is not None
     ect_h = [24.0 * d + HOUR_OF_DAY for d in (0, 2, 4, 7, 9, 11)]
     z_ect = np.zeros_like(times)
     for i, t in enumerate(times):
@@ -297,6 +304,7 @@ def test_comparator_courses_agree_with_their_documented_time_courses() -> None:
         if given:
             z_ect[i] = len(given) / ect.course_sessions * np.exp(-(t - given[-1]) / ect.tau_off_h)
     z_drug = np.where(times > 240.0, 1.0 - np.exp(-(times - 240.0) / drug.tau_onset_h), 0.0)
-    want = BASELINE_MADRS * np.exp(-(ect.effect * z_ect + drug.effect * z_drug))
+    z_switch = np.where(times > 480.0, 1.0 - np.exp(-(times - 480.0) / switch.tau_onset_h), 0.0)
+    want = BASELINE_MADRS * np.exp(-(ect.effect * z_ect + drug.effect * z_drug + switch.effect * z_switch))
     assert np.max(np.abs(res.scales["MADRS"][0] - want)) / BASELINE_MADRS < TOLERANCE
     assert want.min() < 0.7 * BASELINE_MADRS  # the courses do act, so the comparison has something to check
