@@ -16,26 +16,51 @@ from __future__ import annotations
 import ctypes
 import sys
 from functools import cache
+from typing import Any
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 64 << 20
 """Arrays below this come from the heap (a chunk's arrays are ~7 MB at 463 patients)."""
 TRIM_THRESHOLD_BYTES = 1 << 30
 """Free memory at the top of the heap kept for reuse, up to this."""
 
 
-@cache
-def keep_freed_memory() -> bool:
-    """Set glibc's malloc to keep freed large blocks for reuse (once per process); True if set."""
+def _mallopt() -> Any:
+    """glibc's ``mallopt``, or None elsewhere."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc
-        return False
+        return None
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    return mallopt
+
+
+@cache
+def keep_freed_memory() -> bool:
+    """Set glibc's malloc to keep freed large blocks for reuse (once per process); True if set."""
+    mallopt = _mallopt()
+    return (
+        mallopt is not None
+        and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
     )
+
+
+@cache
+def one_heap() -> bool:
+    """Serve every thread's allocations from glibc's main heap (``M_ARENA_MAX`` 1); True if set.
+
+    For a long-running server, called before its worker threads start.  ``malloc_trim``
+    returns the free pages inside every heap but the free top of only the main one, and with
+    the trim threshold above, a worker thread's heap (up to 64 MB each, 8 per core) kept its
+    top resident after a request: 16 concurrent plans left the server 1.02–1.62× its starting
+    resident memory (5 runs); with one heap, 1.00–1.05 (4 runs), at the same speed (36.5 s
+    against 36.6 s for the 16 plans).
+    """
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, 1))

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from ketasim import DISCLAIMER, __version__
+from ketasim._memory import one_heap
 from ketasim.api import errors
 from ketasim.api.context import Context
 from ketasim.api.jobs import JobManager, ValidationStore
@@ -33,6 +34,7 @@ def create_app(limits: Limits | None = None, params: ParameterSet | None = None,
     ``/trial``, ``/validation``, API documentation at ``/docs``.  ``params``: the parameter
     set every endpoint uses (default: the packaged one).  ``registry`` (a
     :class:`ketasim.registry.Registry`): the clinic's pages under ``/clinic``."""
+    one_heap()  # so that a request's memory is returned after it (ketasim._memory)
     lim = limits or Limits()
     p = params or default_parameters()
     jobs = JobManager(p, lim.max_running_jobs, lim.max_stored_jobs, lim.max_run_seconds)
