@@ -15,7 +15,7 @@ from ketasim._memory import keep_freed_memory
 from ketasim.covariates import Covariates
 from ketasim.errors import DoseError
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import Sampler, first_order, sampler, solver_grid
+from ketasim.pd._filters import Sampler, at_times, first_order, sampler, solver_grid
 from ketasim.pd.adverse import (
     AdverseParameters,
     Flag,
@@ -26,7 +26,7 @@ from ketasim.pd.adverse import (
     session_probabilities,
     tolerance_index,
 )
-from ketasim.pd.cascade import CascadeParameters, reference_occupancy_auc, spine_stage, upstream_stage
+from ketasim.pd.cascade import CascadeParameters, readouts, reference_occupancy_auc, spine_stage, upstream_stage
 from ketasim.pd.comparators import ComparatorSchedule, comparator_drive, schedules
 from ketasim.pd.receptor import occupancy_of_load
 from ketasim.pd.symptoms import (
@@ -197,16 +197,29 @@ class Exposure:
     drug_shares: dict[str, FloatArray]
     """Each drug's share (0–1, per patient) of the course's NMDA blocking load Σ C/K_i, integrated over time."""
     comparators: tuple[ComparatorSchedule, ...]
-    tolerance: FloatArray
+    tolerance: FloatArray | None
+    """The dissociation tolerance on the grid (None when only the readouts are kept)."""
     spines: dict[str, FloatArray]
     cascade: CascadeParameters
     tau_mood_h: float
     tau_tolerance_h: float
+    readouts: dict[str, FloatArray] | None = None
+    """With ``expose(..., readouts_only=True)``: every state at the output times only
+    (patients × times), the grid keeping NMDA occupancy alone (``states``); else None."""
+    readout_times_h: FloatArray | None = None
 
     @property
     def n(self) -> int:
         """Number of patients."""
         return int(self.states["nmda_occupancy"].shape[0])
+
+    def tolerance_at(self, times_h: FloatArray) -> FloatArray:
+        """The dissociation tolerance at ``times_h`` (patients × times)."""
+        if self.tolerance is not None:
+            return at_times(self.tolerance, self.grid_h, times_h)
+        occupancy = self.states["nmda_occupancy"]
+        auc = reference_occupancy_auc(self.cascade)
+        return tolerance_index(occupancy, self.grid_h, self.tau_tolerance_h, auc, at=sampler(self.grid_h, times_h))
 
     def free_brain_um_at(self, sample: Sampler) -> dict[str, FloatArray]:
         """Unbound brain concentration (µM) of every species, summed over the drugs, at the
@@ -227,12 +240,16 @@ def expose(
     pk_etas: Mapping[str, Mapping[str, FloatArray]] | None = None,
     output_times_h: Sequence[float] | FloatArray = (),
     dose_scale: DoseScale | None = None,
+    readouts_only: bool = False,
 ) -> Exposure:
     """PK of every ketamine/esketamine dose, NMDA occupancy and the cascade, on a solver
     grid with nodes at every dose start and end and at ``output_times_h``.  Doses outside
     the clinical bounds raise :class:`ketasim.errors.DoseError`; ``dose_scale`` gives each
     patient's multiplier of each session's dose (a course that follows the patient; its
-    doses are checked where it is decided)."""
+    doses are checked where it is decided).  With ``readouts_only`` the cascade, the mood
+    lag and the tolerance are kept at ``output_times_h`` only, computed in one compiled
+    sweep (:func:`ketasim.pd.cascade.readouts`) without full-grid arrays: the values are
+    the same, and :func:`outcomes` then takes those output times and this parameter set."""
     check_treatment(treatment, covariates)
     keep_freed_memory()  # the full-grid arrays below are reused from chunk to chunk
     n = covariates.n
@@ -268,12 +285,28 @@ def expose(
         load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1)) if len(doses) > 1 else np.ones(n)
         total_load = load if total_load is None else total_load + load
     occupancy = occupancy_of_load(total_load) if total_load is not None else np.zeros((n, grid.size))
-    states = upstream_stage(np.broadcast_to(occupancy, (n, grid.size)), grid, cascade)
-    spines = spine_stage(states["synaptic_proteins"], grid, cascade)
+    occupancy = np.ascontiguousarray(np.broadcast_to(occupancy, (n, grid.size)))
     tau_mood_h = params["tau_mood_onset_h"]
-    states["mood_drive_fast"] = mood_drive(states["ampa"], grid, tau_mood_h)
-    antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
     tau_tolerance_h = AdverseParameters.from_params(params).tau_tolerance_h
+    read: dict[str, FloatArray] | None = None
+    tolerance: FloatArray | None = None
+    if readouts_only:
+        if extra.size == 0:
+            raise ValueError("readouts_only needs output_times_h")
+        followers = {
+            "mood_drive_fast": ("ampa", tau_mood_h),
+            "dissociation_tolerance": ("nmda_occupancy", tau_tolerance_h),
+        }
+        read = readouts(occupancy, grid, cascade, sampler(grid, extra), followers)
+        read["dissociation_tolerance"] *= tau_tolerance_h / reference_occupancy_auc(cascade)
+        states: dict[str, FloatArray] = {"nmda_occupancy": occupancy}
+        spines: dict[str, FloatArray] = {}
+    else:
+        states = upstream_stage(occupancy, grid, cascade)
+        spines = spine_stage(states["synaptic_proteins"], grid, cascade)
+        states["mood_drive_fast"] = mood_drive(states["ampa"], grid, tau_mood_h)
+        tolerance = tolerance_index(occupancy, grid, tau_tolerance_h, reference_occupancy_auc(cascade))
+    antidepressants = [i for i in treatment if isinstance(i, OralAntidepressant) and i.newly_started]
     return Exposure(
         grid_h=grid,
         concentrations_ng_ml=conc,
@@ -285,11 +318,13 @@ def expose(
         drugs=tuple(sorted(doses)),
         drug_shares=_shares(load_auc),
         comparators=schedules(treatment),
-        tolerance=tolerance_index(states["nmda_occupancy"], grid, tau_tolerance_h, reference_occupancy_auc(cascade)),
+        tolerance=tolerance,
         spines=spines,
         cascade=cascade,
         tau_mood_h=tau_mood_h,
         tau_tolerance_h=tau_tolerance_h,
+        readouts=read,
+        readout_times_h=extra.copy() if read is not None else None,
     )
 
 
@@ -321,6 +356,8 @@ def with_parameters(exposure: Exposure, params: ParameterSet) -> Exposure:
         and tau_tolerance_h == exposure.tau_tolerance_h
     ):
         return exposure
+    if exposure.readouts is not None:
+        raise ValueError("the exposure kept only its readouts, for other parameters: call expose() again")
     if cascade.upstream() != exposure.cascade.upstream():
         raise ValueError("the exposure was computed with other upstream parameters: call expose() again")
     states = dict(exposure.states)
@@ -330,7 +367,7 @@ def with_parameters(exposure: Exposure, params: ParameterSet) -> Exposure:
     if cascade != exposure.cascade:
         spines = spine_stage(states["synaptic_proteins"], exposure.grid_h, cascade)
     tolerance = exposure.tolerance
-    if tau_tolerance_h != exposure.tau_tolerance_h:
+    if tau_tolerance_h != exposure.tau_tolerance_h or tolerance is None:
         tolerance = tolerance_index(
             states["nmda_occupancy"], exposure.grid_h, tau_tolerance_h, reference_occupancy_auc(cascade)
         )
@@ -366,10 +403,9 @@ def outcomes(
         if output_times_h is None
         else np.asarray(output_times_h, float)
     )
-    states = exposure.states
     sample = sampler(grid, out_t)
-    slow = {k: sample(v) for k, v in exposure.spines.items()}
-    occupancy = states["nmda_occupancy"]
+    read = _read(exposure, sample, out_t)
+    occupancy = exposure.states["nmda_occupancy"]
     gains = gains or PatientGains.typical(n)
 
     sessions = exposure.sessions
@@ -396,8 +432,8 @@ def outcomes(
         per_patient = per_patient * modifier
     gain_modifier = memory * per_patient[:, None]
     remaining = remaining_fraction(
-        sample(states["mood_drive_fast"]),
-        slow["synapses"],
+        read.pop("mood_drive_fast"),
+        read["synapses"],
         x_session,
         y_sustained[None, :],
         z_ssri,
@@ -414,8 +450,8 @@ def outcomes(
     )
     base = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in baselines.items()}
     scale_scores = {s: score(remaining, entry_severity(b, gains.eta_entry), s) for s, b in base.items()}
-    out_states = {k: sample(np.asarray(v)) for k, v in states.items() if k != "mood_drive_fast"}
-    out_states.update(slow)
+    tol_out = read.pop("dissociation_tolerance")
+    out_states = read
     out_states["inflammation_modifier"] = np.broadcast_to(
         (modifier if modifier is not None else np.ones(n))[:, None], (n, out_t.size)
     )
@@ -424,7 +460,6 @@ def outcomes(
     adverse_p = AdverseParameters.from_params(params)
     vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
     occ_out = out_states["nmda_occupancy"]
-    tol_out = sample(exposure.tolerance)
     session_z = None if gains.bp_session_keys is None else session_normals(gains.bp_session_keys, len(sessions))
     eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, [t for t, _ in sessions], out_t)
     rises = haemodynamics(occ_out, adverse_p, eta_bp)
@@ -449,6 +484,20 @@ def outcomes(
         sessions=session_peaks(sessions, grid, occupancy, adverse_p),
         flags=flags,
     )
+
+
+def _read(exposure: Exposure, sample: Sampler, out_t: FloatArray) -> dict[str, FloatArray]:
+    """Every state, the mood lag and the tolerance at the output times (patients × times)."""
+    if exposure.readouts is not None:
+        kept = exposure.readout_times_h
+        if kept is None or kept.shape != out_t.shape or not np.array_equal(kept, out_t):
+            raise ValueError("the exposure kept its readouts at other output times: call expose() again")
+        return dict(exposure.readouts)
+    read = {k: sample(np.asarray(v)) for k, v in exposure.states.items()}
+    read.update({k: sample(v) for k, v in exposure.spines.items()})
+    assert exposure.tolerance is not None  # kept whenever the readouts are not
+    read["dissociation_tolerance"] = sample(exposure.tolerance)
+    return read
 
 
 def series_memory(exposure: Exposure, sample: Sampler, efficacy: EfficacyParameters) -> FloatArray:

@@ -88,8 +88,9 @@ def simulate_course(
         treatment, covariates, condition, rated, _rated_scale(treatment, rated), p, pk_etas=pk_etas, gains=gains
     )
     exposure = expose(
-        treatment, covariates, horizon_h, params=p, pk_etas=pk_etas, output_times_h=out_t, dose_scale=decided
-    )
+        treatment, covariates, horizon_h, params=p, pk_etas=pk_etas, output_times_h=out_t, dose_scale=decided,
+        readouts_only=np.size(out_t) > 0,  # the cascade kept at the output times only (the fused sweep)
+    )  # fmt: skip
     return outcomes(
         exposure,
         condition,

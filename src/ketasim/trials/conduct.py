@@ -26,7 +26,6 @@ from ketasim.io.data import read_packaged_yaml
 from ketasim.model import expose
 from ketasim.model.course import session_peaks
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import at_times
 from ketasim.pd.adverse import AdverseParameters
 from ketasim.regimens import KetamineSessions
 
@@ -99,7 +98,7 @@ def reference_course(params: ParameterSet, doses_mg: list[float], days: list[flo
     adverse = AdverseParameters.from_params(params)
     peaks = session_peaks(ex.sessions, ex.grid_h, ex.states["nmda_occupancy"], adverse)
     starts = np.array([t for t, _ in ex.sessions])
-    tolerance = at_times(ex.tolerance, ex.grid_h, starts)[0]
+    tolerance = ex.tolerance_at(starts)[0]
     return np.array([float(x.peak_occupancy[0]) for x in peaks]), np.asarray(tolerance, dtype=np.float64)
 
 

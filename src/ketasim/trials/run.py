@@ -32,7 +32,7 @@ from ketasim.io.files import atomic_path
 from ketasim.model import expose, outcomes
 from ketasim.model.adaptive import decide_sessions
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import at_times, solver_grid
+from ketasim.pd._filters import solver_grid
 from ketasim.pd.adverse import AdverseParameters, bp_log_sensitivity, haemodynamics
 from ketasim.pd.comparators import comparator_effect
 from ketasim.pd.symptoms import EfficacyParameters, observe
@@ -217,7 +217,7 @@ def _run_course(
     )  # fmt: skip
     ex = expose(
         treatment, pop.covariates, horizon, params=params, pk_etas=pop.pk_etas, output_times_h=times,
-        dose_scale=decided,
+        dose_scale=decided, readouts_only=True,
     )  # fmt: skip
     res = outcomes(ex, design.condition, pop.baselines, times, params=params, gains=gains)
     rng = rngs["rater"]
@@ -246,7 +246,7 @@ def _run_course(
     if design.dropout_model == "modelled":
         c = conduct(params)
         d = rngs["dropout"]
-        tolerance = at_times(ex.tolerance, ex.grid_h, np.array([x.time_h for x in res.sessions]))
+        tolerance = ex.tolerance_at(np.array([x.time_h for x in res.sessions]))
         leave = (d.random(peaks.shape) < c.ae_probability(peaks, tolerance)) & given
         ae_day = _first(leave, session_day) if session_day.size else np.full(n, np.inf)
         for sched in ex.comparators:
