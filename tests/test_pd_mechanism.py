@@ -157,20 +157,22 @@ def test_hold_moments_equal_their_integrals(x: float) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**16), n_times=st.integers(1, 30))
-def test_sampler_interpolates_linearly_and_a_filter_sampled_in_its_sweep_agrees(seed: int, n_times: int) -> None:
+@given(seed=st.integers(0, 2**16), n_times=st.integers(1, 30), n=st.integers(3, 140))
+def test_sampler_interpolates_linearly_and_a_filter_sampled_in_its_sweep_agrees(
+    seed: int, n_times: int, n: int
+) -> None:
     """One sampler serves every state on a grid: equal to NumPy's ``interp`` per patient, and
-    to the node's value at a node."""
+    to the node's value at a node; the sampled sweep (blocks of patients) equals the full one."""
     rng = np.random.default_rng(seed)
     grid = np.concatenate([[0.0], np.cumsum(rng.uniform(1e-3, 2.0, 50))])
-    x = rng.normal(size=(3, grid.size))
+    x = rng.normal(size=(n, grid.size))
     times = np.concatenate([rng.uniform(-1.0, grid[-1] + 1.0, n_times), grid[rng.integers(0, grid.size, 3)]])
     got = sampler(grid, times)(x)
     for p in range(3):
         assert np.allclose(got[p], np.interp(times, grid, x[p]), rtol=0.0, atol=1e-12)
     # a filter sampled inside its sweep gives what the full grid gives, sampled
     tau_h = float(rng.uniform(0.05, 50.0))
-    x0 = rng.normal(size=3)
+    x0 = rng.normal(size=n)
     full = sampler(grid, times)(first_order(x, tau_h, grid, x0=x0))
     assert np.array_equal(first_order(x, tau_h, grid, x0=x0, at=sampler(grid, times)), full)
 
