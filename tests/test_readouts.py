@@ -1,7 +1,12 @@
-"""The fused readout sweep (``expose(..., readouts_only=True)``, the path of virtual trials and
-``simulate_course``): the cascade, the mood lag and the tolerance computed block by block and
-written only at the output times must be the full-grid stages sampled there, to the last bit
-(the same arithmetic in the same order), for any grid, patients, output times and followers."""
+"""The fused readout path (``expose(..., readouts_only=True)``, the path of virtual trials and
+``simulate_course``).  From the same occupancy, the cascade, the mood lag and the tolerance
+computed block by block and written only at the output times must be the full-grid stages
+sampled there, to the last bit (the same arithmetic in the same order), for any grid,
+patients, output times and followers.  Upstream, the PK marches the blocking load as one row
+(a linear combination of the states) instead of summing concentration rows, and observes the
+concentrations at the output times only: the same solution up to the round-off of the
+eigen-basis change (≤ 1e-12 of a patient's peak; the outputs' largest value can be far below
+the peak, so whole courses are compared at 1e-9 of it)."""
 
 from __future__ import annotations
 
@@ -23,9 +28,9 @@ CASCADE = CascadeParameters.from_params(PARAMS)
 FloatArray = NDArray[np.float64]
 
 
-def _close(got: FloatArray, want: FloatArray) -> bool:
+def _close(got: FloatArray, want: FloatArray, rel: float = 1e-13) -> bool:
     scale = max(float(np.max(np.abs(want), initial=0.0)), 1e-300)
-    return float(np.max(np.abs(got - want), initial=0.0)) <= 1e-13 * scale
+    return float(np.max(np.abs(got - want), initial=0.0)) <= rel * scale
 
 
 @settings(max_examples=25, deadline=None)
@@ -87,12 +92,14 @@ def test_a_course_from_the_readouts_equals_the_course_from_the_full_grid(course:
     assert exposures[1].tolerance is None and set(exposures[1].states) == {"nmda_occupancy"}
     assert set(fused.states) == set(full.states)
     for name in full.states:
-        assert _close(fused.states[name], full.states[name]), name
-    for group in ("scales", "adverse", "concentrations_ng_ml"):
+        assert _close(fused.states[name], full.states[name], 1e-9), name
+    for group in ("scales", "adverse", "concentrations_ng_ml", "free_brain_um"):
         for name, values in getattr(full, group).items():
-            assert _close(getattr(fused, group)[name], values), (group, name)
+            assert _close(getattr(fused, group)[name], values, 1e-9), (group, name)
+    grid_occupancy = [ex.states["nmda_occupancy"] for ex in exposures]
+    assert _close(grid_occupancy[1], grid_occupancy[0], 1e-10)
     sessions = np.array([t for t, _ in exposures[0].sessions])  # the tolerance at each session's start
-    assert _close(exposures[1].tolerance_at(sessions), exposures[0].tolerance_at(sessions))
+    assert _close(exposures[1].tolerance_at(sessions), exposures[0].tolerance_at(sessions), 1e-9)
 
 
 def test_a_readouts_exposure_refuses_other_times_and_other_parameters() -> None:

@@ -187,8 +187,10 @@ class Exposure:
 
     grid_h: FloatArray
     concentrations_ng_ml: dict[str, FloatArray]
+    """Plasma concentrations on the grid (at the output times when only the readouts are kept)."""
     pk: tuple[PKResult, ...]
-    """Each drug's PK on the grid; unbound brain concentrations are read from it where needed."""
+    """Each drug's PK on the grid (at the output times when only the readouts are kept); unbound
+    brain concentrations are read from it where needed."""
     states: dict[str, FloatArray]
     sessions: list[tuple[float, str]]
     session_given: FloatArray | None
@@ -225,8 +227,9 @@ class Exposure:
         """Unbound brain concentration (µM) of every species, summed over the drugs, at the
         output times of ``sample`` (patients × times)."""
         free: dict[str, FloatArray] = {}
+        pick = sample if self.readouts is None else (lambda x: x)  # with readouts, PK is kept at the outputs
         for res in self.pk:
-            for species, values in res.free_brain_um_from(sample).items():
+            for species, values in res.free_brain_um_from(pick).items():
                 free[species] = free[species] + values if species in free else values
         return free
 
@@ -260,6 +263,8 @@ def expose(
         for w in load_model(drug).input_windows(course.records, covariates, course.scale)
     ]
     extra = np.asarray(output_times_h, dtype=np.float64)
+    if readouts_only and extra.size == 0:
+        raise ValueError("readouts_only needs output_times_h")
     horizon_h = max(horizon_h, float(extra.max())) if extra.size else horizon_h  # never clip an output
     grid = solver_grid(windows, horizon_h, extra)
     cascade = CascadeParameters.from_params(params)
@@ -267,20 +272,23 @@ def expose(
     pk: list[PKResult] = []
     load_auc: dict[str, FloatArray] = {}
     total_load: FloatArray | None = None
+    at = sampler(grid, extra) if readouts_only else None
     for drug, course in doses.items():
         etas = (pk_etas or {}).get(drug)
-        res = load_model(drug).simulate(
-            course.records,
-            grid,
-            covariates,
-            dict(etas) if etas else None,
-            amounts=False,
-            check=False,
-            scale=course.scale,
-        )
+        model = load_model(drug)
+        if at is None:
+            res = model.simulate(
+                course.records, grid, covariates, dict(etas) if etas else None, amounts=False, check=False,
+                scale=course.scale,
+            )  # fmt: skip
+            load = res.blocking_load(dict(cascade.ki_um))
+        else:  # the load on the grid, the concentrations at the output times only
+            res, load = model.simulate_load(
+                course.records, grid, covariates, dict(etas) if etas else None, dict(cascade.ki_um), extra, at,
+                scale=course.scale,
+            )  # fmt: skip
         conc.update(res.concentrations_ng_ml)
         pk.append(res)
-        load = res.blocking_load(dict(cascade.ki_um))
         # one drug's share is 1: the loads are needed only to weigh two
         load_auc[drug] = np.asarray(np.trapezoid(load, grid, axis=1)) if len(doses) > 1 else np.ones(n)
         total_load = load if total_load is None else total_load + load
@@ -290,14 +298,12 @@ def expose(
     tau_tolerance_h = AdverseParameters.from_params(params).tau_tolerance_h
     read: dict[str, FloatArray] | None = None
     tolerance: FloatArray | None = None
-    if readouts_only:
-        if extra.size == 0:
-            raise ValueError("readouts_only needs output_times_h")
+    if at is not None:
         followers = {
             "mood_drive_fast": ("ampa", tau_mood_h),
             "dissociation_tolerance": ("nmda_occupancy", tau_tolerance_h),
         }
-        read = readouts(occupancy, grid, cascade, sampler(grid, extra), followers)
+        read = readouts(occupancy, grid, cascade, at, followers)
         read["dissociation_tolerance"] *= tau_tolerance_h / reference_occupancy_auc(cascade)
         states: dict[str, FloatArray] = {"nmda_occupancy": occupancy}
         spines: dict[str, FloatArray] = {}
@@ -475,7 +481,11 @@ def outcomes(
     flags = exposure_flags(ketamine_days, " + ".join(exposure.drugs) or "ketamine", params)
     return CourseResult(
         times_h=out_t,
-        concentrations_ng_ml={k: sample(v) for k, v in exposure.concentrations_ng_ml.items()},
+        concentrations_ng_ml=(
+            dict(exposure.concentrations_ng_ml)
+            if exposure.readouts is not None
+            else {k: sample(v) for k, v in exposure.concentrations_ng_ml.items()}
+        ),
         free_brain_um=exposure.free_brain_um_at(sample),
         states=out_states,
         scales=scale_scores,

@@ -15,11 +15,16 @@ Numba-compiled loop, parallel over patients.  Same solution as
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 from numpy.typing import NDArray
 
 from ketasim.pk._linear import EigenSystem, _phi1
+
+if TYPE_CHECKING:  # a sampler of ketasim.pd._filters (pk does not import pd)
+    from ketasim.pd._filters import Sampler
 
 FloatArray = NDArray[np.float64]
 _NODE_TOL_H = 1e-9
@@ -52,13 +57,20 @@ def _march(
     event_input: NDArray[np.intp],  # (P, E) its input record
     event_amount: FloatArray,  # (P, E) bolus amount, or the change of rate (+R on, −R off)
     event_is_rate: NDArray[np.bool_],  # (P, E) True: the drive changes; False: a bolus
-    observe: FloatArray,  # (P, R, n) rows of V to observe
-) -> FloatArray:
+    observe: FloatArray,  # (P, R, n) rows observed at every node (combinations of rows of V)
+    observe_at: FloatArray,  # (P, Q, n) rows observed at the output times only
+    left: NDArray[np.intp],  # (O,) output o lies between nodes left[o] and left[o] + 1
+    weight_left: FloatArray,  # (O,)
+    weight_right: FloatArray,  # (O,)
+) -> tuple[FloatArray, FloatArray]:
     n_pat, _, n = decay.shape
     n_ev = event_node.shape[1]
     n_t = step_kind.size + 1
     n_obs = observe.shape[1]
-    out = np.zeros((n_obs, n_pat, n_t))  # one contiguous (patients × nodes) plane per observed state
+    n_at = observe_at.shape[1]
+    n_out = left.size
+    out = np.zeros((n_obs, n_pat, n_t))  # one contiguous (patients × nodes) plane per observed row
+    out_at = np.zeros((n_at, n_pat, n_out))
     for p in numba.prange(n_pat):
         modes = np.empty((n_t, n))  # the march first, then the observed rows (the reductions vectorise)
         z = np.zeros(n)
@@ -88,7 +100,20 @@ def _march(
             for k in range(n_t):
                 if abs(out[r, p, k]) <= ROUND_OFF * peak:
                     out[r, p, k] = 0.0
-    return out
+        peak = 0.0
+        for r in range(n_at):
+            for o in range(n_out):
+                k = left[o]
+                acc = 0.0
+                for m in range(n):
+                    acc += observe_at[p, r, m] * (weight_left[o] * modes[k, m] + weight_right[o] * modes[k + 1, m])
+                out_at[r, p, o] = acc
+                peak = max(peak, abs(acc))
+        for r in range(n_at):
+            for o in range(n_out):
+                if abs(out_at[r, p, o]) <= ROUND_OFF * peak:
+                    out_at[r, p, o] = 0.0
+    return out, out_at
 
 
 def _events(
@@ -126,9 +151,31 @@ def march_inputs(
     holds every input's start and end (:func:`grid_holds_inputs`), each times its
     ``observe_scale`` (n_observed, P) if given (a unit per patient, e.g. 1/volume); values
     within :data:`ROUND_OFF` of the patient's peak over them are 0."""
+    rows = system.vectors[:, observe, :]
+    rows = rows if observe_scale is None else rows * observe_scale.T[:, :, None]
+    full, _ = march_rows(system, times_h, input_compartment, start_h, duration_h, amount, rows)
+    return full
+
+
+def march_rows(
+    system: EigenSystem,
+    times_h: FloatArray,
+    input_compartment: NDArray[np.intp],
+    start_h: FloatArray,
+    duration_h: FloatArray,
+    amount: FloatArray,
+    rows: FloatArray,
+    rows_at: FloatArray | None = None,
+    at: Sampler | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The march observing linear combinations of the states: ``rows`` (P, R, n) in modal
+    coordinates (rows of V, or sums of them, e.g. a blocking load Σ w·C) at every node,
+    (R, P, T); ``rows_at`` (P, Q, n) at the output times of ``at`` only, (Q, P, outputs),
+    interpolated linearly between the nodes around each.  Values within :data:`ROUND_OFF`
+    of the patient's peak over each set are 0."""
     t = np.asarray(times_h, dtype=np.float64)
     lam = system.eigenvalues_per_h
-    n_pat = lam.shape[0]
+    n_pat, n = lam.shape
     steps = np.diff(t)
     kinds, step_kind = np.unique(np.round(steps, 12), return_inverse=True)
     x = lam[:, None, :] * kinds[None, :, None]
@@ -142,14 +189,17 @@ def march_inputs(
     rate = np.where(dur > 0, amt / np.where(dur > 0, dur, 1.0), 0.0)
     start_node = np.searchsorted(t, start - _NODE_TOL_H)
     end_node = np.searchsorted(t, start + dur - _NODE_TOL_H)
-    obs = system.vectors[:, observe, :]
-    obs = np.ascontiguousarray(obs if observe_scale is None else obs * observe_scale.T[:, :, None])
-    out: FloatArray = _march(
+    empty = np.zeros(0)
+    full, sampled = _march(
         step_kind.astype(np.intp),
         np.ascontiguousarray(decay),
         np.ascontiguousarray(gain),
         weights,
         *_events(start_node.astype(np.intp), end_node.astype(np.intp), amt, rate),
-        obs,
+        np.ascontiguousarray(rows, dtype=np.float64),
+        np.ascontiguousarray(rows_at if rows_at is not None else np.zeros((n_pat, 0, n)), dtype=np.float64),
+        at.left.astype(np.intp) if at is not None else np.zeros(0, dtype=np.intp),
+        at.weight_left if at is not None else empty,
+        at.weight_right if at is not None else empty,
     )
-    return out
+    return full, sampled

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,7 +17,7 @@ from ketasim.errors import DoseError, InputError
 from ketasim.pk._files import PKModelFile, Route, RouteInput, load_pk_file
 from ketasim.pk._individual import individual_parameters
 from ketasim.pk._linear import decompose, reachable, solve_inputs
-from ketasim.pk._march import ROUND_OFF, grid_holds_inputs, march_inputs
+from ketasim.pk._march import ROUND_OFF, grid_holds_inputs, march_rows
 from ketasim.pk._structures import (
     FIRST_ORDER_ROUTES,
     STRUCTURES,
@@ -27,6 +28,9 @@ from ketasim.pk._structures import (
 from ketasim.regimens import Dose, expand
 from ketasim.vocabulary import drug as drug_entry
 from ketasim.vocabulary import names, vocabulary
+
+if TYPE_CHECKING:  # a sampler of ketasim.pd._filters (pk does not import pd)
+    from ketasim.pd._filters import Sampler
 
 FloatArray = NDArray[np.float64]
 
@@ -384,8 +388,46 @@ class PKModel:
         units = np.ones((select.size, cov.n))  # ng/mL for the observed states, mg for the amounts
         units[: len(analytes)] = np.stack([system.plasma_ng_ml[a.name][1] for a in analytes])
         units[len(analytes) : len(observed)] = NG_ML_PER_MG_L
-        y = self._solve(system.rate_matrix_per_h, times, inputs, select, units)
+        y, _ = _solve(system.rate_matrix_per_h, times, inputs, _one_hot(select, units, len(system.states)))
+        return self._result(system, times, y, amounts)
+
+    def simulate_load(
+        self,
+        doses: Sequence[Dose],
+        times_h: FloatArray,
+        covariates: Covariates,
+        etas: dict[str, FloatArray] | None,
+        ki_um: Mapping[str, float],
+        output_times_h: FloatArray,
+        at: Sampler,
+        *,
+        scale: FloatArray | None = None,
+    ) -> tuple[PKResult, FloatArray]:
+        """The NMDA blocking load Σ_species C_u/K_i (P, T) on the nodes ``times_h`` and the
+        exposure (a :class:`PKResult` without amounts) at ``output_times_h`` only (``at``
+        samples them from the nodes):
+        the load is one linear combination of the states, marched as one row, so no
+        concentration is kept on the full grid (doses are not checked: see :meth:`simulate`)."""
+        times = np.asarray(times_h, dtype=np.float64)
+        system = self.linear_system(covariates, etas)
+        inputs = self.dose_inputs(doses, system, scale)
+        analytes = self.spec.analytes
+        n_states = len(system.states)
+        load = np.zeros((1, n_states, covariates.n))
+        for name, (i, factor) in system.free_brain_um.items():
+            load[0, i] += factor / ki_um[name]  # µM per mg/L of the effect site, over K_i
+        plasma = [system.plasma_ng_ml[a.name] for a in analytes]
+        effect = [system.states.index(f"effect_{a.name}") for a in analytes]
+        observed = np.array([i for i, _ in plasma] + effect, dtype=np.intp)
+        units = np.concatenate([np.stack([u for _, u in plasma]), np.full((len(effect), covariates.n), NG_ML_PER_MG_L)])
+        full, sampled = _solve(system.rate_matrix_per_h, times, inputs, load, _one_hot(observed, units, n_states), at)
+        return self._result(system, np.asarray(output_times_h, dtype=np.float64), sampled, amounts=False), full[0]
+
+    def _result(self, system: LinearSystem, times: FloatArray, y: FloatArray, amounts: bool) -> PKResult:
+        """The :class:`PKResult` of solved rows: plasma, then effect sites, then amounts."""
+        analytes = self.spec.analytes
         n_an = len(analytes)
+        n_obs = 2 * n_an
         free_per_ng_ml = {
             name: (system.states[i][len("effect_") :], factor / NG_ML_PER_MG_L)
             for name, (i, factor) in system.free_brain_um.items()
@@ -398,48 +440,59 @@ class PKModel:
             effect_site_ng_ml={a.name: y[n_an + k] for k, a in enumerate(analytes)},
             free_per_ng_ml=free_per_ng_ml,
             compartments=mass_cmts,
-            amounts_mg=np.moveaxis(y[len(observed) :], 0, 2) if amounts else np.zeros((cov.n, times.size, 0)),
+            amounts_mg=np.moveaxis(y[n_obs:], 0, 2) if amounts else np.zeros((system.covariates.n, times.size, 0)),
         )
 
-    @staticmethod
-    def _solve(
-        rate_matrix_per_h: FloatArray,
-        times: FloatArray,
-        inputs: _Inputs,
-        select: NDArray[np.intp],
-        units: FloatArray,
-    ) -> FloatArray:
-        """States ``select``, one (P, T) plane each: (S, P, T), each times its ``units`` (S, P),
-        solved on the states the inputs reach (:func:`reachable`; the others are zero), by the
-        modal march when the grid holds every input's start and end, else by superposition;
-        round-off of the eigen-basis change (within :data:`ROUND_OFF` of the patient's peak) is 0."""
-        n_pat = rate_matrix_per_h.shape[0]
-        keep = reachable(rate_matrix_per_h, inputs.compartment)
-        position = np.full(rate_matrix_per_h.shape[-1], -1, dtype=np.intp)
-        position[keep] = np.arange(keep.size)
-        live = position[select] >= 0
-        y = np.zeros((select.size, n_pat, times.size))
-        if not np.any(live):
-            return y
-        args = (
-            decompose(rate_matrix_per_h[:, keep[:, None], keep[None, :]]),
-            times,
-            position[inputs.compartment],
-            inputs.start_h,
-            inputs.duration_h,
-            inputs.amount_mg,
-            position[select[live]],
-        )
-        if grid_holds_inputs(times, inputs.start_h, inputs.duration_h):
-            y_live = march_inputs(*args, units[live])
-        else:
-            y_live = np.moveaxis(solve_inputs(*args), 2, 0) * units[live][:, :, None]
-            magnitude = np.abs(y_live)
-            np.putmask(y_live, magnitude <= ROUND_OFF * np.max(magnitude, axis=(0, 2), keepdims=True), 0.0)
-        if np.all(live):
-            return np.ascontiguousarray(y_live)
-        y[live] = y_live
-        return y
+
+def _one_hot(select: NDArray[np.intp], units: FloatArray, n_states: int) -> FloatArray:
+    """Rows (R, n_states, P) that observe the states ``select``, each times its ``units`` (R, P)."""
+    rows = np.zeros((select.size, n_states, units.shape[1]))
+    rows[np.arange(select.size), select] = units
+    return rows
+
+
+def _solve(
+    rate_matrix_per_h: FloatArray,
+    times: FloatArray,
+    inputs: _Inputs,
+    rows: FloatArray,
+    rows_at: FloatArray | None = None,
+    at: Sampler | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Linear combinations of the states: ``rows`` (R, n_states, P) on ``times``, (R, P, T),
+    and ``rows_at`` (Q, n_states, P) at the output times of ``at``, (Q, P, outputs).  Solved
+    on the states the inputs reach (:func:`reachable`; the others are zero), by the modal
+    march when the grid holds every input's start and end, else by superposition; round-off
+    of the eigen-basis change (within :data:`ROUND_OFF` of the patient's peak over each set
+    of rows) is 0."""
+    n_pat = rate_matrix_per_h.shape[0]
+    keep = reachable(rate_matrix_per_h, inputs.compartment)
+    position = np.full(rate_matrix_per_h.shape[-1], -1, dtype=np.intp)
+    position[keep] = np.arange(keep.size)
+    at_rows = rows_at if rows_at is not None else np.zeros((0, *rows.shape[1:]))
+    n_out = 0 if at is None else at.left.size
+    if keep.size == 0:  # no input: every state stays 0
+        return np.zeros((rows.shape[0], n_pat, times.size)), np.zeros((at_rows.shape[0], n_pat, n_out))
+    system = decompose(rate_matrix_per_h[:, keep[:, None], keep[None, :]])
+    args = (system, times, position[inputs.compartment], inputs.start_h, inputs.duration_h, inputs.amount_mg)
+    if grid_holds_inputs(times, inputs.start_h, inputs.duration_h):
+        modal = np.einsum("rsp,psn->prn", rows[:, keep], system.vectors)
+        modal_at = np.einsum("rsp,psn->prn", at_rows[:, keep], system.vectors)
+        full, sampled = march_rows(*args, modal, modal_at, at)
+        return np.ascontiguousarray(full), sampled
+    states = solve_inputs(*args)  # (P, T, kept)
+    full = _zero_round_off(np.einsum("rsp,pts->rpt", rows[:, keep], states))
+    sampled = np.zeros((at_rows.shape[0], n_pat, n_out))
+    if at is not None and at_rows.shape[0]:
+        sampled = _zero_round_off(at(np.einsum("rsp,pts->rpt", at_rows[:, keep], states)))
+    return full, sampled
+
+
+def _zero_round_off(y: FloatArray) -> FloatArray:
+    """Values within :data:`ROUND_OFF` of each patient's peak over the rows (R, P, T) set to 0."""
+    magnitude = np.abs(y)
+    np.putmask(y, magnitude <= ROUND_OFF * np.max(magnitude, axis=(0, 2), keepdims=True, initial=0.0), 0.0)
+    return y
 
 
 @cache
