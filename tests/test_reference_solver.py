@@ -144,15 +144,23 @@ def test_a_low_dose_agrees_with_reference() -> None:
     assert not bad, bad
 
 
-def test_mood_drive_agrees_with_reference() -> None:
-    """The fast mood drive (not among simulate_course's states) from the exposure phase."""
+@pytest.mark.parametrize("readouts_only", [False, True])
+def test_mood_drive_agrees_with_reference(readouts_only: bool) -> None:
+    """The fast mood drive (not among simulate_course's states) from the exposure phase, on
+    the full grid and from the readout sweep."""
     sessions, patient, horizon_h = COURSES["six infusions over 12 days, 70 kg man"]
     times = _output_times(sessions.days, horizon_h)
-    ex = expose([sessions], _covariates(patient), horizon_h, params=default_parameters(), output_times_h=times)
-    nodes = np.clip(np.searchsorted(ex.grid_h, times), 1, ex.grid_h.size - 1)
-    nodes = np.where(times - ex.grid_h[nodes - 1] < ex.grid_h[nodes] - times, nodes - 1, nodes)  # nearest node
-    assert np.max(np.abs(ex.grid_h[nodes] - times)) <= 1e-6  # output times are nodes (merged within 1e-7 h)
-    got = ex.states["mood_drive_fast"][0, nodes]
+    ex = expose(
+        [sessions], _covariates(patient), horizon_h, params=default_parameters(), output_times_h=times,
+        readouts_only=readouts_only,
+    )  # fmt: skip
+    if ex.readouts is not None:
+        got = ex.readouts["mood_drive_fast"][0]
+    else:
+        nodes = np.clip(np.searchsorted(ex.grid_h, times), 1, ex.grid_h.size - 1)
+        nodes = np.where(times - ex.grid_h[nodes - 1] < ex.grid_h[nodes] - times, nodes - 1, nodes)  # nearest node
+        assert np.max(np.abs(ex.grid_h[nodes] - times)) <= 1e-6  # output times are nodes (merged within 1e-7 h)
+        got = ex.states["mood_drive_fast"][0, nodes]
     ref = _reference(sessions, patient, times)["mood_drive_fast"]
     assert np.max(np.abs(got - ref)) <= TOLERANCE * np.max(ref)
 
@@ -230,7 +238,9 @@ def test_a_course_that_follows_each_patient_agrees_with_reference() -> None:
         weight_kg=np.full(3, patient.weight_kg), age_years=np.full(3, patient.age_years), female=np.zeros(3, bool)
     )
     params = default_parameters()
-    ex = expose([sessions], cov, horizon_h, params=params, output_times_h=times, dose_scale={0: scales})
+    ex = expose(  # the path of virtual trials, whose courses follow the patient
+        [sessions], cov, horizon_h, params=params, output_times_h=times, dose_scale={0: scales}, readouts_only=True
+    )
     res = outcomes(ex, "trd", {"MADRS": np.full(3, BASELINE_MADRS)}, times, params=params)
     dose_mg = 0.5 * patient.weight_kg
     for i, row in enumerate(scales):
