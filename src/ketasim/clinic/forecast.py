@@ -164,6 +164,7 @@ def simulate_copies(
             pk_etas=part.pk_etas,
             output_times_h=times,
             dose_scale={0: multipliers[lo : lo + part.n]},
+            readouts_only=True,
         )
         res = outcomes(
             ex,

@@ -83,8 +83,9 @@ def decide_sessions(
             window = previous + np.arange(0.0, CADSS_WINDOW_H + 1e-9, CADSS_STEP_H)
             times = np.unique(np.append(window[window < t_rate], t_rate))
             ex = expose(
-                treatment, covariates, t_rate, params=params, pk_etas=pk_etas, output_times_h=times, dose_scale=scale
-            )
+                treatment, covariates, t_rate, params=params, pk_etas=pk_etas, output_times_h=times, dose_scale=scale,
+                readouts_only=True,
+            )  # fmt: skip
             res = outcomes(ex, condition, baselines, times, params=params, gains=gains)
             score = res.scales[scale_name][:, -1]
             rated = rate(score, number) if rate is not None else score
