@@ -96,10 +96,7 @@ def _march(
                     acc += observe[p, r, m] * modes[k, m]
                 out[r, p, k] = acc
                 peak = max(peak, abs(acc))
-        for r in range(n_obs):
-            for k in range(n_t):
-                if abs(out[r, p, k]) <= ROUND_OFF * peak:
-                    out[r, p, k] = 0.0
+        _zero_round_off(out, p, peak)
         peak = 0.0
         for r in range(n_at):
             for o in range(n_out):
@@ -109,11 +106,17 @@ def _march(
                     acc += observe_at[p, r, m] * (weight_left[o] * modes[k, m] + weight_right[o] * modes[k + 1, m])
                 out_at[r, p, o] = acc
                 peak = max(peak, abs(acc))
-        for r in range(n_at):
-            for o in range(n_out):
-                if abs(out_at[r, p, o]) <= ROUND_OFF * peak:
-                    out_at[r, p, o] = 0.0
+        _zero_round_off(out_at, p, peak)
     return out, out_at
+
+
+@numba.njit(inline="always")
+def _zero_round_off(out: FloatArray, p: int, peak: float) -> None:
+    """Patient ``p``'s values within :data:`ROUND_OFF` of its peak (round-off of the basis change) set to 0."""
+    for r in range(out.shape[0]):
+        for k in range(out.shape[2]):
+            if abs(out[r, p, k]) <= ROUND_OFF * peak:
+                out[r, p, k] = 0.0
 
 
 def _events(
