@@ -184,19 +184,9 @@ def _spine_kernel(protein: FloatArray, c: FloatArray, scale: FloatArray) -> Floa
     return out
 
 
-READOUTS = (
-    "nmda_occupancy",
-    "disinhibition",
-    "surge",
-    "ampa",
-    "bdnf",
-    "mtorc1",
-    "synaptic_proteins",
-    "spines_transient",
-    "spines_stable",
-    "network",
-)
-"""The planes of :func:`_readout_kernel`, in order (``surge`` raw), before its followers."""
+READOUTS = tuple("surge" if name == "glutamate" else name for name in STATE_NAMES if name != "synapses")
+"""The planes of :func:`_readout_kernel`, in order, before its followers: the reported states
+with the raw surge in place of glutamate, and without synapses (transient + stable)."""
 _N_PLANES = len(READOUTS)
 PATIENT_BLOCK = 64
 """Patients advanced together, node by node, by :func:`_readout_kernel` (each stage one
