@@ -26,6 +26,7 @@ from ketasim.trials.calibration import (
     assign_folds,
     calibrate,
     fittable,
+    informed,
     parameter_fits,
     source_key,
     stage,
@@ -250,3 +251,26 @@ def test_more_starts_never_end_at_a_higher_cost() -> None:
     three = calibrate(n=50, max_nfev=2, targets=targets, starts=3, log=lambda _m: None)
     assert three.objective <= one.objective + 1e-9
     assert "3 starts per stage" in three.method
+
+
+@settings(max_examples=40, deadline=None)
+@given(read=st.lists(st.booleans(), min_size=1, max_size=12), x0=st.floats(-5.0, 5.0))
+def test_informed_finds_exactly_the_parameters_some_residual_reads(read: list[bool], x0: float) -> None:
+    mask = np.array(read)
+
+    def data_residuals(x: np.ndarray) -> np.ndarray:
+        return np.array([np.sum(np.tanh(x[mask])), float(np.prod(np.cos(x[mask])))]) if mask.any() else np.zeros(2)
+
+    assert np.array_equal(informed(data_residuals, np.full(mask.size, x0)), mask)
+
+
+def test_a_parameter_no_chosen_target_reads_keeps_its_declared_start() -> None:
+    """Without a heart-rate target the heart-rate slope is not fitted: it keeps its start and
+    is reported as not identifiable, while the blood-pressure slope the SBP target reads moves."""
+    targets = [t for t in load_targets() if t.id in ("1", "145a")]
+    assert not any(t.scale == "HR" for t in targets)
+    cal = calibrate(n=50, max_nfev=3, targets=targets, starts=2, log=lambda _m: None)  # the 2nd start moves every start
+    starts = {p.name: p.start for p in stage("adverse")}
+    assert cal.values["hr_rise_max_bpm"] == pytest.approx(starts["hr_rise_max_bpm"], rel=1e-4)
+    assert cal.uncertainty["hr_rise_max_bpm"].status == "not_identifiable"
+    assert cal.values["sbp_rise_max_mmhg"] != pytest.approx(starts["sbp_rise_max_mmhg"], rel=1e-4)
