@@ -53,7 +53,8 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
 @pytest.mark.xfail(
     strict=True,
     reason="Known miss (2026-12-04 calibration, two starts per stage, unread parameters kept at their starts, "
-    "Hu 2016 and Glue 2017 read as cumulative response): 160/195 = 82.1% in sample, below the bar "
+    "Hu 2016 and Glue 2017 read as cumulative response, clinic visits in antidepressant arms): "
+    "159/195 = 81.5% in sample, below the bar "
     "of 90% (issue 12; it was 85% of 135 targets before 60 targets from 22 more studies were added)",
 )
 def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
@@ -64,7 +65,8 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="Known miss (2026-12-04 calibration, two starts per stage, unread parameters kept at their starts, "
-    "Hu 2016 and Glue 2017 read as cumulative response): 132/181 = 72.9% of held-out targets "
+    "Hu 2016 and Glue 2017 read as cumulative response, clinic visits in antidepressant arms): "
+    "127/181 = 70.2% of held-out targets "
     "cross-validated, below the bar of 75% (issue 12); docs/model.md §8 lists every miss",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
