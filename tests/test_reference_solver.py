@@ -256,11 +256,12 @@ def test_a_course_that_follows_each_patient_agrees_with_reference() -> None:
         assert not bad, (i, bad)
 
 
-@pytest.mark.parametrize("placebo", ["saline", "midazolam"])
+@pytest.mark.parametrize("placebo", ["saline", "midazolam", "visit"])
 def test_placebo_sessions_and_a_new_antidepressant_agree_with_reference(placebo: str) -> None:
     """Courses with no ketamine (placebo sessions, an oral antidepressant started on day 3): the
     typical patient's MADRS against the reference's symptom layer with no drug (a midazolam
-    session weighs ``midazolam_factor`` times a saline one)."""
+    session weighs ``midazolam_factor`` times a saline one; a visit without a dose gives no
+    kick but starts the sustained expectancy)."""
     p = default_parameters()
     days, ad_day, horizon_h = (0.0, 2.0, 4.0), 3.0, 24.0 * 28
     times = np.arange(0.0, horizon_h, 0.5)
@@ -274,7 +275,7 @@ def test_placebo_sessions_and_a_new_antidepressant_agree_with_reference(placebo:
     )
     no_drug = {k: np.zeros_like(times) for k in ("mood_drive_fast", "synapses", "series_memory")}
     starts = [24.0 * d + HOUR_OF_DAY for d in days]
-    w = p["midazolam_factor"] if placebo == "midazolam" else 1.0
+    w = {"saline": 1.0, "midazolam": p["midazolam_factor"], "visit": 0.0}[placebo]
     want = madrs(
         no_drug, times, starts, BASELINE_MADRS, session_weights=[w] * len(starts), antidepressant_start_h=24.0 * ad_day
     )

@@ -46,10 +46,13 @@ class Route(_Entry):
 
 
 class Placebo(_Entry):
-    """A placebo session: inert (saline, nasal placebo) or active (midazolam)."""
+    """A placebo session: inert (saline, nasal placebo) or active (midazolam); or a clinic
+    visit with no dose (``session_kick: false``), which keeps the patient in treatment (the
+    sustained expectancy) without the per-session expectancy kick."""
 
     title: str
     active: bool
+    session_kick: bool = True
 
 
 class Titled(_Entry):

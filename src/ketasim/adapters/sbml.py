@@ -20,7 +20,7 @@ import numpy as np
 
 from ketasim.covariates import Covariates
 from ketasim.io.files import atomic_path
-from ketasim.model.course import DEFAULT_VITALS, clinic_sessions, expose, is_active_placebo
+from ketasim.model.course import DEFAULT_VITALS, clinic_sessions, expose, session_kick
 from ketasim.model.odes import CourseODE, course_odes
 from ketasim.model.scenario import CRP_HIGH_MG_L, Scenario
 from ketasim.params import ParameterSet, default_parameters
@@ -190,7 +190,7 @@ def _symptoms(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
     b.parameter("session_expectancy", 0.0, constant=False)
     b.rate_rule("session_expectancy", f"-session_expectancy / {tau_x!r}")
     for k, (t_s, kind) in enumerate(sessions):
-        w = eff.midazolam_factor if is_active_placebo(kind) else 1.0
+        w = session_kick(kind, eff.midazolam_factor)
         b.event(f"session_{k}", t_s, [("session_expectancy", f"session_expectancy + {w!r}")])
     ads = [i for i in scenario.treatment if isinstance(i, OralAntidepressant) and i.newly_started]
     ad_start = 24.0 * min(a.start_day for a in ads) if ads else None

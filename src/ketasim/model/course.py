@@ -135,6 +135,15 @@ def is_active_placebo(kind: str) -> bool:
     return placebo is not None and placebo.active
 
 
+def session_kick(kind: str, midazolam_factor: float) -> float:
+    """The expectancy kick of one clinic session, relative to an inert placebo session:
+    ``midazolam_factor`` for an active placebo, 0 for a visit with no dose, else 1."""
+    placebo = vocabulary().placebos.get(kind)
+    if placebo is not None and not placebo.session_kick:
+        return 0.0
+    return midazolam_factor if is_active_placebo(kind) else 1.0
+
+
 def sessions_given(treatment: Sequence[TreatmentItem], n: int, dose_scale: DoseScale | None) -> FloatArray | None:
     """(patients × clinic sessions, in :func:`clinic_sessions` order) 1 where the patient had
     the session, 0 where a course that follows the patient skipped it; None when all had all."""
@@ -416,7 +425,7 @@ def outcomes(
 
     sessions = exposure.sessions
     efficacy = EfficacyParameters.from_params(params, condition)
-    weights: FloatArray = np.array([efficacy.midazolam_factor if is_active_placebo(k) else 1.0 for _, k in sessions])
+    weights: FloatArray = np.array([session_kick(k, efficacy.midazolam_factor) for _, k in sessions])
     if exposure.session_given is not None:
         weights = exposure.session_given * weights[None, :]
     x_session = np.atleast_2d(session_expectancy(out_t, [t for t, _ in sessions], weights, efficacy.tau_session_h))

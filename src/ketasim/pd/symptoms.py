@@ -13,8 +13,8 @@ mechanisms reduce log-severity additively (**assumed**: independent actions):
     score(t)     = baseline × remaining(t), bounded by the scale's range
 
 A is the AMPA index and S the synapse index (:mod:`ketasim.pd.cascade`); X sums a
-decaying kick at each clinic session (× ``midazolam_factor`` for an active placebo,
-τ 12 h, SYNAPSE placebo); Y rises from the first session with τ 16.8 d (Posternak &
+decaying kick at each clinic session (× ``midazolam_factor`` for an active placebo, × 0
+for a visit without a dose; τ 12 h, SYNAPSE placebo); Y rises from the first session with τ 16.8 d (Posternak &
 Zimmerman 2005); Z rises from the antidepressant's start with τ 20 d (Taylor 2006).
 L is the series memory: benefit that builds over repeated sessions (response after one
 infusion is modest and grows over a series; Murrough 2013, Phillips 2019) with a_L and τ_L
