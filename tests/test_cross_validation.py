@@ -274,3 +274,13 @@ def test_a_parameter_no_chosen_target_reads_keeps_its_declared_start() -> None:
     assert cal.values["hr_rise_max_bpm"] == pytest.approx(starts["hr_rise_max_bpm"], rel=1e-4)
     assert cal.uncertainty["hr_rise_max_bpm"].status == "not_identifiable"
     assert cal.values["sbp_rise_max_mmhg"] != pytest.approx(starts["sbp_rise_max_mmhg"], rel=1e-4)
+
+
+def test_a_stage_whose_targets_read_no_parameter_keeps_every_start() -> None:
+    """106b (loss of consciousness) has no model quantity: the side-effect stage fitted on it
+    alone moves nothing and reports every parameter as not identifiable, without failing."""
+    targets = [t for t in load_targets() if t.id == "106b"]
+    cal = calibrate(n=50, max_nfev=2, targets=targets, log=lambda _m: None)
+    for p in stage("adverse"):
+        assert cal.values[p.name] == pytest.approx(p.start, rel=1e-4)
+        assert cal.uncertainty[p.name].status == "not_identifiable"
