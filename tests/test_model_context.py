@@ -52,7 +52,7 @@ def test_more_failed_trials_never_help_the_antidepressant(factor: float, fewer: 
 
 def test_placebo_context_emergency_and_open_label_raise_inpatient_does_not() -> None:
     saline = [PlaceboSessions(placebo="saline", days=(0,))]
-    gains = {"placebo_emergency_gain": 2.0, "placebo_open_label_gain": 1.5}
+    gains = {"placebo_emergency_gain": 2.0, "placebo.open_label_gain": 1.5}
     out = _population_change(saline, Demographics(), 1, **gains)
     assert _population_change(saline, Demographics(setting="emergency"), 1, **gains) < out
     assert _population_change(saline, Demographics(open_label=True), 1, **gains) < out

@@ -28,7 +28,8 @@ beyond NMDA blockade, Zanos et al. 2016; **assumed** structure: one multiplier).
 g, h, k are patient gains (log-normal between-subject variability; all three fall with age
 over 65, :func:`age_log_gain`) times the condition's multipliers and the design's context:
 h × ``placebo_emergency_gain`` for trials enrolling at an emergency presentation (ASPIRE
-I/II, Canuso 2018) and × ``placebo_open_label_gain`` when patients know they receive active treatment;
+I/II, Canuso 2018) and × ``placebo.open_label_gain`` when patients know they receive active treatment (fixed at 1:
+not identified by the targets);
 k × ``ssri_resistance_factor`` per failed adequate antidepressant trial (STAR*D
 remission falling from level to level, Rush 2006).  The comparator terms (ECT,
 antipsychotic augmentation, an antidepressant switch) come from
@@ -110,7 +111,7 @@ class EfficacyParameters:
             tau_ssri_onset_h=p["ssri.tau_onset_days"] * 24.0,
             inflammation_reduction=p["cascade.inflammation_gain_reduction"],
             placebo_emergency_gain=p["placebo_emergency_gain"],
-            placebo_open_label_gain=p["placebo_open_label_gain"],
+            placebo_open_label_gain=p["placebo.open_label_gain"],
             ssri_resistance=p["ssri_resistance_factor"],
             series_gain=p["series_gain"],
             tau_series_h=p["tau_series_days"] * 24.0,

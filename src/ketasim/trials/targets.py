@@ -101,6 +101,12 @@ class Target(_Strict):
     """Times after the session start (h) of the assessments: response at any of them, or the
     BP readings (the first is the pre-dose one) that a BP peak or rise is read from."""
     assessed_note: str | None = None
+    follow_up_every_days: float = Field(default=1.0, gt=0.0, le=28.0)
+    """Interval (days) between follow-up ratings after the course: a loss of response is
+    only seen at a rating (median_days_to_loss_of_response)."""
+    loss_confirmed_by: int = Field(default=1, ge=1, le=4)
+    """Consecutive follow-up ratings without response that make a loss (relapse) of
+    response; its day is the first of them."""
     difference: Literal["arm_minus_control", "control_minus_arm"] = "arm_minus_control"
     fraction: Literal["relative_drop", "late_share", "share_of_reference"] | None = None
     late_after_h: float | None = None

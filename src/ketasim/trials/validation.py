@@ -398,6 +398,25 @@ def _fraction(target: Target, ev: Evaluator) -> Prediction:
     return (float(diff[0] / diff[1]) if diff[1] != 0 else None), None
 
 
+def _median_days_to_loss(target: Target, ev: Evaluator, name: str, t_end: float) -> Prediction:
+    """Median day (from the end of the course) of the first of ``loss_confirmed_by``
+    consecutive follow-up ratings without response, among the patients responding at the
+    end; a patient who never loses response within FOLLOW_UP_DAYS counts as that day."""
+    days = np.arange(0.0, FOLLOW_UP_DAYS + 1e-9, target.follow_up_every_days)
+    r = ev.run(target, target.arm, t_end + 24.0 * days)
+    resp = _responded(r, name)
+    responders = resp[:, 0]
+    if not np.any(responders):
+        return None, "no responders at the end of the course"
+    lost = ~resp[responders]
+    k = target.loss_confirmed_by
+    confirmed = np.ones((lost.shape[0], lost.shape[1] - k + 1), dtype=bool)
+    for j in range(k):  # k ≤ 4 consecutive ratings: a loop over the window, not over patients
+        confirmed &= lost[:, j : lost.shape[1] - k + 1 + j]
+    first = np.where(confirmed.any(axis=1), days[confirmed.argmax(axis=1)], float(FOLLOW_UP_DAYS))
+    return float(np.median(first)), None
+
+
 def predict(target: Target, ev: Evaluator) -> Prediction:
     """The model's value for a target's endpoint (None with a reason when not computable)."""
     if not target.addressable:
@@ -420,14 +439,7 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
         r = ev.run(target, target.arm, np.arange(t0 + 24.0, t_eval + 1e-9, 24.0))
         return float(np.mean(np.all(_responded(r, name), axis=1))), None
     if e == "median_days_to_loss_of_response":
-        r = ev.run(target, target.arm, t_eval + 24.0 * np.arange(0, FOLLOW_UP_DAYS + 1, dtype=np.float64))
-        resp = _responded(r, name)
-        responders = resp[:, 0]
-        if not np.any(responders):
-            return None, "no responders at the end of the course"
-        lost = ~resp[responders]
-        first = np.where(lost.any(axis=1), lost.argmax(axis=1), FOLLOW_UP_DAYS)
-        return float(np.median(first)), None
+        return _median_days_to_loss(target, ev, name, t_eval)
 
     times = np.array([t_eval])
     r = ev.run(target, target.arm, times)
