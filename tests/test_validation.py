@@ -267,3 +267,27 @@ def test_time_to_loss_of_response_follows_the_visits_and_the_confirmation_rule(
     if confirmed_by > 1:  # a confirmed loss can only come later than an unconfirmed one
         once, _ = predict(target.model_copy(update={"loss_confirmed_by": 1}), ev)
         assert once is not None and got >= once
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("follow_up_every_days", 0),
+        ("follow_up_every_days", True),
+        ("follow_up_every_days", float("nan")),
+        ("follow_up_every_days", 29),
+        ("loss_confirmed_by", 0),
+        ("loss_confirmed_by", True),
+        ("loss_confirmed_by", 1.5),
+        ("loss_confirmed_by", 5),
+    ],
+)
+def test_a_follow_up_rule_outside_its_range_is_refused_naming_the_field(field: str, value: object) -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Target
+
+    base = next(t for t in load_targets() if t.id == "131").model_dump()
+    assert Target.model_validate(base).follow_up_every_days == 7
+    with pytest.raises(ValidationError, match=field):
+        Target.model_validate({**base, field: value})

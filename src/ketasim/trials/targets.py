@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ketasim.io.data import read_packaged_yaml
 from ketasim.regimens import TreatmentItem
+from ketasim.schema import Count, Real
 from ketasim.vocabulary import names
 
 Endpoint = Literal[
@@ -101,10 +102,10 @@ class Target(_Strict):
     """Times after the session start (h) of the assessments: response at any of them, or the
     BP readings (the first is the pre-dose one) that a BP peak or rise is read from."""
     assessed_note: str | None = None
-    follow_up_every_days: float = Field(default=1.0, gt=0.0, le=28.0)
+    follow_up_every_days: Real = Field(default=1.0, gt=0.0, le=28.0)
     """Interval (days) between follow-up ratings after the course: a loss of response is
     only seen at a rating (median_days_to_loss_of_response)."""
-    loss_confirmed_by: int = Field(default=1, ge=1, le=4)
+    loss_confirmed_by: Count = Field(default=1, ge=1, le=4)
     """Consecutive follow-up ratings without response that make a loss (relapse) of
     response; its day is the first of them."""
     difference: Literal["arm_minus_control", "control_minus_arm"] = "arm_minus_control"
