@@ -203,3 +203,14 @@ def test_clearance_metric_is_the_models_structural_clearance(drug: str) -> None:
         rel_tol=1e-3,
     )
     assert predict_check(check) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize(("field", "value"), [("observed", True), ("fold", True), ("at_h", "1"), ("range", [0, False])])
+def test_a_pk_check_field_of_the_wrong_kind_is_refused_naming_it(field: str, value: object) -> None:
+    """A boolean or a string is never read as a number in the PK checks file."""
+    from pydantic import ValidationError
+
+    base = load_checks()[0].model_dump()
+    assert PKCheck.model_validate(base).observed == base["observed"]
+    with pytest.raises(ValidationError, match=field):
+        PKCheck.model_validate({**base, field: value})

@@ -280,9 +280,17 @@ def test_time_to_loss_of_response_follows_the_visits_and_the_confirmation_rule(
         ("loss_confirmed_by", True),
         ("loss_confirmed_by", 1.5),
         ("loss_confirmed_by", 5),
+        ("observed", True),
+        ("tolerance", True),
+        ("time_h", True),
+        ("sd", "4"),
+        ("addressable", 1),
+        ("context", {"open_label": 1}),
+        ("context", {"failed_trials": [True, 2]}),
+        ("context", {"age_mean": False}),
     ],
 )
-def test_a_follow_up_rule_outside_its_range_is_refused_naming_the_field(field: str, value: object) -> None:
+def test_a_target_field_of_the_wrong_kind_or_outside_its_range_is_refused_naming_it(field: str, value: object) -> None:
     from pydantic import ValidationError
 
     from ketasim.trials.targets import Target

@@ -7,23 +7,22 @@ from functools import cache
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ketasim.covariates import Covariates
 from ketasim.io.data import read_packaged_yaml
 from ketasim.pk._model import load_model
 from ketasim.pk.nca import compute_nca
 from ketasim.regimens import Dose
+from ketasim.schema import Real, StrictModel
 
 GRID_H = np.arange(0.0, 200.0 + 1e-9, 1.0 / 60.0)
 IV_REFERENCE = Dose(amount_mg=10.0, duration_h=40.0 / 60.0)
 """The IV reference of a bioavailability check: 10 mg over 40 min (dose-normalised AUCs)."""
 
 
-class PKCheck(BaseModel):
+class PKCheck(StrictModel):
     """One published PK value: the dose, what is measured, and how close is close enough."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str
     source: str
@@ -33,13 +32,13 @@ class PKCheck(BaseModel):
     metric: Literal[
         "concentration_at", "cmax", "auc_0_24", "auc_0_t", "bioavailability", "clearance", "half_life", "tmax"
     ]
-    at_h: float | None = None
-    observed: float
-    rel_tol: float | None = None
-    abs_tol: float | None = None
-    fold: float | None = Field(default=None, gt=1.0)
+    at_h: Real | None = None
+    observed: Real
+    rel_tol: Real | None = None
+    abs_tol: Real | None = None
+    fold: Real | None = Field(default=None, gt=1.0)
     """Pass when predicted/observed lies within [1/fold, fold]."""
-    range: tuple[float, float] | None = None
+    range: tuple[Real, Real] | None = None
     note: str | None = None
 
     def passes(self, predicted: float) -> bool:

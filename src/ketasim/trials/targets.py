@@ -6,11 +6,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from ketasim.io.data import read_packaged_yaml
 from ketasim.regimens import TreatmentItem
-from ketasim.schema import Count, Real
+from ketasim.schema import Count, Flag, Real, StrictModel
 from ketasim.vocabulary import names
 
 Endpoint = Literal[
@@ -31,10 +31,6 @@ Endpoint = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
 SIDE_EFFECT_SERIES = ("SBP", "DBP", "HR", "CADSS")
 """Scales of targets read from a side-effect time course rather than a symptom score."""
 INCIDENCE_QUANTITIES = ("cadss_above_4", "bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
@@ -44,29 +40,29 @@ BP_INCIDENCES = ("bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
 that session's pre-dose reading (the first)."""
 
 
-class TargetArm(_Strict):
+class TargetArm(StrictModel):
     """One arm of a target's design."""
 
     label: str
-    n: int | None = Field(default=None, gt=0)
+    n: Count | None = Field(default=None, gt=0)
     treatment: tuple[TreatmentItem, ...]
 
 
-class Context(_Strict):
+class Context(StrictModel):
     """Who was enrolled and how the trial was framed (the placebo and antidepressant
     covariates of the model); defaults are an outpatient, double-blind trial."""
 
     setting: Literal["outpatient", "inpatient", "emergency"] = "outpatient"
-    open_label: bool = False
+    open_label: Flag = False
     """Patients knew they received active treatment (no blinding, or a single-arm series)."""
-    failed_trials: tuple[int, int] | None = Field(default=None)
+    failed_trials: tuple[Count, Count] | None = Field(default=None)
     """Failed adequate antidepressant trials in the episode, drawn uniformly in [lo, hi]
     (default: the condition's, see ``vocabulary.yaml``)."""
-    suicidal_ideation_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
-    age_mean: float | None = Field(default=None, ge=18, le=100)
-    age_min: float | None = Field(default=None, ge=18, le=100)
+    suicidal_ideation_fraction: Real = Field(default=0.0, ge=0.0, le=1.0)
+    age_mean: Real | None = Field(default=None, ge=18, le=100)
+    age_min: Real | None = Field(default=None, ge=18, le=100)
     """The youngest age enrolled (a trial of older adults), when above the default 18."""
-    age_sd: float | None = Field(default=None, gt=0, le=30)
+    age_sd: Real | None = Field(default=None, gt=0, le=30)
     note: str | None = None
 
     @model_validator(mode="after")
@@ -76,7 +72,7 @@ class Context(_Strict):
         return self
 
 
-class Target(_Strict):
+class Target(StrictModel):
     """A published result the model is checked against."""
 
     id: str
@@ -85,7 +81,7 @@ class Target(_Strict):
     family: str
     condition: str
     scale: str
-    baseline: float | None = None
+    baseline: Real | None = None
     baseline_note: str | None = None
     context: Context = Context()
     endpoint: Endpoint
@@ -98,7 +94,7 @@ class Target(_Strict):
     the SD over patients of each patient's largest value."""
     session: Literal["first", "last"] = "first"
     time_from: Literal["dose_start", "infusion_end"] = "dose_start"
-    assessed_at_h: tuple[float, ...] | None = None
+    assessed_at_h: tuple[Real, ...] | None = None
     """Times after the session start (h) of the assessments: response at any of them, or the
     BP readings (the first is the pre-dose one) that a BP peak or rise is read from."""
     assessed_note: str | None = None
@@ -110,25 +106,25 @@ class Target(_Strict):
     response; its day is the first of them."""
     difference: Literal["arm_minus_control", "control_minus_arm"] = "arm_minus_control"
     fraction: Literal["relative_drop", "late_share", "share_of_reference"] | None = None
-    late_after_h: float | None = None
-    reference_time_h: float | None = None
+    late_after_h: Real | None = None
+    reference_time_h: Real | None = None
     description: str
-    time_h: float | None = None
+    time_h: Real | None = None
     time_note: str | None = None
     arm: TargetArm
     control: TargetArm | None = None
-    active_control_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    active_control_share: Real | None = Field(default=None, ge=0.0, le=1.0)
     """A meta-analysis pooling trials with inert and active placebos: the share of its control
     patients whose placebo was active (midazolam).  The predicted effect size or difference
     is the patient-weighted mean of the result against ``control`` (inert) and against the
     same control with midazolam (:func:`ketasim.trials.validation.pooled_controls`)."""
     active_control_note: str | None = None
-    observed: float
-    sd: float | None = None
-    ci: tuple[float, float] | None = None
-    tolerance: float = Field(ge=0)
+    observed: Real
+    sd: Real | None = None
+    ci: tuple[Real, Real] | None = None
+    tolerance: Real = Field(ge=0)
     tolerance_rule: str
-    addressable: bool = True
+    addressable: Flag = True
     reason: str | None = None
     derives: str | None = None
     """The fixed value this result is the source of (e.g. ``adverse.ae_nausea_beta``): it
