@@ -17,6 +17,7 @@ import statsmodels.api as sm
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from ketasim.errors import ParameterError
 from ketasim.params import FreeParameter, default_parameters, load_parameters
@@ -284,3 +285,34 @@ def test_a_stage_whose_targets_read_no_parameter_keeps_every_start() -> None:
     for p in stage("adverse"):
         assert cal.values[p.name] == pytest.approx(p.start, rel=1e-4)
         assert cal.uncertainty[p.name].status == "not_identifiable"
+
+
+@pytest.mark.parametrize("value", ["-1", "10001", "1.5", "true"])
+def test_a_replicate_outside_its_range_is_refused_naming_the_option(value: str) -> None:
+    done = _run("validate", "--n", "50", "--replicate", value)
+    assert done.returncode == 2
+    assert "--replicate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_replicate_is_refused_by_the_python_api_too() -> None:
+    from ketasim.errors import InputError
+    from ketasim.trials.validation import validate
+
+    for value in (-1, True, 2.0):
+        with pytest.raises(InputError, match="replicate"):
+            validate(n=50, replicate=value)  # type: ignore[arg-type]
+
+
+def test_each_replicate_draws_new_patients_and_a_rate_varies_as_binomial_sampling() -> None:
+    """Oracle: a response rate over n independent virtual patients varies between draws with
+    variance p(1 − p)/n; (k − 1)·s²/σ² over k draws is χ²(k − 1) (scipy), tested two-sided at
+    α = 0.002.  Replicate 0 is the packaged draw."""
+    target = next(t for t in load_targets() if t.id == "3")
+    n, draws = 200, 16
+    packaged, _ = predict(target, Evaluator(n=n))
+    assert packaged == predict(target, Evaluator(n=n, replicate=0))[0]
+    rates = np.array([predict(target, Evaluator(n=n, replicate=r))[0] for r in range(1, draws + 1)], dtype=float)
+    assert len(set(rates.tolist())) > 1
+    p = float(rates.mean())
+    statistic = (draws - 1) * rates.var(ddof=1) / (p * (1 - p) / n)
+    assert stats.chi2.ppf(0.001, draws - 1) < statistic < stats.chi2.ppf(0.999, draws - 1), (statistic, rates)

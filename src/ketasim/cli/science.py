@@ -53,17 +53,25 @@ def validate_command(
     n: Annotated[int, typer.Option(help="Virtual patients per arm (50–5000).")] = 400,
     families: FamiliesOption = None,
     params_file: ParamsOption = None,
+    replicate: Annotated[
+        int,
+        typer.Option(
+            help="Draw of virtual patients: 0 (default) the packaged populations; another number draws new "
+            "patients for every arm, to see how far the Monte Carlo draw moves the counts (0–10000)."
+        ),
+    ] = 0,
 ) -> None:
     """Re-run every published target's design: observed vs predicted, tolerance, pass/fail,
     and whether the target was used to calibrate the parameters.  A research and
     decision-support tool: it does not replace clinical judgement."""
-    from ketasim.trials.validation import validate
+    from ketasim.trials.validation import MAX_REPLICATE, validate
 
     check_range("--n", n, 50, 5000, "patients")
+    check_range("--replicate", replicate, 0, MAX_REPLICATE)
     output_file("--report", report, (".html",))
     chosen = _families(families)
     params = parameters(params_file)
-    doc = validate(n=n, params=params, families=chosen)
+    doc = validate(n=n, params=params, families=chosen, replicate=replicate)
     if report is not None:
         from ketasim.reporting.html import validation_html, write_html
 

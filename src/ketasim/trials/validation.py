@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ketasim import DISCLAIMER
+from ketasim.errors import InputError
 from ketasim.model import CourseResult, Exposure, expose, outcomes, with_parameters
 from ketasim.params import ParameterSet, default_parameters
 from ketasim.pd.adverse import AdverseParameters, record_bp
@@ -38,6 +39,8 @@ from ketasim.vocabulary import condition, names, scale
 
 FloatArray = NDArray[np.float64]
 DEFAULT_N = 400
+MAX_REPLICATE = 10_000
+"""Largest replicate number (draws of virtual patients) ``validate`` accepts."""
 ADVERSE_WINDOW_H = 8.0
 STEP_H = 5.0 / 60.0
 INCIDENCE_WINDOW_H = 4.0
@@ -118,6 +121,8 @@ class ValidationReport(BaseModel):
     cross_validation_note: str | None = None
     pk: PKChecks | None = None
     n_per_arm: int
+    replicate: int = 0
+    """Which draw of virtual patients (0: the packaged populations; see :class:`Evaluator`)."""
     parameters: str
     disclaimer: str = DISCLAIMER
 
@@ -193,6 +198,9 @@ class Evaluator:
     n: int = DEFAULT_N
     params: ParameterSet = field(default_factory=default_parameters)
     max_exposures: int | None = None
+    replicate: int = 0
+    """0: each design's packaged population; another number draws new patients (and rating
+    noise) for every arm, to measure how far the Monte Carlo draw moves a result."""
     _exposures: OrderedDict[ExposureKey, Exposure] = field(default_factory=OrderedDict)
     _variants: dict[tuple[ExposureKey, CascadeParameters, float, float], Exposure] = field(default_factory=dict)
     _population: dict[int, VirtualPopulation] = field(default_factory=dict)
@@ -204,6 +212,8 @@ class Evaluator:
         if c != Context():  # the default context keeps the seeds the targets had before contexts existed
             key += f"|{c.setting}|{c.open_label}|{c.failed_trials}|{c.age_mean}"
             key += f"|{c.age_min}|{c.age_sd}" if c.age_min is not None or c.age_sd is not None else ""
+        if self.replicate:
+            key += f"|replicate {self.replicate}"
         seed = zlib.crc32(key.encode())
         if seed not in self._population:
             demographics = Demographics(
@@ -527,6 +537,7 @@ def cross_validate(
     max_exposures: int | None = 2,
     progress: Callable[[int], None] | None = None,
     families: frozenset[str] | None = None,
+    replicate: int = 0,
 ) -> CrossValidation | None:
     """Each fold's held-out targets under the values fitted without them (None when the
     parameter file holds no cross-validation fits)."""
@@ -537,7 +548,7 @@ def cross_validate(
     rows: list[CrossValidatedRow] = []
     for fold in folds:
         held = tuple(known[i] for i in fold.held_out if i in known)
-        ev = Evaluator(n=n, params=params.replace(fold.values), max_exposures=max_exposures)
+        ev = Evaluator(n=n, params=params.replace(fold.values), max_exposures=max_exposures, replicate=replicate)
         tick = None if progress is None else functools.partial(_offset, progress, len(rows))
         for r in evaluate(held, ev, tick):
             rows.append(CrossValidatedRow(**r.row().model_dump(), fold=fold.fold))
@@ -562,14 +573,22 @@ def validate(
     cross_validated: bool = True,
     pk: bool = True,
     families: frozenset[str] | None = None,
+    replicate: int = 0,
 ) -> ValidationReport:
     """Every packaged target (of ``families``, default all), in file order, under ``params``
-    (default: the packaged set); then each held-out fold under its refit, and the PK checks."""
+    (default: the packaged set); then each held-out fold under its refit, and the PK checks.
+    ``replicate`` (≥ 0) picks the draw of virtual patients (0: the packaged one)."""
+    if isinstance(replicate, bool) or not isinstance(replicate, int) or not 0 <= replicate <= MAX_REPLICATE:
+        raise InputError.one("replicate", f"{replicate!r} is not allowed; a whole number from 0 to {MAX_REPLICATE}")
     p = params or default_parameters()
     targets = tuple(t for t in load_targets() if families is None or t.family in families)
-    results = evaluate(targets, Evaluator(n=n, params=p, max_exposures=max_exposures))
-    cv = cross_validate(p, n, max_exposures=max_exposures, families=families) if cross_validated else None
-    return report(results, n, p, cv, pk_checks() if pk else None)
+    results = evaluate(targets, Evaluator(n=n, params=p, max_exposures=max_exposures, replicate=replicate))
+    cv = (
+        cross_validate(p, n, max_exposures=max_exposures, families=families, replicate=replicate)
+        if cross_validated
+        else None
+    )
+    return report(results, n, p, cv, pk_checks() if pk else None, replicate)
 
 
 def report(
@@ -578,6 +597,7 @@ def report(
     params: ParameterSet,
     cv: CrossValidation | None = None,
     pk: PKChecks | None = None,
+    replicate: int = 0,
 ) -> ValidationReport:
     """The validation report of evaluated targets."""
     used = frozenset(params.calibration.targets_used)
@@ -599,5 +619,6 @@ def report(
         cross_validation_note=note,
         pk=pk,
         n_per_arm=n,
+        replicate=replicate,
         parameters=f"{params.origin} (digest {params.digest})",
     )
