@@ -96,8 +96,9 @@ def test_validate_cli_json_and_report(tmp_path: Path) -> None:
     doc = json.loads(result.output)
     assert set(doc) == {
         "targets", "passed", "total", "in_sample", "cross_validation", "cross_validation_note", "pk",
-        "n_per_arm", "parameters", "disclaimer",
+        "n_per_arm", "replicate", "parameters", "disclaimer",
     }  # fmt: skip
+    assert doc["replicate"] == 0
     assert doc["total"] == len(load_targets()) and doc["n_per_arm"] == 50
     assert doc["in_sample"]["passed"] == doc["passed"]  # the top level stays the in-sample figure
     cv = doc["cross_validation"]
