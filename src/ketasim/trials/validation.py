@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
@@ -419,10 +420,7 @@ def _median_days_to_loss(target: Target, ev: Evaluator, name: str, t_end: float)
     if not np.any(responders):
         return None, "no responders at the end of the course"
     lost = ~resp[responders]
-    k = target.loss_confirmed_by
-    confirmed = np.ones((lost.shape[0], lost.shape[1] - k + 1), dtype=bool)
-    for j in range(k):  # k ≤ 4 consecutive ratings: a loop over the window, not over patients
-        confirmed &= lost[:, j : lost.shape[1] - k + 1 + j]
+    confirmed: NDArray[np.bool_] = np.all(sliding_window_view(lost, target.loss_confirmed_by, axis=1), axis=2)
     first = np.where(confirmed.any(axis=1), days[confirmed.argmax(axis=1)], float(FOLLOW_UP_DAYS))
     return float(np.median(first)), None
 
