@@ -93,9 +93,12 @@ def test_racemic_matches_hand_written_odes(model_name: str) -> None:
     three = "Q3_L_h" in p
     routes = ["im", "oral", "sublingual"]
 
-    # states: 0 central, 1 periph, 2 periph2, 3 met c, 4 met p, 5.. depots (im, oral, sublingual)
+    # states: 0 central, 1 periph, 2 periph2, 3 met c, 4 met p, 5.. depots (im, oral, sublingual),
+    # 8 gut-to-liver delay, 9 norketamine formation delay (Simons 2022 mean transit times)
+    k_gut, k_form = 60.0 / p["mtt_gut_liver_min"], 60.0 / p["mtt_formation_min"]
+
     def rhs(t: float, x: np.ndarray) -> np.ndarray:
-        d = np.zeros(8)
+        d = np.zeros(10)
         v1, cl, q, v2 = p["V1_L"], p["CL_L_h"], p["Q_L_h"], p["V2_L"]
         q3, v3 = (p["Q3_L_h"], p["V3_L"]) if three else (0.0, 1.0)
         absorbed = sum(ka[r] * p[f"F_{r}"] * x[5 + i] for i, r in enumerate(routes))
@@ -105,13 +108,15 @@ def test_racemic_matches_hand_written_odes(model_name: str) -> None:
         d[2] = q3 / v1 * x[0] - q3 / v3 * x[2]
         d[3] = (
             p["fm"] * cl / v1 * x[0]
-            + first_pass
+            + k_form * x[9]
             + p["Qm_L_h"] / p["Vm2_L"] * x[4]
             - (p["CLm_L_h"] + p["Qm_L_h"]) / p["Vm1_L"] * x[3]
         )
         d[4] = p["Qm_L_h"] / p["Vm1_L"] * x[3] - p["Qm_L_h"] / p["Vm2_L"] * x[4]
         for i, r in enumerate(routes):
             d[5 + i] = -ka[r] * x[5 + i]
+        d[8] = first_pass - k_gut * x[8]
+        d[9] = k_gut * x[8] - k_form * x[9]
         return d
 
     dose_iv = 0.5 * 82
@@ -122,7 +127,7 @@ def test_racemic_matches_hand_written_odes(model_name: str) -> None:
         (5.0, 5, 30.0, 0.0),  # IM
         (8.0, 7, 25.0, 0.0),  # sublingual
     ]
-    ref = reference_solution(rhs, 8, events, TIMES_H)
+    ref = reference_solution(rhs, 10, events, TIMES_H)
     doses = [
         Dose(time_h=0, amount_mg_per_kg=0.5, duration_h=40 / 60),
         Dose(time_h=0.25, amount_mg=10, rate_mg_per_h=10),

@@ -150,7 +150,6 @@ def test_sex_does_not_change_racemic_exposure(name: str) -> None:
 KNOWN_PK_MISSES = {
     "pk-7": "Perez-Ruixo's metabolite model over-predicts its own Table 4 noresketamine AUC ~1.4x",
     "pk-13": "Perez-Ruixo's oral route gives Fgut(1-E) ~0.18 against 8% oral S-ketamine",
-    "pk-22": "first-pass norketamine enters at the parent's absorption rate: oral Tmax 0.6 h vs 1.6 +/- 0.9",
     "pk-23": "fitted to Chong 2006 (oral 12.1 ng.h/mL per mg); Yanagihara 2003 (n = 3) reports ~20 per mg",
 }
 

@@ -54,7 +54,7 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
     strict=True,
     reason="Known miss (2026-12-04 calibration, two starts per stage, unread parameters kept at their starts, "
     "clinic visits in antidepressant arms, the open-label placebo gain fixed at 1): "
-    "159/195 = 81.5% in sample, below the bar "
+    "160/195 = 82.1% in sample (after the first-pass norketamine delays), below the bar "
     "of 90% (issue 12; it was 85% of 135 targets before 60 targets from 22 more studies were added)",
 )
 def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
@@ -62,14 +62,11 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
     assert rate >= REQUIRED_PASS_RATE, f"{report.passed}/{report.total} = {rate:.1%}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known miss (2026-12-04 calibration, two starts per stage, unread parameters kept at their starts, "
-    "clinic visits in antidepressant arms, the open-label placebo gain fixed at 1): "
-    "135/181 = 74.6% of held-out targets "
-    "cross-validated, below the bar of 75% (issue 12); docs/model.md §8 lists every miss",
-)
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
+    """Issue 12's bar on the packaged draw: met since the 2026-12-04 recalibration after the
+    first-pass norketamine delays (136/181 = 75.1%), by one target; the mean over draws 0-3
+    (`ketasim validate --replicate`) is 135.0 (74.6%), so the margin is within the draw's
+    noise (docs/model.md §8)."""
     cv = report.cross_validation
     assert cv is not None and cv.folds >= 5 and cv.sources >= 40
     rate = cv.passed / cv.total
