@@ -277,7 +277,7 @@ def mechanism() -> Mechanism:
         tau_ss=p["cascade.tau_spine_stable_days"] * 24.0,
         tau_n=p["cascade.tau_network_h"],
         tau_mood=p["tau_mood_onset_h"],
-        tau_tol=p["tau_tolerance_days"] * 24.0,
+        tau_tol=p["adverse.tau_tolerance_days"] * 24.0,
         tau_series=p["tau_series_days"] * 24.0,
     )
 

@@ -37,3 +37,15 @@ def test_docs_mechanism_table_is_the_packaged_parameter_set() -> None:
     from ketasim.params import default_parameters
 
     assert default_parameters().table_markdown() in DOCS.read_text(encoding="utf-8")
+
+
+def test_every_packaged_free_parameter_is_identified_or_fixed() -> None:
+    """Issue 12, item 2: a free parameter the targets cannot move is fixed, not fitted.  The
+    packaged calibration reports no fitted value as not identifiable (a rank-deficient block,
+    like the six dissociation parameters on four targets before 2026-12-04, fails here)."""
+    from ketasim.params import default_parameters, free_parameters
+
+    fits = default_parameters().calibration.uncertainty
+    assert set(fits) == {p.name for p in free_parameters() if p.stage != "glutamate"}  # stage 1 is a root
+    unidentified = sorted(name for name, fit in fits.items() if fit.status == "not_identifiable")
+    assert not unidentified, f"fitted but not identifiable: {unidentified}"

@@ -33,7 +33,8 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class AdverseParameters:
-    """Side-effect parameters (fitted, except where a label table fixes them)."""
+    """Side-effect parameters (fitted, except where a source or an assumption fixes them: the
+    per-session event rates, the spread of dissociation and the clock of its tolerance)."""
 
     cadss_max: float
     cadss_o50: float
@@ -63,9 +64,9 @@ class AdverseParameters:
             cadss_max=p["cadss_max"],
             cadss_o50=p["cadss_occupancy50"],
             cadss_hill=p["cadss_hill"],
-            cadss_omega=p["cadss_omega"],
+            cadss_omega=p["adverse.cadss_omega"],
             tolerance_gain=p["dissociation_tolerance_gain"],
-            tau_tolerance_h=p["tau_tolerance_days"] * 24.0,
+            tau_tolerance_h=p["adverse.tau_tolerance_days"] * 24.0,
             sbp_max=p["sbp_rise_max_mmhg"],
             dbp_max=p["dbp_rise_max_mmhg"],
             hr_max=p["hr_rise_max_bpm"],

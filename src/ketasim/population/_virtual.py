@@ -150,7 +150,7 @@ class VirtualPopulation:
             eta_drug=efficacy.drug_omega * z[0] + age,
             eta_placebo=efficacy.placebo_omega * z[1] + context + age,
             eta_ssri=efficacy.ssri_omega * z[2] + self.failed_trials * math.log(efficacy.ssri_resistance) + age,
-            eta_dissociation=params["cadss_omega"] * z[3],
+            eta_dissociation=params["adverse.cadss_omega"] * z[3],
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
             z_comparator=z[5],
             eta_bp=params["bp_omega"] * z[6],
