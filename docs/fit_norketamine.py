@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
-from pathlib import Path
 
 import numpy as np
+from pkfit import PK_DIR, with_values, write_values
 from scipy.optimize import least_squares
 
 from ketasim.pk import PKModel, load_model
 from ketasim.regimens import Dose
 
-FILE = Path(__file__).resolve().parents[1] / "src/ketasim/data/pk/clements_1981.yaml"
+FILE = PK_DIR / "clements_1981.yaml"
 GRID_H = np.arange(0.0, 8.0 + 1e-9, 1.0 / 120.0)
 FREE = ("Vm1_L", "CLm_L_h", "fp_oral", "fp_sublingual")
 DOSES = {
@@ -45,14 +44,6 @@ CMAX = {"iv": 38.0, "sublingual": 66.0, "oral": 82.0}
 AUC_PER_MG = {"iv": 13.0, "sublingual": 9.9, "oral": 12.1}
 TMAX = {"iv": 0.6, "sublingual": 1.9, "oral": 1.6}
 SOURCE = "Chong et al. 2006 Pain Med 7:469 (racemic 10 mg IV, 25 mg SL, 25 mg oral; norketamine Cmax and AUC)"
-
-
-def with_values(model: PKModel, values: dict[str, float]) -> PKModel:
-    """The model with some parameter values replaced (immutable copy)."""
-    params = {
-        k: (p.model_copy(update={"value": values[k]}) if k in values else p) for k, p in model.spec.parameters.items()
-    }
-    return PKModel(model.spec.model_copy(update={"parameters": params}))
 
 
 def predictions(model: PKModel) -> dict[str, tuple[float, float, float]]:
@@ -84,7 +75,6 @@ def fit() -> tuple[dict[str, float], dict[str, tuple[float, float, float]], dict
 def write(values: dict[str, float]) -> None:
     """Replace each fitted entry's value and source in the parameter file; the nasal route's
     first-pass fraction is **assumed** equal to the oral one (the swallowed part of a spray)."""
-    text = FILE.read_text()
     fitted = f'"fitted by docs/fit_norketamine.py to {SOURCE}"'
     entries = {k: (v, fitted) for k, v in values.items()}
     entries["fp_intranasal"] = (
@@ -92,12 +82,7 @@ def write(values: dict[str, float]) -> None:
         '"assumed equal to fp_oral (the swallowed part of a nasal dose passes the liver); '
         'set by docs/fit_norketamine.py"',
     )
-    for name, (value, source) in entries.items():
-        pattern = re.compile(rf"(\n  {name}:\n    value: )[^\n]+(\n    unit: [^\n]+\n    source: )[^\n]+")
-        text, count = pattern.subn(lambda m, v=value, s=source: f"{m.group(1)}{v}{m.group(2)}{s}", text)
-        if count != 1:
-            raise SystemExit(f"{name}: expected one entry in {FILE.name}, found {count}")
-    FILE.write_text(text)
+    write_values(FILE, entries)
 
 
 def main() -> None:

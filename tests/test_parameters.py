@@ -49,3 +49,16 @@ def test_every_packaged_free_parameter_is_identified_or_fixed() -> None:
     assert set(fits) == {p.name for p in free_parameters() if p.stage != "glutamate"}  # stage 1 is a root
     unidentified = sorted(name for name, fit in fits.items() if fit.status == "not_identifiable")
     assert not unidentified, f"fitted but not identifiable: {unidentified}"
+
+
+def test_the_spread_of_dissociation_is_the_log_normal_of_its_published_cv() -> None:
+    """``adverse.cadss_omega`` is derived, not fitted: the SD of log of a log-normal with the
+    CV of the cited peak CADSS (18.8 +/- 13.7), sqrt(ln(1 + CV^2)), to the 3 digits stored."""
+    import math
+
+    from ketasim.params import default_parameters
+
+    cv = 13.7 / 18.8
+    entry = default_parameters().entries["adverse.cadss_omega"]
+    assert "18.8 (+/- 13.7)" in entry.source
+    assert entry.value == pytest.approx(math.sqrt(math.log(1.0 + cv**2)), abs=5e-4)
