@@ -61,14 +61,19 @@ def residuals(log_x: np.ndarray, base: PKModel) -> np.ndarray:
     )
 
 
+def fit(base: PKModel) -> dict[str, float]:
+    """Vcn and CLn (4 significant digits) from the packaged values as the start."""
+    start = np.log([base.spec.parameters[k].value for k in FREE])
+    res = least_squares(residuals, start, args=(base,), bounds=(np.log([5.0, 5.0]), np.log([1000.0, 500.0])))
+    return {k: float(f"{v:.4g}") for k, v in zip(FREE, np.exp(res.x), strict=True)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the fitted values in perez_ruixo_2021.yaml")
     args = parser.parse_args()
     base = load_model("esketamine")
-    start = np.log([base.spec.parameters[k].value for k in FREE])
-    fit = least_squares(residuals, start, args=(base,), bounds=(np.log([5.0, 5.0]), np.log([1000.0, 500.0])))
-    values = {k: float(f"{v:.4g}") for k, v in zip(FREE, np.exp(fit.x), strict=True)}
+    values = fit(base)
     before, after = predictions(base), predictions(with_values(base, values))
     print("fitted:", values)
     print(
