@@ -46,12 +46,12 @@ def parent_metabolite_first_order(p: Params, ka_per_h: Mapping[str, FloatArray])
         dM1/dt = fm·CL/V1·A1 − (CLm + Qm)/Vm1·M1 + Qm/Vm2·M2
     An absorption route r with bioavailability F_r and first-pass metabolite fraction fp_r:
         depot_r → central: ka_r·F_r;  → metabolite: ka_r·(1 − F_r)·fp_r;  → lost: the rest.
-    With ``mtt_gut_liver_min`` and ``mtt_formation_min`` (Simons 2022, Front Pain Res
+    With ``mtt_gut_liver_min`` and/or ``mtt_formation_min`` (Simons 2022, Front Pain Res
     3:946486, Fig. 2 and Table 4), first-pass norketamine reaches the circulation through a
-    gut-to-liver delay (rate 1/MTT_G) and a formation delay (rate 1/MTT_K→NK) instead of at
-    once: Simons's mean transit times, the formation delay in one compartment instead of
-    their chain of two equal ones (**assumed**: two equal rates make the rate matrix
-    defective, which an eigen-decomposition solves only to about 1e-7).
+    gut-to-liver delay (rate 1/MTT_G) and a formation delay (rate 1/MTT_K→NK), each optional,
+    instead of at once: Simons's mean transit times, the formation delay in one compartment
+    instead of their chain of two equal ones (**assumed**: two equal rates make the rate
+    matrix defective, which an eigen-decomposition solves only to about 1e-7).
     """
     cl, v1 = p["CL_L_h"], p["V1_L"]
     fm = p["fm"]
@@ -64,15 +64,12 @@ def parent_metabolite_first_order(p: Params, ka_per_h: Mapping[str, FloatArray])
     ]
     flows += _exchange("metabolite_central", "metabolite_peripheral", p["Qm_L_h"], p["Vm1_L"], p["Vm2_L"])
     flows.append(Flow("metabolite_central", "eliminated_metabolite", p["CLm_L_h"] / p["Vm1_L"]))
+    # first-pass norketamine passes each delay the file gives, last one first (Simons 2022)
     first_pass = "metabolite_central"
-    if "mtt_gut_liver_min" in p:
-        k_gut_per_h = 60.0 / p["mtt_gut_liver_min"]
-        k_formation_per_h = 60.0 / p["mtt_formation_min"]
-        first_pass = "gut_to_liver"
-        flows += [
-            Flow("gut_to_liver", "norketamine_formation", k_gut_per_h),
-            Flow("norketamine_formation", "metabolite_central", k_formation_per_h),
-        ]
+    for delay, mtt in (("norketamine_formation", "mtt_formation_min"), ("gut_to_liver", "mtt_gut_liver_min")):
+        if mtt in p:
+            flows.append(Flow(delay, first_pass, 60.0 / p[mtt]))
+            first_pass = delay
     for route, ka in ka_per_h.items():
         f, fp = p[f"F_{route}"], p[f"fp_{route}"]
         depot = f"depot_{route}"
