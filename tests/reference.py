@@ -13,7 +13,8 @@ Two entry points:
   dose events (used by the PK solver tests);
 * :func:`simulate_iv_course` — one patient, a racemic-ketamine IV course: plasma ketamine and
   norketamine, free brain concentrations, NMDA occupancy, the plasticity cascade, the mood
-  drive and the dissociation-tolerance index; :func:`madrs` and :func:`cadss` turn those into
+  drive, the dissociation-tolerance index and the acute adaptation of dissociation; :func:`madrs`
+  and :func:`cadss` turn those into
   the symptom score and dissociation (docs/model.md §6).
 
 Racemic ketamine (Clements & Nimmo 1981 parent + Perez-Ruixo 2021 surrogate norketamine,
@@ -258,6 +259,7 @@ class Mechanism:
     tau_mood: float
     tau_tol: float
     tau_series: float
+    tau_acute: float
 
 
 def mechanism() -> Mechanism:
@@ -279,6 +281,7 @@ def mechanism() -> Mechanism:
         tau_mood=p["tau_mood_onset_h"],
         tau_tol=p["adverse.tau_tolerance_days"] * 24.0,
         tau_series=p["tau_series_days"] * 24.0,
+        tau_acute=p["dissociation_acute_tau_min"] / 60.0,
     )
 
 
@@ -290,7 +293,7 @@ STATES = (
     "A1", "A2", "M1", "M2", "Ce_ketamine", "Ce_norketamine",
     "disinhibition", "adaptation", "ampa", "bdnf", "mtorc1", "synaptic_proteins",
     "spines_transient", "spines_stable", "network", "mood_drive_fast", "dissociation_tolerance", "occupancy_auc",
-    "series_memory",
+    "series_memory", "acute_adaptation",
 )  # fmt: skip
 IDX = {name: i for i, name in enumerate(STATES)}
 NORMALISERS = ("surge", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "synapses", "network")
@@ -325,7 +328,7 @@ def _rhs(pk: Mapping[str, float], mech: Mechanism, n: Mapping[str, float], auc1:
     lk, ln = load_per
 
     def rhs(t: float, y: FloatArray) -> FloatArray:
-        a1, a2, m1, m2, ce_k, ce_n, i, ga, a, b, mt, pr, sf, ss, net, d, _tol, _auc, mem = y
+        a1, a2, m1, m2, ce_k, ce_n, i, ga, a, b, mt, pr, sf, ss, net, d, _tol, _auc, mem, x_acute = y
         load = lk * ce_k + ln * ce_n
         occ = load / (1.0 + load)
         surge = max(i - ga, 0.0)
@@ -350,6 +353,7 @@ def _rhs(pk: Mapping[str, float], mech: Mechanism, n: Mapping[str, float], auc1:
                 occ / auc1 - _tol / m.tau_tol,
                 occ,
                 occ / auc1 - mem / m.tau_series,
+                (occ - x_acute) / m.tau_acute,
             ]
         )
 
@@ -403,7 +407,7 @@ def simulate_iv_course(
     (plasma, ng/mL), each species' free brain concentration (µM), ``nmda_occupancy``,
     ``disinhibition``, ``glutamate`` (fraction above baseline), ``ampa``, ``bdnf``,
     ``mtorc1``, ``synaptic_proteins``, ``spines_transient``, ``spines_stable``, ``synapses``,
-    ``network`` (indices), ``mood_drive_fast`` and ``dissociation_tolerance``."""
+    ``network`` (indices), ``mood_drive_fast``, ``dissociation_tolerance`` and ``acute_adaptation``."""
     times = np.asarray(times_h, dtype=np.float64)
     n = normalisers()
     segments, pk, mech = _solve(infusions, float(times.max()), patient, n, n["auc1"])
@@ -420,7 +424,7 @@ def simulate_iv_course(
         out[s] = pk[f"fraction.{s}"] * pk[f"fu.{s}"] * 1000.0 * ce / pk[f"molar.{s}"]
     for name in (
         "disinhibition", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "spines_transient", "spines_stable",
-        "network", "mood_drive_fast", "dissociation_tolerance", "series_memory",
+        "network", "mood_drive_fast", "dissociation_tolerance", "series_memory", "acute_adaptation",
     ):  # fmt: skip
         out[name] = y[IDX[name]]
     return out
@@ -478,10 +482,12 @@ def madrs(
 
 
 def cadss(states: Mapping[str, FloatArray]) -> FloatArray:
-    """Typical patient's CADSS: c_max·Oⁿ/(O50ⁿ + Oⁿ)/(1 + k_tol·T), within 0–92."""
+    """Typical patient's CADSS: c_max·Dⁿ/(D50ⁿ + Dⁿ)/(1 + k_tol·T), within 0–92, with the
+    dissociative drive D = max(O − γ·X, 0), X the acute adaptation."""
     p = default_parameters()
-    o = np.maximum(states["nmda_occupancy"], 0.0) ** p["cadss_hill"]
-    value = p["cadss_max"] * o / (p["cadss_occupancy50"] ** p["cadss_hill"] + o)
+    drive = np.maximum(states["nmda_occupancy"] - p["dissociation_acute_fraction"] * states["acute_adaptation"], 0.0)
+    d = drive ** p["cadss_hill"]
+    value = p["cadss_max"] * d / (p["cadss_drive50"] ** p["cadss_hill"] + d)
     value = value / (1.0 + p["dissociation_tolerance_gain"] * states["dissociation_tolerance"])
     clipped: FloatArray = np.clip(value, 0.0, 92.0)
     return clipped

@@ -16,6 +16,7 @@ from ketasim.model import Exposure, expose
 from ketasim.model.odes import course_odes, solve_reference
 from ketasim.params import default_parameters
 from ketasim.pd._filters import at_times
+from ketasim.pd.adverse import AdverseParameters, dissociative_drive
 from ketasim.pk import load_model, sample_etas
 from ketasim.regimens import KetamineSessions, TreatmentItem
 
@@ -28,6 +29,8 @@ def _batched(ex: Exposure, name: str) -> NDArray[np.float64]:
         return ex.concentrations_ng_ml[name.removeprefix("plasma.")]
     if name == "dissociation_tolerance":
         return ex.tolerance
+    if name == "dissociative_drive":
+        return dissociative_drive(ex.states["nmda_occupancy"], ex.grid_h, AdverseParameters.from_params(PARAMS))
     return ex.states[name] if name in ex.states else ex.spines[name]
 
 

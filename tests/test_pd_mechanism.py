@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from ketasim.covariates import Covariates
 from ketasim.model import simulate_course
 from ketasim.params import default_parameters
 from ketasim.pd._filters import _moments, first_order, sampler
+from ketasim.pd.adverse import AdverseParameters, dissociative_drive
 from ketasim.pd.cascade import CascadeParameters, run_cascade, standard_infusion_occupancy
 from ketasim.pd.receptor import affinities_um, nmda_occupancy
 from ketasim.regimens import KetamineSessions, OralAntidepressant, PlaceboSessions
@@ -97,6 +100,48 @@ def test_dissociation_resolves_within_two_hours_of_infusion_end() -> None:
     cadss = r.adverse["cadss"][0]
     assert cadss.max() > 4.0  # there is dissociation during the infusion
     assert np.all(cadss[t >= 40 / 60 + 2.0] < 4.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    level=st.floats(0.05, 0.95),
+    rise_h=st.floats(0.1, 1.0),
+    fraction=st.floats(0.0, 1.0),
+    tau_min=st.floats(1.0, 240.0),
+)
+def test_dissociative_drive_matches_an_ode_solver(level: float, rise_h: float, fraction: float, tau_min: float) -> None:
+    """D = max(O − γ·X, 0), dX/dt = (O − X)/τ_acute, against scipy's solve_ivp for a smooth
+    occupancy curve that rises and falls; D never exceeds the occupancy."""
+    p = replace(AdverseParameters.from_params(PARAMS), tau_acute_h=tau_min / 60.0, acute_fraction=fraction)
+
+    def occ(t: np.ndarray) -> np.ndarray:
+        return level * (1.0 - np.exp(-t / rise_h)) * np.exp(-t / 3.0)
+
+    t = np.linspace(0.0, 8.0, 2001)
+    drive = dissociative_drive(occ(t)[None, :], t, p)[0]
+    x = solve_ivp(lambda s, y: (occ(s) - y) / p.tau_acute_h, (0.0, 8.0), [0.0], t_eval=t, rtol=1e-10, atol=1e-13).y[0]
+    exact = np.maximum(occ(t) - fraction * x, 0.0)
+    np.testing.assert_allclose(drive, exact, atol=1e-4 * level)  # the batched solver's accuracy (1e-4 of the peak)
+    assert np.all((drive >= 0.0) & (drive <= occ(t) + 1e-12))
+
+
+def test_without_acute_adaptation_dissociation_follows_occupancy() -> None:
+    p = replace(AdverseParameters.from_params(PARAMS), acute_fraction=0.0)
+    t = np.linspace(0.0, 3.0, 200)
+    occupancy = np.sin(np.pi * t / 3.0)[None, :] * 0.4
+    np.testing.assert_array_equal(dissociative_drive(occupancy, t, p), occupancy)
+
+
+@settings(max_examples=6, deadline=None)
+@given(slower_min=st.floats(60.0, 120.0))
+def test_a_slower_infusion_of_the_same_dose_dissociates_less(slower_min: float) -> None:
+    """The adaptation's prediction: dissociation follows the rise of occupancy, so spreading
+    the same 0.5 mg/kg over longer lowers the peak CADSS."""
+    peaks = [
+        _course([KetamineSessions(dose_mg_per_kg=0.5, duration_min=d, days=(0,))], days=1).adverse["cadss"][0].max()
+        for d in (40.0, slower_min)
+    ]
+    assert peaks[1] < peaks[0]
 
 
 def test_blood_pressure_peaks_near_40_minutes_and_resolves() -> None:

@@ -52,9 +52,10 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-04 calibration, two starts per stage, unread parameters kept at their starts, "
+    reason="Known miss (2026-12-05 calibration, two starts per stage, unread parameters kept at their starts, "
     "clinic visits in antidepressant arms, the open-label placebo gain fixed at 1, the human norketamine "
-    "binding, two dissociation parameters fixed, noresketamine refit, two CADSS targets added): 158/197 = 80.2% "
+    "binding, two dissociation parameters fixed, noresketamine refit, two CADSS targets added, the acute "
+    "adaptation of dissociation): 158/197 = 80.2% "
     "in sample, below the bar "
     "of 90% (issue 12; it was 85% of 135 targets before 60 targets from 22 more studies were added)",
 )
@@ -65,11 +66,10 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-04, ninth session: the human unbound fraction of norketamine, 0.50 instead of "
-    "the dog's 0.40, two unidentified dissociation parameters fixed, noresketamine refit to its Table 4, two "
-    "CADSS targets the structure cannot meet): 133/183 = 72.7% cross-validated on the packaged draw, mean 130.6 "
-    "(71.4%) over draws 0-7; the eighth session's parameters met the bar on the packaged draw only (136/181, "
-    "mean 134.6). docs/model.md section 8.",
+    reason="Known miss (2026-12-05, tenth session: dissociation read from occupancy less an acute adaptation, "
+    "after the ninth session's human norketamine binding, fixed dissociation spread and clock, noresketamine "
+    "refit and two CADSS targets): 137/183 = 74.9% cross-validated on the packaged draw, one target short of "
+    "the bar (138), mean 133.4 (72.9%) over draws 0-7 (130.6 before the adaptation). docs/model.md section 8.",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
     """Issue 12's bar on the packaged draw (75% of the held-out targets; the headline)."""

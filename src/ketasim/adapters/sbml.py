@@ -158,6 +158,10 @@ def _cascade(b: _Builder, ode: CourseODE, pk_ids: list[str]) -> None:
         "series_memory",
         f"nmda_occupancy / {ode.auc_one_session_h!r} - series_memory / {ode.tau_series_h!r}",
     )
+    b.parameter("dissociation_adaptation", 0.0, constant=False)
+    b.rate_rule("dissociation_adaptation", f"(nmda_occupancy - dissociation_adaptation) / {ode.tau_acute_h!r}")
+    drive = f"nmda_occupancy - {ode.acute_fraction!r} * dissociation_adaptation"
+    b.assignment("dissociative_drive", f"piecewise({drive}, {drive} > 0, 0)")
 
 
 def _rising(start_h: float | None, tau_h: float) -> str:
@@ -226,9 +230,9 @@ def _symptoms(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
 def _side_effects(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
     a = AdverseParameters.from_params(params)
     vit = {**DEFAULT_VITALS, **scenario.patient.vitals.model_dump()}
-    o = "nmda_occupancy"
+    d, o = "dissociative_drive", "nmda_occupancy"
     cadss = (
-        f"{a.cadss_max!r} * {o}^{a.cadss_hill!r} / ({a.cadss_o50!r}^{a.cadss_hill!r} + {o}^{a.cadss_hill!r})"
+        f"{a.cadss_max!r} * {d}^{a.cadss_hill!r} / ({a.cadss_d50!r}^{a.cadss_hill!r} + {d}^{a.cadss_hill!r})"
         f" / (1 + {a.tolerance_gain!r} * dissociation_tolerance)"
     )
     b.assignment("cadss", f"piecewise(92, {cadss} > 92, {cadss})")

@@ -21,6 +21,7 @@ from ketasim.pd.adverse import (
     Flag,
     bp_log_sensitivity,
     cadss,
+    dissociative_drive,
     exposure_flags,
     haemodynamics,
     session_probabilities,
@@ -478,12 +479,14 @@ def outcomes(
     session_z = None if gains.bp_session_keys is None else session_normals(gains.bp_session_keys, len(sessions))
     eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, [t for t, _ in sessions], out_t)
     rises = haemodynamics(occ_out, adverse_p, eta_bp)
+    drive = dissociative_drive(occupancy, grid, adverse_p, at=sample)
     adverse = {
-        "cadss": cadss(occ_out, tol_out, adverse_p, gains.eta_dissociation),
+        "cadss": cadss(drive, tol_out, adverse_p, gains.eta_dissociation),
         "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],
         "dbp_mmhg": vit["diastolic_mmhg"][:, None] + rises["dbp_rise_mmhg"],
         "heart_rate_bpm": vit["heart_rate_bpm"][:, None] + rises["hr_rise_bpm"],
         "dissociation_tolerance": tol_out,
+        "dissociative_drive": drive,
     }
     drug_sessions = {drug_entry(d).session_kind for d in exposure.drugs}
     ketamine_days = [t / 24.0 for t, kind in sessions if kind in drug_sessions]

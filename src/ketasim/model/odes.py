@@ -1,6 +1,6 @@
 """The whole exposure model of one patient as a single ODE system: PK compartments and
-effect sites (linear), NMDA occupancy (algebraic), the cascade, the mood drive and the
-dissociation-tolerance tracker.
+effect sites (linear), NMDA occupancy (algebraic), the cascade, the mood drive, the
+dissociation-tolerance tracker and the acute adaptation of dissociation.
 
 It restates the equations the batched solver integrates (:func:`ketasim.model.expose`)
 as one right-hand side, for general-purpose integrators: ``scipy``'s ``solve_ivp`` here
@@ -28,6 +28,8 @@ from ketasim.pk import load_model
 from ketasim.regimens import Dose, KetamineSessions, TreatmentItem
 
 FloatArray = NDArray[np.float64]
+EXTRA_STATES = ("mood_drive_fast", "dissociation_tolerance", "series_memory", "dissociation_adaptation")
+"""States after the cascade's, in this order."""
 InputEvent = tuple[float, int, float, float]
 """(start_h, state index, amount, duration_h); duration 0 is a bolus."""
 
@@ -46,6 +48,8 @@ class CourseODE:
     norm: dict[str, float]
     tau_mood_h: float
     tau_tolerance_h: float
+    tau_acute_h: float
+    acute_fraction: float
     auc_one_session_h: float
     tau_series_h: float
     inputs: tuple[InputEvent, ...]
@@ -66,7 +70,7 @@ class CourseODE:
 
         def f(t: float, y: FloatArray) -> FloatArray:
             occ_now[0] = self.occupancy(y)
-            mood, tol, memory = y[c0 + len(ODE_STATES)], y[c0 + len(ODE_STATES) + 1], y[c0 + len(ODE_STATES) + 2]
+            mood, tol, memory, acute = y[c0 + len(ODE_STATES) : c0 + len(ODE_STATES) + 4]
             return np.concatenate(
                 [
                     m @ y[:n],
@@ -75,6 +79,7 @@ class CourseODE:
                         (y[ampa] - mood) / self.tau_mood_h,
                         occ_now[0] / self.auc_one_session_h - tol / self.tau_tolerance_h,
                         occ_now[0] / self.auc_one_session_h - memory / self.tau_series_h,
+                        (occ_now[0] - acute) / self.tau_acute_h,
                     ],
                 ]
             )
@@ -127,8 +132,9 @@ def course_odes(
         at += b.shape[0]
     cascade = CascadeParameters.from_params(params)
     ki = dict(cascade.ki_um)
+    adverse = AdverseParameters.from_params(params)
     return CourseODE(
-        states=(*states, *ODE_STATES, "mood_drive_fast", "dissociation_tolerance", "series_memory"),
+        states=(*states, *ODE_STATES, *EXTRA_STATES),
         n_pk=n_pk,
         rate_matrix_per_h=m,
         plasma_ng_ml=plasma,
@@ -137,7 +143,9 @@ def course_odes(
         cascade=cascade,
         norm=dict(normalisers(cascade)),
         tau_mood_h=params["tau_mood_onset_h"],
-        tau_tolerance_h=AdverseParameters.from_params(params).tau_tolerance_h,
+        tau_tolerance_h=adverse.tau_tolerance_h,
+        tau_acute_h=adverse.tau_acute_h,
+        acute_fraction=adverse.acute_fraction,
         auc_one_session_h=reference_occupancy_auc(cascade),
         tau_series_h=params["tau_series_days"] * 24.0,
         inputs=tuple(sorted(events)),
@@ -189,7 +197,7 @@ def solve_reference(
     ode: CourseODE, times_h: FloatArray, *, method: str = "LSODA", rtol: float = 1e-10, atol: float = 1e-14
 ) -> dict[str, FloatArray]:
     """Outputs at ``times_h`` by ``solve_ivp``: plasma concentrations, occupancy and every
-    cascade, mood and tolerance state, named as in :class:`ketasim.model.CourseResult`."""
+    cascade, mood and tolerance state and the dissociative drive, named as in :class:`ketasim.model.CourseResult`."""
     y = integrate_with_events(ode.rhs(), len(ode.states), ode.inputs, times_h, method=method, rtol=rtol, atol=atol)
     c0 = ode.n_pk
     col = {name: c0 + i for i, name in enumerate(ODE_STATES)}
@@ -201,4 +209,6 @@ def solve_reference(
     out["synapses"] = y[:, col["spines_transient"]] + y[:, col["spines_stable"]]
     out["mood_drive_fast"] = y[:, c0 + len(ODE_STATES)]
     out["dissociation_tolerance"] = y[:, c0 + len(ODE_STATES) + 1]
+    adaptation = y[:, c0 + len(ODE_STATES) + 3]
+    out["dissociative_drive"] = np.maximum(out["nmda_occupancy"] - ode.acute_fraction * adaptation, 0.0)
     return out

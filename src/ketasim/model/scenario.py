@@ -161,7 +161,7 @@ class CourseReport(BaseModel):
     concentrations_ng_ml: dict[str, list[float]]
     states: dict[str, list[float]] = Field(description="receptor and cascade states (activation indices)")
     scales: dict[str, list[float]]
-    adverse: dict[str, list[float]] = Field(description="CADSS, blood pressure, heart rate, tolerance")
+    adverse: dict[str, list[float]] = Field(description="CADSS and its drive, blood pressure, heart rate, tolerance")
     sessions: list[SessionReport]
     flags: list[Flag]
     disclaimer: str = DISCLAIMER

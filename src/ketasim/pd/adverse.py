@@ -1,7 +1,9 @@
 """Side effects: dissociation, blood pressure and heart rate, per-session adverse events,
 and a cumulative-exposure tracker.
 
-    CADSS(t)  = c_max·e^η · O^n/(O50^n + O^n) / (1 + k_tol·T(t))   O: NMDA occupancy (effect site)
+    dX/dt     = (O − X)/τ_acute                                   acute (within-session) adaptation
+    D(t)      = max(O − γ·X, 0)                                   dissociative drive; O: NMDA occupancy
+    CADSS(t)  = c_max·e^η · D^n/(D50^n + D^n) / (1 + k_tol·T(t))  (effect site)
     T(t)      = (1/AUC₁) ∫ O(s)·e^{−(t−s)/τ_tol} ds              exposure-weighted sessions, τ_tol 28 d
     ΔSBP(t)   = E_SBP·e^(η+κ_s)·O^m/(O50_BP^m + O^m), likewise ΔDBP, ΔHR (peaks with occupancy, ~40 min;
                 η per patient, κ_s per session s: between-patient and between-session spread)
@@ -10,6 +12,12 @@ and a cumulative-exposure tracker.
                                                                    dizziness, sedation, vertigo, hypoesthesia
 
 AUC₁ is the occupancy AUC of one standard infusion, so T counts "standard sessions".
+The acute adaptation X (τ_acute, γ fitted) makes dissociation follow the rise of occupancy
+more than its level: it resolves within 20 min of the end of a 40-min infusion while
+occupancy is still near its peak (CADSS 18.8 at the peak, 0.8 twenty minutes later, pooled
+n = 53, Rosenblat group CNS Summit abstract T39) and peaks before occupancy after a nasal
+dose (~40 min, Spravato label); with γ < 1 a steady occupancy keeps a part of it (Bowdle
+1998: effects linear in steady-state concentration).
 Nothing here predicts abuse or bladder toxicity: :func:`exposure_flags` raises a flag,
 with its source, when dosing is frequent and long (thresholds **assumed**, none published).
 """
@@ -37,8 +45,10 @@ class AdverseParameters:
     per-session event rates, the spread of dissociation and the clock of its tolerance)."""
 
     cadss_max: float
-    cadss_o50: float
+    cadss_d50: float
     cadss_hill: float
+    tau_acute_h: float
+    acute_fraction: float
     cadss_omega: float
     tolerance_gain: float
     tau_tolerance_h: float
@@ -62,8 +72,10 @@ class AdverseParameters:
 
         return cls(
             cadss_max=p["cadss_max"],
-            cadss_o50=p["cadss_occupancy50"],
+            cadss_d50=p["cadss_drive50"],
             cadss_hill=p["cadss_hill"],
+            tau_acute_h=p["dissociation_acute_tau_min"] / 60.0,
+            acute_fraction=p["dissociation_acute_fraction"],
             cadss_omega=p["adverse.cadss_omega"],
             tolerance_gain=p["dissociation_tolerance_gain"],
             tau_tolerance_h=p["adverse.tau_tolerance_days"] * 24.0,
@@ -86,14 +98,23 @@ def tolerance_index(
     return first_order(occupancy, tau_h, grid_h, at=at) * tau_h / auc_one_session
 
 
-def cadss(
-    occupancy: FloatArray, tolerance: FloatArray, p: AdverseParameters, eta: FloatArray | None = None
+def dissociative_drive(
+    occupancy: FloatArray, grid_h: FloatArray, p: AdverseParameters, *, at: Sampler | None = None
 ) -> FloatArray:
-    """Dissociation (CADSS total, 0–92) from occupancy, lessened by tolerance; ``eta`` (P,)
-    is each patient's log-sensitivity."""
-    o = np.maximum(occupancy, 0.0) ** p.cadss_hill
+    """D = max(O − γ·X, 0) on the nodes ``grid_h`` (or at the times of ``at`` only), X the
+    acute adaptation, dX/dt = (O − X)/τ_acute."""
+    adapted = first_order(occupancy, p.tau_acute_h, grid_h, at=at)
+    level = occupancy if at is None else at(occupancy)
+    drive: FloatArray = np.maximum(level - p.acute_fraction * adapted, 0.0)
+    return drive
+
+
+def cadss(drive: FloatArray, tolerance: FloatArray, p: AdverseParameters, eta: FloatArray | None = None) -> FloatArray:
+    """Dissociation (CADSS total, 0–92) from the dissociative drive (:func:`dissociative_drive`),
+    lessened by tolerance; ``eta`` (P,) is each patient's log-sensitivity."""
+    d = np.maximum(drive, 0.0) ** p.cadss_hill
     sensitivity = 1.0 if eta is None else np.exp(eta)[:, None]
-    value = sensitivity * p.cadss_max * o / (p.cadss_o50**p.cadss_hill + o) / (1.0 + p.tolerance_gain * tolerance)
+    value = sensitivity * p.cadss_max * d / (p.cadss_d50**p.cadss_hill + d) / (1.0 + p.tolerance_gain * tolerance)
     clipped: FloatArray = np.clip(value, 0.0, 92.0)
     return clipped
 

@@ -11,7 +11,7 @@ numbers:
    (session, sustained, midazolam), antidepressant effect, their between-patient spreads,
    and one gain per non-TRD condition — on every symptom target (and the reported SDs of
    change, which carry the spread);
-3. side effects: dissociation (Emax, occupancy50, Hill, spread, tolerance), blood pressure and
+3. side effects: dissociation (Emax, drive50, Hill, acute adaptation, tolerance), blood pressure and
    heart-rate slopes, and per-session adverse-event rates — on the adverse targets.
 
 Low-reliability targets ([L]) get half weight.  Relative gains (the condition multipliers
