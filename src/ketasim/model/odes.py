@@ -70,7 +70,7 @@ class CourseODE:
 
         def f(t: float, y: FloatArray) -> FloatArray:
             occ_now[0] = self.occupancy(y)
-            mood, tol, memory, acute = y[c0 + len(ODE_STATES) : c0 + len(ODE_STATES) + 4]
+            mood, tol, memory, acute = y[c0 + len(ODE_STATES) : c0 + len(ODE_STATES) + len(EXTRA_STATES)]
             return np.concatenate(
                 [
                     m @ y[:n],
@@ -207,8 +207,9 @@ def solve_reference(
     out["glutamate"] = ode.cascade.glutamate_peak_rise * surge / ode.norm["surge"]
     out.update({name: y[:, col[name]] for name in ODE_STATES if name != "adaptation"})
     out["synapses"] = y[:, col["spines_transient"]] + y[:, col["spines_stable"]]
-    out["mood_drive_fast"] = y[:, c0 + len(ODE_STATES)]
-    out["dissociation_tolerance"] = y[:, c0 + len(ODE_STATES) + 1]
-    adaptation = y[:, c0 + len(ODE_STATES) + 3]
+    extra = {name: y[:, c0 + len(ODE_STATES) + i] for i, name in enumerate(EXTRA_STATES)}
+    out["mood_drive_fast"] = extra["mood_drive_fast"]
+    out["dissociation_tolerance"] = extra["dissociation_tolerance"]
+    adaptation = extra["dissociation_adaptation"]
     out["dissociative_drive"] = np.maximum(out["nmda_occupancy"] - ode.acute_fraction * adaptation, 0.0)
     return out
