@@ -25,7 +25,7 @@ def main() -> None:
     print(f"In sample: **{doc.passed}/{doc.total}** ({100 * doc.passed / doc.total:.1f}%).")
     if cv is not None:
         print(
-            f"Cross-validated ({cv.folds}-fold by source, {cv.sources} sources): "
+            f"Cross-validated ({cv.folds}-fold by study, {cv.sources} studies): "
             f"**{cv.passed}/{cv.total}** ({100 * cv.passed / cv.total:.1f}%)."
         )
     if doc.pk is not None:

@@ -141,6 +141,13 @@ def test_packaged_parameters_carry_a_cross_validation_of_at_least_five_folds() -
     assert len(held) == len(set(held))
     assert set(held) == set(cal.targets_used)
     assert set(cal.uncertainty) <= set(cal.values)
+    # a study is held out whole: no fold trains on the patients it predicts (sources sharing a `study` included)
+    fold_of = {i: k for k, f in enumerate(cal.cross_validation) for i in f.held_out}
+    by_id = {t.id: t for t in load_targets()}
+    study_folds: dict[str, set[int]] = {}
+    for i, k in fold_of.items():
+        study_folds.setdefault(source_key(by_id[i]), set()).add(k)
+    assert all(len(f) == 1 for f in study_folds.values()), {s: f for s, f in study_folds.items() if len(f) > 1}
     # the sources of derived values are neither fitted nor cross-validated (they cannot test themselves)
     derived = {t.id for t in load_targets() if t.derives is not None}
     assert derived and not derived & set(held)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ketasim.cli import app
@@ -15,7 +18,7 @@ from ketasim.io.data import packaged
 from ketasim.params import default_parameters, load_parameters
 from ketasim.trials.calibration import calibrate, fit_glutamate_adaptation, write_calibration
 from ketasim.trials.targets import load_targets
-from ketasim.trials.validation import ValidationReport, validate
+from ketasim.trials.validation import Evaluator, ValidationReport, predict, validate
 
 REQUIRED_PASS_RATE = 0.90
 """In sample: the packaged parameters were fitted on these targets, so this measures the fit
@@ -55,7 +58,7 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
     reason="Known miss (2026-12-05 calibration, two starts per stage, unread parameters kept at their starts, "
     "clinic visits in antidepressant arms, the open-label placebo gain fixed at 1, the human norketamine "
     "binding, two dissociation parameters fixed, noresketamine refit, two CADSS targets added, the acute "
-    "adaptation of dissociation): 158/197 = 80.2% "
+    "adaptation of dissociation, folds by study and target 139): 159/197 = 80.7% "
     "in sample, below the bar "
     "of 90% (issue 12; it was 85% of 135 targets before 60 targets from 22 more studies were added)",
 )
@@ -66,10 +69,10 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-05, tenth session: dissociation read from occupancy less an acute adaptation, "
-    "after the ninth session's human norketamine binding, fixed dissociation spread and clock, noresketamine "
-    "refit and two CADSS targets): 137/183 = 74.9% cross-validated on the packaged draw, one target short of "
-    "the bar (138), mean 133.4 (72.9%) over draws 0-7 (130.6 before the adaptation). docs/model.md section 8.",
+    reason="Known miss (2026-12-05, eleventh session: folds by study, so sources reporting the same patients - "
+    "STAR*D, TRANSFORM-1/2, the esketamine safety pool, Murrough 2013/Price 2014 - are held out together): "
+    "125/184 = 67.9% cross-validated on the packaged draw, mean 124.0 (67.4%) over draws 0-7. With folds by "
+    "source (a fold could train on the patients it predicted) it was 137/183. docs/model.md section 8.",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
     """Issue 12's bar on the packaged draw (75% of the held-out targets; the headline)."""
@@ -284,6 +287,9 @@ def test_time_to_loss_of_response_follows_the_visits_and_the_confirmation_rule(
         ("loss_confirmed_by", True),
         ("loss_confirmed_by", 1.5),
         ("loss_confirmed_by", 5),
+        ("improvement_points", 0),
+        ("improvement_points", True),
+        ("improvement_points", float("inf")),
         ("observed", True),
         ("tolerance", True),
         ("time_h", True),
@@ -303,3 +309,45 @@ def test_a_target_field_of_the_wrong_kind_or_outside_its_range_is_refused_naming
     assert Target.model_validate(base).follow_up_every_days == 7
     with pytest.raises(ValidationError, match=field):
         Target.model_validate({**base, field: value})
+
+
+_EVALUATOR = Evaluator(n=200)
+
+
+def _time_to_improvement(points: float) -> float | None:
+    target = next(t for t in load_targets() if t.id == "139").model_copy(update={"improvement_points": points})
+    return predict(target, _EVALUATOR)[0]
+
+
+@settings(max_examples=12, deadline=None)
+@given(small=st.floats(0.5, 12.0), extra=st.floats(0.0, 6.0))
+def test_time_to_improvement_is_a_visit_day_and_a_larger_drop_takes_no_less_time(small: float, extra: float) -> None:
+    """STAR*D level 1 (target 139): the median first visit with a given drop from entry."""
+    target = next(t for t in load_targets() if t.id == "139")
+    assert target.assessed_at_h is not None
+    days = [h / 24.0 for h in target.assessed_at_h]
+    first, later = _time_to_improvement(small), _time_to_improvement(small + extra)
+    if first is None:  # not reached by half the patients: a larger drop is not reached either
+        assert later is None
+        return
+    assert days[0] <= first <= days[-1]
+    # a median of an even number of patients may fall between two visits, never outside them
+    assert any(abs(first - d) < 1e-9 for d in days) or any(a < first < b for a, b in itertools.pairwise(days))
+    assert later is None or later >= first
+
+
+def test_a_drop_no_patient_reaches_is_reported_not_invented() -> None:
+    target = next(t for t in load_targets() if t.id == "139").model_copy(update={"improvement_points": 27.0})
+    value, reason = predict(target, _EVALUATOR)  # QIDS-SR16 runs 0-27: no entry score drops by 27
+    assert value is None and reason is not None and "fewer than half" in reason
+
+
+def test_time_to_improvement_needs_its_threshold_and_visits() -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Target
+
+    base = next(t for t in load_targets() if t.id == "139").model_dump()
+    for field in ("improvement_points", "assessed_at_h"):
+        with pytest.raises(ValidationError, match=field):
+            Target.model_validate({**base, field: None})

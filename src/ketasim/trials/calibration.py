@@ -25,7 +25,8 @@ rewritten by the command.
 Each fitted value carries an approximate 95% interval from the Jacobian at the optimum
 (Wald, residual variance from the fit) and a status (identified, weakly identified, at a
 bound, not identifiable).  With ``folds=k`` the same calibration is rerun k times, each time
-without the targets of one fold of *sources* (:func:`assign_folds`: sources ordered by the
+without the targets of one fold of *studies* (:func:`assign_folds`: studies — a target's
+source, or its ``study`` when several sources report the same patients — ordered by the
 CRC-32 of their name, dealt round-robin into k folds — fixed, independent of file order);
 ``ketasim validate`` predicts each fold's targets with the values fitted without them.
 """
@@ -82,8 +83,9 @@ class CalibrationError(InputError):
 
 
 def source_key(target: Target) -> str:
-    """The study a target comes from: its source up to the first comma."""
-    return target.source.split(",")[0].strip()
+    """The study a target comes from: its ``study`` when several sources report the same
+    patients, otherwise its source up to the first comma."""
+    return target.study or target.source.split(",")[0].strip()
 
 
 def fittable(targets: Sequence[Target]) -> list[Target]:
@@ -92,7 +94,7 @@ def fittable(targets: Sequence[Target]) -> list[Target]:
 
 
 def assign_folds(targets: Sequence[Target], k: int) -> tuple[tuple[str, ...], ...]:
-    """k folds of sources (each a sorted tuple of :func:`source_key`): sources ordered by the
+    """k folds of studies (each a sorted tuple of :func:`source_key`): studies ordered by the
     CRC-32 of their name and dealt round-robin, so a fold never splits a study and the
     assignment does not depend on the order of the targets file."""
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_FOLDS:
@@ -412,7 +414,7 @@ def calibrate(
             for i, src in enumerate(fold_sources)
         ]
         workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-        log(f"cross-validation: {folds} folds of sources, {workers} worker process(es)")
+        log(f"cross-validation: {folds} folds of studies, {workers} worker process(es)")
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_fold_task, task) for task in tasks]
             fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log, starts)

@@ -27,6 +27,7 @@ Endpoint = Literal[
     "resolution_time_h",
     "fraction_of_effect",
     "median_days_to_loss_of_response",
+    "median_days_to_improvement",
     "not_significant",
 ]
 
@@ -77,6 +78,10 @@ class Target(StrictModel):
 
     id: str
     source: str
+    study: str | None = None
+    """The trial population the result comes from, when several sources report the same
+    patients (a secondary or pooled analysis, a label table): cross-validation folds keep
+    them together, so no fold trains on the patients it predicts.  Default: the source."""
     reliability: Literal["P", "S", "L"]
     family: str
     condition: str
@@ -101,6 +106,10 @@ class Target(StrictModel):
     follow_up_every_days: Real = Field(default=1.0, gt=0.0, le=28.0)
     """Interval (days) between follow-up ratings after the course: a loss of response is
     only seen at a rating (median_days_to_loss_of_response)."""
+    improvement_points: Real | None = Field(default=None, gt=0.0)
+    """The drop from the entry rating (scale points) that counts as improvement
+    (median_days_to_improvement: the first assessment at or past it)."""
+    improvement_note: str | None = None
     loss_confirmed_by: Count = Field(default=1, ge=1, le=4)
     """Consecutive follow-up ratings without response that make a loss (relapse) of
     response; its day is the first of them."""
@@ -154,6 +163,9 @@ class Target(StrictModel):
                     f"target {self.id}: active_control_share is for an effect size or difference against a "
                     "control with placebo sessions, with active_control_note giving its source"
                 )
+        timed = self.endpoint == "median_days_to_improvement" and self.addressable
+        if timed and (self.improvement_points is None or not self.assessed_at_h):
+            raise ValueError(f"target {self.id}: median_days_to_improvement needs improvement_points and assessed_at_h")
         if self.fraction == "share_of_reference" and self.reference_time_h is None:
             raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
         return self

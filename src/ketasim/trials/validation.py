@@ -425,6 +425,21 @@ def _median_days_to_loss(target: Target, ev: Evaluator, name: str, t_end: float)
     return float(np.median(first)), None
 
 
+def _median_days_to_improvement(target: Target, ev: Evaluator, name: str, t0: float) -> Prediction:
+    """Median day (from the start) of the first assessment (``assessed_at_h``) at which a
+    patient's score has dropped by ``improvement_points`` from the entry rating; a patient
+    who never does is censored after the last assessment."""
+    assert target.assessed_at_h is not None and target.improvement_points is not None
+    after_h = np.asarray(target.assessed_at_h, dtype=np.float64)
+    r = ev.run(target, target.arm, t0 + after_h)
+    improved = r.scales[name] <= r.baselines[name][:, None] - target.improvement_points
+    first = np.where(improved.any(axis=1), after_h[improved.argmax(axis=1)] / 24.0, np.inf)
+    median = float(np.median(first))
+    if not math.isfinite(median):
+        return None, "fewer than half of the patients improve by the last assessment"
+    return median, None
+
+
 def predict(target: Target, ev: Evaluator) -> Prediction:
     """The model's value for a target's endpoint (None with a reason when not computable)."""
     if not target.addressable:
@@ -439,6 +454,8 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
     name = _scale(target)
     t0 = start_h(target.arm)
     t_eval = t0 + (target.time_h or 0.0)
+    if e == "median_days_to_improvement":
+        return _median_days_to_improvement(target, ev, name, t0)
     if target.assessed_at_h is not None:  # response at any of the listed assessments
         times = np.array([t0 + h for h in target.assessed_at_h if h <= (target.time_h or 0.0) + 1e-9])
         r = ev.run(target, target.arm, times)
