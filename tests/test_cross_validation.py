@@ -1,4 +1,4 @@
-"""Honest validation: folds by source, refits without each fold, Wald intervals of the fitted
+"""Honest validation: folds by study, refits without each fold, Wald intervals of the fitted
 values (checked against statsmodels), the three figures of `ketasim validate`, and the
 options refused."""
 
@@ -129,7 +129,7 @@ def test_calibrate_with_folds_then_validate_predicts_each_fold_out_of_sample(tmp
     assert doc["in_sample"]["total"] == doc["total"] == len(doc["targets"])  # compatibility: top level = in-sample
     assert doc["pk"]["total"] == len(load_checks())
     table = _run("validate", "--params", str(out), "--n", "50")
-    assert "cross-validated (2-fold by source" in table.stdout
+    assert "cross-validated (2-fold by study" in table.stdout
 
 
 def test_packaged_parameters_carry_a_cross_validation_of_at_least_five_folds() -> None:

@@ -108,7 +108,7 @@ def summary_lines(doc: ValidationReport) -> str:
     lines = []
     if cv is not None:
         lines.append(
-            f"cross-validated ({cv.folds}-fold by source, {cv.sources} sources): {cv.passed}/{cv.total} "
+            f"cross-validated ({cv.folds}-fold by study, {cv.sources} studies): {cv.passed}/{cv.total} "
             f"({100 * cv.passed / max(cv.total, 1):.0f}%) held-out targets within tolerance"
         )
     else:
@@ -131,7 +131,7 @@ def calibrate_command(
     ] = None,
     families: FamiliesOption = None,
     folds: Annotated[
-        int, typer.Option(help="Cross-validation folds by source (2–20), refitted after the full fit; 0: none.")
+        int, typer.Option(help="Cross-validation folds by study (2–20), refitted after the full fit; 0: none.")
     ] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes for the cross-validation refits (1–64).")] = 2,
     starts: Annotated[

@@ -387,7 +387,7 @@ def calibrate(
     """Run the three stages from the declared starting values (so that a re-run reproduces
     the result) on ``targets`` (default: every addressable packaged target); the fixed values
     come from ``params`` (default: the packaged set).  ``folds`` ≥ 2 adds a k-fold
-    cross-validation by source (the refits run in ``jobs`` processes, default one per core).
+    cross-validation by study (the refits run in ``jobs`` processes, default one per core).
     ``starts`` > 1 runs each stage from that many points (:func:`start_points`) and keeps the
     lowest cost, in the full fit and in every refit alike."""
     if isinstance(starts, bool) or not isinstance(starts, int) or not 1 <= starts <= MAX_STARTS:
@@ -436,7 +436,7 @@ def calibrate(
             f"(log-normal prior SD {CONDITION_PRIOR_SD}), n = {n} virtual patients per arm with fixed seeds, "
             f"max {max_nfev} evaluations per stage"
             + (f", {starts} starts per stage (lowest cost kept)" if starts > 1 else "")
-            + (f"; {folds}-fold cross-validation by source" if folds else "")
+            + (f"; {folds}-fold cross-validation by study" if folds else "")
         ),
         values=values,
         targets_used=tuple(t.id for t in chosen),

@@ -18,7 +18,7 @@ function headline(doc) {
   const cv = doc.cross_validation;
   const lines = cv
     ? [`Cross-validated (the prediction test): ${cv.passed} of ${cv.total} held-out targets within tolerance (${pct(cv.passed, cv.total)}%), ` +
-       `${cv.folds}-fold by source over ${cv.sources} studies — each fold predicted by parameters fitted without it.`]
+       `${cv.folds}-fold by study over ${cv.sources} studies — each fold predicted by parameters fitted without it.`]
     : [`No cross-validation: ${doc.cross_validation_note}.`];
   lines.push(`In-sample (the fit, not a prediction): ${doc.in_sample.passed} of ${doc.in_sample.total} (${pct(doc.in_sample.passed, doc.in_sample.total)}%).`);
   if (doc.pk) lines.push(`PK checks: ${doc.pk.passed} of ${doc.pk.total}.`);
