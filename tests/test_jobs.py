@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -104,6 +105,27 @@ def test_cancelling_a_finished_job_forgets_it(manager: JobManager) -> None:
     assert job.parquet is not None and job.parquet.exists()
     manager.cancel(job.id)
     assert manager.get(job.id) is None and not job.parquet.exists()
+
+
+def test_a_stop_signal_whose_exit_was_swallowed_still_commits_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python drops a SystemExit raised by a signal handler running inside a finaliser; the
+    write must still not be committed, and must exit with the signal's status."""
+    from ketasim.io import files
+
+    monkeypatch.setattr(files, "_terminated_by", [])
+    final = tmp_path / "rows.parquet"
+    final.write_text("the previous version")
+    with pytest.raises(SystemExit) as stopped, atomic_path(final) as tmp:
+        tmp.write_text("a full new version")
+        with contextlib.suppress(SystemExit):  # the handler, whose exception a finaliser swallows
+            files.terminate(signal.SIGTERM)
+        tmp.write_text("a full new version")  # the work went on and finished
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert files.termination_signal() == signal.SIGTERM
+    assert final.read_text() == "the previous version"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]
 
 
 def test_a_write_that_fails_half_way_leaves_nothing(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ketasim.cli.science import calibrate_command, params_command, validate_comm
 from ketasim.cli.serve import serve_command
 from ketasim.cli.simulate import export_sbml_command, simulate_command
 from ketasim.cli.trial import trial_command
-from ketasim.io.files import remove_partial_files
+from ketasim.io.files import terminate, termination_signal
 
 for name, command in (
     ("pk", pk_command),
@@ -41,11 +41,15 @@ __all__ = ["app", "main"]
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
     """SIGTERM: remove unfinished output files, then exit (finally-blocks run)."""
-    remove_partial_files()
-    raise SystemExit(128 + signum)
+    terminate(signum)
 
 
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
-    app()
+    try:
+        app()
+    finally:
+        signum = termination_signal()
+        if signum is not None:  # the handler's SystemExit was swallowed (it ran in a finaliser)
+            raise SystemExit(128 + signum)

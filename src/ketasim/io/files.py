@@ -7,8 +7,8 @@ deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_NODES` values once alias
 expanded, or when JSON holds NaN or Infinity.
 
 Outputs are written under a temporary name beside the final one and renamed onto it only
-when complete; the temporary file is removed on failure, on SIGTERM (see
-:func:`remove_partial_files`) and, after a SIGKILL, by the next write into the same folder.
+when complete; the temporary file is removed on failure, on SIGTERM (see :func:`terminate`,
+which also keeps a stopped process from committing) and, after a SIGKILL, by the next write into the same folder.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ MAX_NODES = 1_000_000
 _PARTIAL = re.compile(r"^\..+\.ketasim-(\d+)-[0-9a-f]{8}\.part$")
 _in_progress: set[Path] = set()
 _lock = threading.Lock()
+_terminated_by: list[int] = []
+"""The signal that asked this process to stop, once one has (see :func:`terminate`)."""
 
 
 def _umask() -> int:
@@ -180,6 +182,22 @@ def remove_partial_files() -> None:
         path.unlink(missing_ok=True)
 
 
+def terminate(signum: int) -> None:
+    """Stop on a signal: remember it, remove the unfinished outputs and raise SystemExit.
+
+    Python drops an exception raised by a signal handler that happens to run inside a
+    finaliser, so the work may go on; :func:`atomic_path` then refuses to commit and
+    :func:`termination_signal` lets the entry point exit with the signal's status anyway."""
+    _terminated_by.append(signum)
+    remove_partial_files()
+    raise SystemExit(128 + signum)
+
+
+def termination_signal() -> int | None:
+    """The signal this process was asked to stop by, or None."""
+    return _terminated_by[0] if _terminated_by else None
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
@@ -200,6 +218,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         except OSError as err:
             raise OutputError.one("(output)", f"{str(final)!r} cannot be written: {err.strerror or err}") from None
         yield tmp
+        if _terminated_by:  # stopped by a signal whose SystemExit was swallowed: never commit
+            raise SystemExit(128 + _terminated_by[0])
         try:
             os.chmod(tmp, _FILE_MODE)  # as an ordinary new file
             os.replace(tmp, final)
