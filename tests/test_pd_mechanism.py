@@ -13,7 +13,7 @@ from scipy.integrate import quad, solve_ivp
 from ketasim.covariates import Covariates
 from ketasim.model import simulate_course
 from ketasim.params import default_parameters
-from ketasim.pd._filters import _moments, first_order, sampler
+from ketasim.pd._filters import _MERGE_H, _moments, first_order, sampler
 from ketasim.pd.adverse import AdverseParameters, dissociative_drive
 from ketasim.pd.cascade import CascadeParameters, run_cascade, standard_infusion_occupancy
 from ketasim.pd.receptor import affinities_um, nmda_occupancy
@@ -178,9 +178,12 @@ def test_first_order_filter_is_exact_for_quadratic_input_on_any_grid(
     tau_h: float, coef: tuple[float, float, float], x0: float, seed: int
 ) -> None:
     """The second-order hold is exact when the input is quadratic, whatever the step sizes
-    (the first step, a first-order hold, is made negligibly short)."""
+    (the first step, a first-order hold, is made negligibly short: the closest two nodes
+    ketasim's grids keep, ``_MERGE_H``; closer nodes make the quadratic through them
+    ill-conditioned, a 1e-9 h first step gave a 1e-7 error next to a 1.06 h step)."""
     rng = np.random.default_rng(seed)
-    t = np.concatenate([[0.0, 1e-9], 1e-9 + np.cumsum(rng.uniform(1e-4, 2.0, 40))])
+    first = _MERGE_H
+    t = np.concatenate([[0.0, first], first + np.cumsum(rng.uniform(1e-4, 2.0, 40))])
     c0, c1, c2 = coef
     u = c0 + c1 * t + c2 * t**2
     x = first_order(u[None, :], tau_h, t, x0=np.array([x0]))
