@@ -34,8 +34,10 @@ def test_json_contract_iv() -> None:
     )
     assert code == 0, out
     data = json.loads(out)
-    assert list(data) == ["times_h", "concentrations_ng_ml", "summary"]
+    assert list(data) == ["times_h", "concentrations_ng_ml", "arterial_parent_ng_ml", "summary"]
     assert data["times_h"] == [0, 0.6667, 1, 2]
+    # the infusion has stopped at every time but 0 (before it): arterial = venous
+    assert data["arterial_parent_ng_ml"] == data["concentrations_ng_ml"]["ketamine"]
     assert list(data["concentrations_ng_ml"]) == ["ketamine", "norketamine"]
     assert list(data["summary"]) == ["ketamine", "norketamine"]
     assert set(data["summary"]["ketamine"]) == {"cmax_ng_ml", "tmax_h", "auc_ng_h_ml", "half_life_h"}
@@ -51,6 +53,22 @@ def test_json_contract_esketamine_parent_first() -> None:
     assert list(data["concentrations_ng_ml"]) == ["esketamine", "noresketamine"]
     assert data["times_h"][-1] == 24
     assert data["summary"]["esketamine"]["cmax_ng_ml"] == pytest.approx(72.5, rel=0.05)
+
+
+def test_arterial_blood_carries_the_running_infusion_over_the_cardiac_output() -> None:
+    """IV esketamine 20 mg over 20 min (Simons 2022's design): during the infusion arterial minus
+    venous is the rate over the cardiac output, 60 mg/h / 455.4 L/h (Henthorn 2018) at 70 kg."""
+    code, out = _run(
+        "pk", "--drug", "esketamine", "--route", "iv", "--dose-mg", "20", "--duration-min", "20",
+        "--at-h", "0.1,0.25,0.3333,0.5", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, out
+    data = json.loads(out)
+    venous = data["concentrations_ng_ml"]["esketamine"]
+    gap = [a - v for a, v in zip(data["arterial_parent_ng_ml"], venous, strict=True)]
+    assert gap[:3] == pytest.approx([1000 * 60 / 455.4] * 3)
+    assert gap[3] == 0.0
+    assert 1 / 1.5 < max(data["arterial_parent_ng_ml"]) / 266.0 < 1.5  # pk-30: Simons 2022, radial artery
 
 
 def test_table_output_and_plot(tmp_path: Path) -> None:

@@ -47,9 +47,9 @@ def patients(draw: st.DrawFn, model_name: str) -> tuple[Covariates, dict[str, np
     return cov, etas
 
 
-def _all_index(model: PKModel, cov: Covariates, doses: list[Dose]) -> dict[str, int]:
-    res = model.simulate(doses, [0.0], cov, check=False)
-    return {c: i for i, c in enumerate(res.compartments)}
+def _all_index(model: PKModel, cov: Covariates) -> dict[str, int]:
+    """Every state: the mass compartments, then the effect sites (mg/L, which hold no mass)."""
+    return {c: i for i, c in enumerate(model.linear_system(cov).states)}
 
 
 @settings(max_examples=40, deadline=None)
@@ -71,11 +71,13 @@ def _delivered_mg_etas(
     from ketasim.pk._individual import individual_parameters
 
     params = individual_parameters(model.spec, cov, etas)
-    inputs = model._inputs(doses, params, cov, _all_index(model, cov, doses))
+    index = _all_index(model, cov)
+    inputs = model._inputs(doses, params, cov, index)
+    mass = np.array([not name.startswith("effect_") for name in index])[inputs.compartment]  # not the front end's
     elapsed = times[None, None, :] - inputs.start_h[:, :, None]
     dur = inputs.duration_h[:, :, None]
     frac = np.where(dur > 0, np.clip(elapsed / np.where(dur > 0, dur, 1), 0, 1), (elapsed >= 0).astype(float))
-    return np.sum(inputs.amount_mg[:, :, None] * frac, axis=1)
+    return np.sum((inputs.amount_mg * mass)[:, :, None] * frac, axis=1)
 
 
 @settings(max_examples=40, deadline=None)

@@ -70,8 +70,12 @@ def test_esketamine_matches_hand_written_perez_ruixo_odes() -> None:
     for k, f in enumerate(frn):
         t = 1.0 + k * 5 / 60
         events += [(t, 0, 28 * f, 0.0), (t, 1, 28 * (1 - f) * p["Fgut"], p["Dsw_h"])]
-    events += [(1.5, 3, 20.0, 40 / 60), (6.0, 2, 50 * p["Fgut"], p["Dpo_h"])]
+    # the IV infusion raises arterial blood by its rate over the cardiac output (Henthorn 2018),
+    # and the effect site follows arterial blood: ke0·rate/Qco more into Ce while it runs
+    q_co = p["Qco_L_h"]
+    events += [(1.5, 3, 20.0, 40 / 60), (1.5, 9, ke0 * 20.0 / q_co, 40 / 60), (6.0, 2, 50 * p["Fgut"], p["Dpo_h"])]
     ref = reference_solution(rhs, 11, events, TIMES_H)
+    running = (TIMES_H > 1.5) & (TIMES_H <= 1.5 + 40 / 60)
     doses = [
         Dose(time_h=1.0, amount_mg=84, route="intranasal"),
         Dose(time_h=1.5, amount_mg=20, route="iv", duration_h=40 / 60),
@@ -81,6 +85,8 @@ def test_esketamine_matches_hand_written_perez_ruixo_odes() -> None:
     assert _max_rel_err(res.concentrations_ng_ml["esketamine"][0], ref[:, 3] / p["Vc_L"] * 1000) < 1e-6
     assert _max_rel_err(res.concentrations_ng_ml["noresketamine"][0], ref[:, 7] / p["Vcn_L"] * 1000) < 1e-6
     assert _max_rel_err(res.effect_site_ng_ml["esketamine"][0], ref[:, 9] * 1000) < 1e-6
+    arterial = (ref[:, 3] / p["Vc_L"] + running * 20.0 / (40 / 60) / q_co) * 1000
+    assert _max_rel_err(res.arterial_ng_ml["esketamine"][0], arterial) < 1e-6
 
 
 @pytest.mark.parametrize("model_name", ["clements_1981", "domino_1982"])

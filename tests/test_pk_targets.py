@@ -148,8 +148,6 @@ def test_sex_does_not_change_racemic_exposure(name: str) -> None:
 KNOWN_PK_MISSES = {
     "pk-13": "Perez-Ruixo's oral route gives Fgut(1-E) ~0.18 against 8% oral S-ketamine",
     "pk-23": "fitted to Chong 2006 (oral 12.1 ng.h/mL per mg); Yanagihara 2003 (n = 3) reports ~20 per mg",
-    "pk-30": "no arterial front end: IV esketamine enters the nasal model's 192 L central volume (85 against "
-    "266 ng/mL arterial after 20 mg over 20 min, Simons 2022)",
 }
 
 

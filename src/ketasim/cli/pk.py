@@ -96,12 +96,14 @@ def pk_command(
         echo_json(profile)
         return
     analytes = list(profile.concentrations_ng_ml)
-    table = Table(title="Plasma concentration (ng/mL)")
+    table = Table(title="Plasma concentration (ng/mL; venous, and the parent's arterial)")
     table.add_column("time (h)", justify="right")
     for a in analytes:
         table.add_column(a, justify="right")
+    table.add_column(f"{analytes[0]} arterial", justify="right")
     for i, t in enumerate(profile.times_h):
-        table.add_row(f"{t:g}", *(_fmt(profile.concentrations_ng_ml[a][i]) for a in analytes))
+        row = (_fmt(profile.concentrations_ng_ml[a][i]) for a in analytes)
+        table.add_row(f"{t:g}", *row, _fmt(profile.arterial_parent_ng_ml[i]))
     console.print(table)
     summary = Table(title="Summary")
     for col in ("analyte", "Cmax (ng/mL)", "Tmax (h)", "AUC0-inf (ng·h/mL)", "t1/2 (h)"):

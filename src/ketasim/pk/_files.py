@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ketasim.io.data import read_packaged_yaml
 from ketasim.vocabulary import DrugName, RouteName, SpeciesName
@@ -132,8 +132,18 @@ class PKModelFile(_Strict):
     species: tuple[Species, ...]
     parameters: dict[str, Parameter]
     routes: dict[RouteName, Route]
+    cardiac_output: str | None = None
+    """The parameter (L/h) of the arterial front end: a dose put straight into the parent's
+    central compartment (IV) crosses the lungs first, so arterial blood carries its rate over
+    the cardiac output on top of the venous concentration.  None: venous concentrations only."""
     mass_unit: Literal["mg"] = "mg"
     notes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _cardiac_output_is_a_parameter(self) -> PKModelFile:
+        if self.cardiac_output is not None and self.cardiac_output not in self.parameters:
+            raise ValueError(f"cardiac_output {self.cardiac_output!r} is not one of the file's parameters")
+        return self
 
 
 def _merged(name: str) -> dict[str, Any]:

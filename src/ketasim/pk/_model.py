@@ -47,12 +47,15 @@ class PKResult:
     effect-site concentration (µM) with (P, T), worked out when first read from the effect
     site and ``free_per_ng_ml`` (species → its analyte and µM unbound per ng/mL, (P,));
     ``amounts_mg`` is (P, T, n) over ``compartments`` (sinks included, effect-site states
-    excluded).
+    excluded).  ``concentrations_ng_ml`` are venous (the sampling site of the models'
+    sources); ``arterial_ng_ml`` adds the front end of a model with one (see
+    :attr:`PKModelFile.cardiac_output`), and equals the venous values otherwise.
     """
 
     times_h: FloatArray
     analytes: tuple[str, ...]
     concentrations_ng_ml: dict[str, FloatArray]
+    arterial_ng_ml: dict[str, FloatArray]
     effect_site_ng_ml: dict[str, FloatArray]
     free_per_ng_ml: dict[str, tuple[str, FloatArray]]
     compartments: tuple[str, ...]
@@ -273,6 +276,13 @@ class PKModel:
                     start.append(np.full(n, time_h + dose.lag_h))
                     dur.append(self._input_duration(route_input, duration, params))
                     amt.append(amount * relative_f * _fraction(route_input.fraction, local))
+                    if self._through_the_lungs(route_input.compartment):
+                        # dCe/dt = ke0·(C_venous + rate/Q_co − Ce): the front end feeds the
+                        # effect site ke0/Q_co (mg/L per mg) of the input, at the same rate
+                        cmt.append(index[f"effect_{self.spec.analytes[0].name}"])
+                        start.append(start[-1])
+                        dur.append(dur[-1])
+                        amt.append(amt[-1] * self._ke0_per_h / params[self.spec.cardiac_output or ""])
         if not cmt:
             zeros = np.zeros((n, 0))
             return _Inputs(np.zeros(0, dtype=np.intp), zeros, zeros, zeros)
@@ -282,6 +292,32 @@ class PKModel:
             duration_h=np.stack(dur, axis=1),
             amount_mg=np.stack(amt, axis=1),
         )
+
+    @cached_property
+    def _ke0_per_h(self) -> float:
+        """Plasma–effect-site rate constant (1/h), from t½,ke0 (Olofsen 2012)."""
+        return math.log(2.0) / (self.spec.parameters["ke0_half_life_min"].value / 60.0)
+
+    def _through_the_lungs(self, compartment: str) -> bool:
+        """Whether an input into ``compartment`` reaches arterial blood by the front end: it
+        enters the parent's central (venous) compartment and the model has a cardiac output."""
+        return self.spec.cardiac_output is not None and compartment == self.spec.analytes[0].central
+
+    def _arterial_excess_ng_ml(self, inputs: _Inputs, system: LinearSystem, times_h: FloatArray) -> FloatArray:
+        """Arterial minus venous parent concentration (P, T): every running input into the
+        central compartment over the cardiac output (rate/Q_co), an infusion counted on
+        (start, end]; 0 without a front end."""
+        excess = np.zeros((system.covariates.n, times_h.size))
+        if self.spec.cardiac_output is None:
+            return excess
+        central = system.states.index(self.spec.analytes[0].central)
+        q_co = system.params[self.spec.cardiac_output]
+        for k in np.flatnonzero(inputs.compartment == central):
+            start, duration = inputs.start_h[:, k : k + 1], inputs.duration_h[:, k : k + 1]
+            running = (times_h > start) & (times_h <= start + duration) & (duration > 0)
+            rate = np.divide(inputs.amount_mg[:, k : k + 1], duration, out=np.zeros_like(duration), where=duration > 0)
+            excess += running * (NG_ML_PER_MG_L * rate / q_co[:, None])
+        return excess
 
     @staticmethod
     def _input_duration(route_input: RouteInput, duration: FloatArray, params: dict[str, FloatArray]) -> FloatArray:
@@ -295,8 +331,9 @@ class PKModel:
         """(start_h, end_h, absorption_h) of every drug input (after lag; a bolus has start = end),
         shared by the population (for each start, the latest end): the jump points of the
         input.  ``absorption_h`` is 3/k_out for an input into a depot (0 into a central
-        compartment), k_out its slowest patient's outflow rate: how long after its end the
-        input still changes fast.  With a dose ``scale``, every input some patient receives."""
+        compartment or, by the arterial front end, an effect site), k_out its slowest
+        patient's outflow rate: how long after its end the input still changes fast.  With a
+        dose ``scale``, every input some patient receives."""
         cov = covariates or Covariates.one()
         system = self.linear_system(cov)
         widest = None if scale is None else np.broadcast_to(np.max(scale, axis=0), (cov.n, scale.shape[1]))
@@ -304,7 +341,7 @@ class PKModel:
         starts, which = np.unique(np.round(inputs.start_h.ravel(), 9), return_inverse=True)
         ends = starts.copy()
         np.maximum.at(ends, which, (inputs.start_h + inputs.duration_h).ravel())
-        central = {i for i, _ in system.plasma_ng_ml.values()}
+        central = {i for i, _ in system.plasma_ng_ml.values()} | {i for i, _ in system.free_brain_um.values()}
         outflow = -np.min(np.diagonal(system.rate_matrix_per_h, axis1=1, axis2=2), axis=0)
         settle = np.array([0.0 if i in central else 3.0 / max(k, 1e-9) for i, k in enumerate(outflow)])
         absorption = np.zeros_like(starts)
@@ -322,9 +359,10 @@ class PKModel:
         index = {name: i for i, name in enumerate(states)}
         m = np.zeros((covariates.n, len(states), len(states)))
         m[:, : len(mass_cmts), : len(mass_cmts)] = rate_matrix(flows, mass_cmts, covariates.n)
-        ke0 = math.log(2.0) / (self.spec.parameters["ke0_half_life_min"].value / 60.0)
+        ke0 = self._ke0_per_h
         for analyte, e_name in zip(self.spec.analytes, effect, strict=True):
-            # dCe/dt = ke0 · (A_central / V − Ce): Ce in mg/L, no mass taken from plasma.
+            # dCe/dt = ke0 · (A_central / V − Ce): Ce in mg/L, no mass taken from plasma (the
+            # arterial front end adds ke0·rate/Q_co as an input: see _inputs).
             e = index[e_name]
             m[:, e, index[analyte.central]] = ke0 / params[analyte.volume]
             m[:, e, e] = -ke0
@@ -389,7 +427,7 @@ class PKModel:
         units[: len(analytes)] = np.stack([system.plasma_ng_ml[a.name][1] for a in analytes])
         units[len(analytes) : len(observed)] = NG_ML_PER_MG_L
         y, _ = _solve(system.rate_matrix_per_h, times, inputs, _one_hot(select, units, len(system.states)))
-        return self._result(system, times, y, amounts)
+        return self._result(system, times, y, amounts, self._arterial_excess_ng_ml(inputs, system, times))
 
     def simulate_load(
         self,
@@ -421,10 +459,15 @@ class PKModel:
         observed = np.array([i for i, _ in plasma] + effect, dtype=np.intp)
         units = np.concatenate([np.stack([u for _, u in plasma]), np.full((len(effect), covariates.n), NG_ML_PER_MG_L)])
         full, sampled = _solve(system.rate_matrix_per_h, times, inputs, load, _one_hot(observed, units, n_states), at)
-        return self._result(system, np.asarray(output_times_h, dtype=np.float64), sampled, amounts=False), full[0]
+        out_h = np.asarray(output_times_h, dtype=np.float64)
+        excess = self._arterial_excess_ng_ml(inputs, system, out_h)
+        return self._result(system, out_h, sampled, False, excess), full[0]
 
-    def _result(self, system: LinearSystem, times: FloatArray, y: FloatArray, amounts: bool) -> PKResult:
-        """The :class:`PKResult` of solved rows: plasma, then effect sites, then amounts."""
+    def _result(
+        self, system: LinearSystem, times: FloatArray, y: FloatArray, amounts: bool, arterial_excess: FloatArray
+    ) -> PKResult:
+        """The :class:`PKResult` of solved rows: plasma, then effect sites, then amounts;
+        ``arterial_excess`` (P, T) is the parent's arterial minus venous concentration."""
         analytes = self.spec.analytes
         n_an = len(analytes)
         n_obs = 2 * n_an
@@ -437,6 +480,7 @@ class PKModel:
             times_h=times,
             analytes=self.analytes,
             concentrations_ng_ml={a.name: y[k] for k, a in enumerate(analytes)},
+            arterial_ng_ml={a.name: y[k] + arterial_excess if k == 0 else y[k] for k, a in enumerate(analytes)},
             effect_site_ng_ml={a.name: y[n_an + k] for k, a in enumerate(analytes)},
             free_per_ng_ml=free_per_ng_ml,
             compartments=mass_cmts,

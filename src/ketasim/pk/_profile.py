@@ -81,10 +81,12 @@ class NCASummary(BaseModel):
 
 
 class PKProfile(BaseModel):
-    """The ``ketasim pk`` result: concentrations at ``times_h`` per analyte (parent first)."""
+    """The ``ketasim pk`` result: venous concentrations at ``times_h`` per analyte (parent
+    first), and the parent's arterial concentration (the front end of an IV infusion)."""
 
     times_h: list[float]
     concentrations_ng_ml: dict[str, list[float]]
+    arterial_parent_ng_ml: list[float]
     summary: dict[str, NCASummary]
 
 
@@ -124,5 +126,6 @@ def pk_profile(request: PKRequest) -> PKProfile:
     return PKProfile(
         times_h=[float(t) for t in at_h],
         concentrations_ng_ml={a: [float(c) for c in result.concentrations_ng_ml[a][0]] for a in model.analytes},
+        arterial_parent_ng_ml=[float(c) for c in result.arterial_ng_ml[model.analytes[0]][0]],
         summary=summary,
     )

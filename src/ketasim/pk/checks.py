@@ -29,6 +29,9 @@ class PKCheck(StrictModel):
     drug: str
     dose: Dose
     analyte: str
+    site: Literal["venous", "arterial"] = "venous"
+    """Where the samples were drawn: the models' concentrations are venous; arterial adds the
+    front end (:attr:`ketasim.pk.PKResult.arterial_ng_ml`)."""
     metric: Literal[
         "concentration_at", "cmax", "auc_0_24", "auc_0_t", "bioavailability", "clearance", "half_life", "tmax"
     ]
@@ -81,7 +84,8 @@ def load_checks() -> tuple[PKCheck, ...]:
 def predict_check(check: PKCheck) -> float:
     """The model's value of a check's metric (typical patient)."""
     model = load_model(check.drug)
-    conc = model.simulate([check.dose], GRID_H).concentrations_ng_ml[check.analyte][0]
+    result = model.simulate([check.dose], GRID_H)
+    conc = (result.arterial_ng_ml if check.site == "arterial" else result.concentrations_ng_ml)[check.analyte][0]
     if check.metric == "concentration_at":
         return float(np.interp(check.at_h or 0.0, GRID_H, conc))
     if check.metric == "cmax":
@@ -113,7 +117,7 @@ def pk_checks() -> PKChecks:
             PKCheckRow(
                 id=c.id,
                 source=c.source,
-                description=f"{c.drug} {amount} {d.route}: {c.analyte} {c.metric}",
+                description=f"{c.drug} {amount} {d.route}: {c.site} {c.analyte} {c.metric}",
                 observed=c.observed,
                 predicted=float(f"{value:.4g}"),
                 passed=c.passes(value),
