@@ -24,10 +24,12 @@ docs §1.1, §1.3, §1.4), time in h, amounts in mg, concentrations in mg/L = 10
     dA2/dt  = Q/V1·A1 − Q/V2·A2
     dM1/dt  = fm·CL/V1·A1 − (CLm + Qm)/Vm1·M1 + Qm/Vm2·M2
     dM2/dt  = Qm/Vm1·M1 − Qm/Vm2·M2
-    dCe/dt  = ke0·(Cp − Ce)  per analyte,  ke0 = ln 2 / t½,ke0
+    dCe/dt  = ke0·(Ca − Ce)  per analyte,  ke0 = ln 2 / t½,ke0
+    Ca      = Cp + R_iv(t)/Qco for ketamine (arterial front end, Henthorn 2018), Cp for norketamine
     C_free(species) = fraction × fu × Ce[ng/mL] / molar mass   (µM)
     O       = L/(1 + L),  L = Σ C_free,i/K_i
-    θ = θ_70·(WT/70)^0.75 for clearances (CL, Q, CLm, Qm), ^1 for volumes; no sex effect (Kamp 2020)
+    θ = θ_70·(WT/70)^0.75 for clearances and flows (CL, Q, CLm, Qm, Qco), ^1 for volumes; no sex
+    effect (Kamp 2020)
 
 The cascade (docs §6; normalisers n_* make each index 1 at its peak after one standard
 infusion, 0.5 mg/kg over 40 min in a 70 kg 40-year-old man, computed stage by stage):
@@ -214,7 +216,7 @@ class Patient:
     female: bool = False
 
 
-CLEARANCES = ("CL_L_h", "Q_L_h", "CLm_L_h", "Qm_L_h")
+CLEARANCES = ("CL_L_h", "Q_L_h", "CLm_L_h", "Qm_L_h", "Qco_L_h")
 VOLUMES = ("V1_L", "V2_L", "Vm1_L", "Vm2_L")
 """Covariate model of docs/model.md §1.4 (Anderson & Holford 2008; no sex effect, Kamp 2020),
 written here rather than read from the file so the file's covariate entries are checked too."""
@@ -372,6 +374,11 @@ def _solve(
     pk = pk_parameters(patient)
     mech = mechanism()
     events = [(float(s), IDX["A1"], float(dose), float(dur)) for s, dose, dur in infusions]
+    # the front end: while an infusion runs, Ce_ketamine is driven by R/Qco more than by Cp
+    events += [
+        (float(s), IDX["Ce_ketamine"], pk["ke0_per_h"] * float(dose) / pk["Qco_L_h"], float(dur))
+        for s, dose, dur in infusions
+    ]
     segments = _march(_rhs(pk, mech, n, auc1), np.zeros(len(STATES)), events, t_end)
     return segments, pk, mech
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -94,6 +94,8 @@ def test_every_output_matches_solve_ivp(case: str) -> None:
     dose=st.floats(0.1, 1.0),
     minutes=st.floats(20, 100),
 )
+# an infusion ending 0.94 s after a fine node: the hold straddled the front end's kink (found in CI)
+@example(weight=45.0, age=18.0, dose=0.109375, minutes=23.765625)
 def test_any_iv_infusion_matches_solve_ivp(weight: float, age: float, dose: float, minutes: float) -> None:
     treatment: list[TreatmentItem] = [KetamineSessions(dose_mg_per_kg=dose, duration_min=minutes, days=(0, 3))]
     worst = _errors(treatment, Covariates.one(weight, age), 7, {})

@@ -45,7 +45,8 @@ def test_front_end_adds_rate_over_cardiac_output_to_arterial_blood_and_filters_i
     q_co_l_h = float(p[model.spec.cardiac_output or ""][0])
     assert q_co_l_h == pytest.approx(455.4 * (weight / 70.0) ** 0.75)
     rate_ng_ml = 1000.0 * per_kg * weight / (duration_min / 60) / q_co_l_h
-    start, end = start_min / 60, (start_min + duration_min) / 60
+    start = start_min / 60
+    end = start + duration_min / 60  # the dose record's end: time_h + duration_h
     running = (start < TIMES_H) & (end >= TIMES_H)
     # venous blood, and every metabolite, does not see the front end
     for a in model.analytes:
