@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import statsmodels.api as sm
 import yaml
@@ -323,3 +326,49 @@ def test_each_replicate_draws_new_patients_and_a_rate_varies_as_binomial_samplin
     p = float(rates.mean())
     statistic = (draws - 1) * rates.var(ddof=1) / (p * (1 - p) / n)
     assert stats.chi2.ppf(0.001, draws - 1) < statistic < stats.chi2.ppf(0.999, draws - 1), (statistic, rates)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_calibration_and_its_fold_workers(tmp_path: Path) -> None:
+    """SIGTERM while the fold refits run: the command exits with the signal's status, its
+    worker processes are gone and nothing is written.  The refits (every target, 500
+    evaluations a stage) would take hours: waiting for them would hang the test."""
+    out = tmp_path / "cv.yaml"
+    args = ["calibrate", "--out", str(out), "--n", "400", "--max-evaluations", "500"]
+    proc = subprocess.Popen([*KETASIM, *args, "--folds", "2", "--jobs", "2"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the pool starts right after this line
+        if "worker process(es)" in line:
+            break
+    parent = psutil.Process(proc.pid)
+    workers: list[psutil.Process] = []
+    while len(workers) < 2:  # both refits under way (each worker is a spawned Python)
+        assert proc.poll() is None, "the calibration ended before its refits began"
+        workers = [c for c in parent.children(recursive=True) if "spawn_main" in " ".join(_cmdline(c))]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert alive == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return list(process.cmdline())
+    except psutil.Error:  # ended meanwhile
+        return []
+
+
+def test_a_stop_signal_whose_exit_was_swallowed_ends_the_fit_at_its_next_evaluation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python drops a SystemExit raised by a signal handler inside a finaliser; the fit must
+    still stop, with the signal's status, instead of running its stages to the end."""
+    from ketasim.io import files
+
+    monkeypatch.setattr(files, "_terminated_by", [signal.SIGTERM])
+    chosen = [t for t in load_targets() if t.id in {"1", "2"}]
+    with pytest.raises(SystemExit) as stopped:
+        calibrate(n=50, max_nfev=2, log=lambda _: None, targets=chosen)
+    assert stopped.value.code == 128 + signal.SIGTERM

@@ -38,8 +38,9 @@ import math
 import multiprocessing
 import os
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -48,7 +49,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
 from ketasim.errors import InputError
-from ketasim.io.files import atomic_path
+from ketasim.io.files import atomic_path, termination_signal
 from ketasim.params import (
     Calibration,
     FoldFit,
@@ -103,6 +104,23 @@ def assign_folds(targets: Sequence[Target], k: int) -> tuple[tuple[str, ...], ..
     if len(keys) < k:
         raise CalibrationError.one("folds", f"{k} folds need at least {k} sources; the targets come from {len(keys)}")
     return tuple(tuple(sorted(keys[i::k])) for i in range(k))
+
+
+@contextmanager
+def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` spawned processes.  On success it waits for them; when the main
+    process is stopped (SIGTERM's SystemExit, Ctrl-C, an error) it kills them at once instead
+    of waiting for refits that take minutes, so the command ends when asked."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        # No public way to stop a running worker before Python 3.14 (terminate_workers).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def stage(name: str) -> tuple[FreeParameter, ...]:
@@ -296,6 +314,9 @@ def _fit(
         return x
 
     def residuals(x_moving: FloatArray) -> FloatArray:
+        stopped = termination_signal()
+        if stopped is not None:  # a stop signal whose SystemExit a finaliser swallowed: stop here
+            raise SystemExit(128 + stopped)
         x = full(x_moving)
         res = np.concatenate([data_residuals(x), _prior(free, x)])
         calls[0] += 1
@@ -415,7 +436,7 @@ def calibrate(
         ]
         workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
         log(f"cross-validation: {folds} folds of studies, {workers} worker process(es)")
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with _worker_pool(workers) as pool:
             futures = [pool.submit(_fold_task, task) for task in tasks]
             fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log, starts)
             fold_fits = []
