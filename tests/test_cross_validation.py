@@ -336,21 +336,26 @@ def test_sigterm_stops_a_calibration_and_its_fold_workers(tmp_path: Path) -> Non
     out = tmp_path / "cv.yaml"
     args = ["calibrate", "--out", str(out), "--n", "400", "--max-evaluations", "500"]
     proc = subprocess.Popen([*KETASIM, *args, "--folds", "2", "--jobs", "2"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # the pool starts right after this line
-        if "worker process(es)" in line:
-            break
     parent = psutil.Process(proc.pid)
-    workers: list[psutil.Process] = []
-    while len(workers) < 2:  # both refits under way (each worker is a spawned Python)
-        assert proc.poll() is None, "the calibration ended before its refits began"
-        workers = [c for c in parent.children(recursive=True) if "spawn_main" in " ".join(_cmdline(c))]
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
-    _, alive = psutil.wait_procs(workers, timeout=60)
-    assert alive == []
-    assert list(tmp_path.iterdir()) == []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the pool starts right after this line
+            if "worker process(es)" in line:
+                break
+        workers: list[psutil.Process] = []
+        give_up = time.monotonic() + 300  # a hang guard, not a speed requirement
+        while len(workers) < 2:  # both refits under way (each worker is a spawned Python)
+            assert proc.poll() is None and time.monotonic() < give_up, "the fold refits did not start"
+            workers = [c for c in parent.children(recursive=True) if "spawn_main" in " ".join(_cmdline(c))]
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs(workers, timeout=60)
+        assert alive == []
+        assert list(tmp_path.iterdir()) == []
+    finally:  # a failed test leaves no calibration running
+        for leftover in [*parent.children(recursive=True), parent] if proc.poll() is None else []:
+            leftover.kill()
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
