@@ -58,7 +58,7 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
     reason="Known miss (2026-12-05 calibration, two starts per stage, unread parameters kept at their starts, "
     "clinic visits in antidepressant arms, the open-label placebo gain fixed at 1, the human norketamine "
     "binding, two dissociation parameters fixed, noresketamine refit, two CADSS targets added, the acute "
-    "adaptation of dissociation, folds by study and target 139, the arterial front end): 165/197 = 83.8% "
+    "adaptation of dissociation, folds by study and target 139, the arterial front end): 166/197 = 84.3% "
     "in sample, below the bar "
     "of 90% (issue 12; it was 85% of 135 targets before 60 targets from 22 more studies were added)",
 )
@@ -69,8 +69,8 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-05, twelfth session: the arterial front end, folds by study): 132/184 = 71.7% "
-    "cross-validated on the packaged draw, mean 132.6 (72.1%) over draws 0-7 (125/184 and 124.0 before the "
+    reason="Known miss (2026-12-05, thirteenth session: the arterial front end, folds by study): 133/184 = 72.3% "
+    "cross-validated on the packaged draw, mean 133.6 (72.6%) over draws 0-7 (125/184 and 124.0 before the "
     "front end; 137/183 with folds by source, when a fold could train on the patients it predicted). "
     "docs/model.md section 8.",
 )
