@@ -112,6 +112,11 @@ def test_calibrate_with_folds_then_validate_predicts_each_fold_out_of_sample(tmp
     out = tmp_path / "cv.yaml"
     done = _run("calibrate", "--out", str(out), "--n", "50", "--max-evaluations", "1", "--targets", ids, "--folds", "2")
     assert done.returncode == 0, done.stderr
+    serial = tmp_path / "serial.yaml"  # the same fit with the fold refits in one process, one after the other
+    args = ["--n", "50", "--max-evaluations", "1", "--targets", ids, "--folds", "2", "--jobs", "1"]
+    assert _run("calibrate", "--out", str(serial), *args).returncode == 0
+    first, second = (yaml.safe_load(f.read_text()) for f in (out, serial))
+    assert {**first, "fit_date": None} == {**second, "fit_date": None}  # reproducible, whatever the processes
     params = load_parameters(out)
     folds = params.calibration.cross_validation
     assert len(folds) == 2
