@@ -198,6 +198,13 @@ def termination_signal() -> int | None:
     return _terminated_by[0] if _terminated_by else None
 
 
+def stop_if_terminated() -> None:
+    """Raise the SystemExit of a stop signal already received (one whose exception a finaliser
+    swallowed), so long work ends at its next check instead of running to the end."""
+    if _terminated_by:
+        raise SystemExit(128 + _terminated_by[0])
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
@@ -218,8 +225,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         except OSError as err:
             raise OutputError.one("(output)", f"{str(final)!r} cannot be written: {err.strerror or err}") from None
         yield tmp
-        if _terminated_by:  # stopped by a signal whose SystemExit was swallowed: never commit
-            raise SystemExit(128 + _terminated_by[0])
+        stop_if_terminated()  # stopped by a signal whose SystemExit was swallowed: never commit
         try:
             os.chmod(tmp, _FILE_MODE)  # as an ordinary new file
             os.replace(tmp, final)

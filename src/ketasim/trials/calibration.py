@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
 from ketasim.errors import InputError
-from ketasim.io.files import atomic_path, termination_signal
+from ketasim.io.files import atomic_path, stop_if_terminated
 from ketasim.params import (
     Calibration,
     FoldFit,
@@ -314,9 +314,7 @@ def _fit(
         return x
 
     def residuals(x_moving: FloatArray) -> FloatArray:
-        stopped = termination_signal()
-        if stopped is not None:  # a stop signal whose SystemExit a finaliser swallowed: stop here
-            raise SystemExit(128 + stopped)
+        stop_if_terminated()  # a stop signal whose SystemExit a finaliser swallowed ends the fit here
         x = full(x_moving)
         res = np.concatenate([data_residuals(x), _prior(free, x)])
         calls[0] += 1
