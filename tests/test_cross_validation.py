@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from ketasim.trials.calibration import (
     assign_folds,
     calibrate,
     fittable,
+    fixed_folds,
     informed,
     parameter_fits,
     source_key,
@@ -57,6 +59,33 @@ def test_folds_partition_the_sources_whatever_the_order(k: int, seed: int) -> No
     sources = [s for f in folds for s in f]
     assert sorted(sources) == sorted({source_key(t) for t in targets})  # every study in exactly one fold
     sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_the_packaged_folds_are_the_rule_deal_of_the_studies_they_list() -> None:
+    """data/folds.yaml was dealt by the round-robin rule over its own studies (not edited by
+    hand), and every study it lists still has targets."""
+    folds = fixed_folds()
+    listed = sorted((s for f in folds for s in f), key=lambda s: (zlib.crc32(s.encode()), s))
+    assert folds == tuple(tuple(sorted(listed[i :: len(folds)])) for i in range(len(folds)))
+    assert set(listed) <= {source_key(t) for t in fittable(load_targets())}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(categories=("L", "N")), min_size=3, max_size=12), min_size=1, max_size=8, unique=True
+    )
+)
+def test_adding_studies_moves_none_already_dealt(names: list[str]) -> None:
+    targets = fittable(load_targets())
+    before = assign_folds(targets, len(fixed_folds()))
+    template = targets[0]
+    added = [template.model_copy(update={"source": f"New study {n}", "study": None}) for n in names]
+    after = assign_folds([*targets, *added], len(before))
+    assert all(set(b) <= set(a) for b, a in zip(before, after, strict=True))
+    assert sorted(s for f in after for s in f) == sorted({source_key(t) for t in [*targets, *added]})
+    sizes = [len(f) for f in after]
     assert max(sizes) - min(sizes) <= 1
 
 

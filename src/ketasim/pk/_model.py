@@ -348,6 +348,19 @@ class PKModel:
         np.maximum.at(absorption, which, np.broadcast_to(settle[inputs.compartment], inputs.start_h.shape).ravel())
         return [(float(s), float(e), float(a)) for s, e, a in zip(starts, ends, absorption, strict=True)]
 
+    def steady_free_brain_um(self, parent_plasma_ng_ml: float) -> dict[str, float]:
+        """Unbound brain concentrations (µM) of the parent drug's species while its plasma
+        concentration has been held at ``parent_plasma_ng_ml`` long enough for the effect site
+        to equal it (a target-controlled infusion): C·fraction·f_u/M, typical f_u.  Metabolites
+        are left out: a measured steady concentration is the parent's."""
+        parent = self.spec.analytes[0]
+        fu = {s.name: self.spec.parameters[s.unbound_fraction].value for s in self.spec.species}
+        return {
+            s.name: parent_plasma_ng_ml * s.fraction * fu[s.name] / parent.molar_mass_g_mol
+            for s in self.spec.species
+            if s.analyte == parent.name
+        }
+
     def linear_system(self, covariates: Covariates, etas: dict[str, FloatArray] | None = None) -> LinearSystem:
         """Each patient's rate matrix (mass compartments, then one effect site per analyte)."""
         params = individual_parameters(self.spec, covariates, etas)

@@ -26,8 +26,9 @@ Each fitted value carries an approximate 95% interval from the Jacobian at the o
 (Wald, residual variance from the fit) and a status (identified, weakly identified, at a
 bound, not identifiable).  With ``folds=k`` the same calibration is rerun k times, each time
 without the targets of one fold of *studies* (:func:`assign_folds`: studies — a target's
-source, or its ``study`` when several sources report the same patients — ordered by the
-CRC-32 of their name, dealt round-robin into k folds — fixed, independent of file order);
+source, or its ``study`` when several sources report the same patients — in the fixed folds
+of ``data/folds.yaml`` for k = 5, a study added since in the smallest fold; other k dealt
+round-robin in CRC-32 order of their name; never dependent on file order);
 ``ketasim validate`` predicts each fold's targets with the values fitted without them.
 """
 
@@ -42,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -49,6 +51,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq, least_squares
 
 from ketasim.errors import InputError
+from ketasim.io.data import read_packaged_yaml
 from ketasim.io.files import atomic_path, stop_if_terminated
 from ketasim.params import (
     Calibration,
@@ -95,15 +98,36 @@ def fittable(targets: Sequence[Target]) -> list[Target]:
 
 
 def assign_folds(targets: Sequence[Target], k: int) -> tuple[tuple[str, ...], ...]:
-    """k folds of studies (each a sorted tuple of :func:`source_key`): studies ordered by the
-    CRC-32 of their name and dealt round-robin, so a fold never splits a study and the
-    assignment does not depend on the order of the targets file."""
+    """k folds of studies (each a sorted tuple of :func:`source_key`), never splitting a study
+    and not depending on the order of the targets file.  For the k of ``data/folds.yaml`` the
+    folds are that file's, fixed (studies absent from ``targets`` dropped); a study it does not
+    list joins the fold with the fewest studies (ties: the lower fold), in CRC-32 order of the
+    names, so adding a study moves none already dealt.  Other k: studies in CRC-32 order of
+    their name, dealt round-robin."""
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_FOLDS:
         raise CalibrationError.one("folds", f"{k!r} is not allowed: a whole number from 2 to {MAX_FOLDS}")
     keys = sorted({source_key(t) for t in targets}, key=lambda s: (zlib.crc32(s.encode()), s))
     if len(keys) < k:
         raise CalibrationError.one("folds", f"{k} folds need at least {k} sources; the targets come from {len(keys)}")
-    return tuple(tuple(sorted(keys[i::k])) for i in range(k))
+    fixed = fixed_folds()
+    if len(fixed) != k:
+        return tuple(tuple(sorted(keys[i::k])) for i in range(k))
+    present = set(keys)
+    folds = [[s for s in fold if s in present] for fold in fixed]
+    dealt = {s for fold in fixed for s in fold}
+    for key in (s for s in keys if s not in dealt):
+        min(folds, key=len).append(key)  # min keeps the first (lowest) fold on ties
+    return tuple(tuple(sorted(fold)) for fold in folds)
+
+
+@cache
+def fixed_folds() -> tuple[tuple[str, ...], ...]:
+    """The packaged folds (``data/folds.yaml``): each fold's studies."""
+    data = read_packaged_yaml("folds.yaml")
+    folds = tuple(tuple(fold) for fold in data["folds"])
+    if len(folds) != data["k"] or len({s for f in folds for s in f}) != sum(map(len, folds)):
+        raise ValueError("data/folds.yaml: k folds expected, each study in one of them")
+    return folds
 
 
 @contextmanager

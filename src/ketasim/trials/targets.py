@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from ketasim.io.data import read_packaged_yaml
 from ketasim.regimens import TreatmentItem
 from ketasim.schema import Count, Flag, Real, StrictModel
-from ketasim.vocabulary import names
+from ketasim.vocabulary import DrugName, names
 
 Endpoint = Literal[
     "mean_change",
@@ -34,6 +34,9 @@ Endpoint = Literal[
 
 SIDE_EFFECT_SERIES = ("SBP", "DBP", "HR", "CADSS")
 """Scales of targets read from a side-effect time course rather than a symptom score."""
+STEADY_RISE_SCALES = ("SBP", "DBP", "MAP", "HR")
+"""Haemodynamic rises a concentration-effect target (``steady_state``) reads; MAP is
+(SBP + 2·DBP)/3."""
 INCIDENCE_QUANTITIES = ("cadss_above_4", "bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
 """Incidences of measured effects (besides the reported adverse events of the vocabulary)."""
 BP_INCIDENCES = ("bp_rise_40_25", "sbp_rise_40", "dbp_rise_25")
@@ -71,6 +74,16 @@ class Context(StrictModel):
         if self.age_min is not None and self.age_mean is not None and self.age_mean < self.age_min:
             raise ValueError(f"age_mean: {self.age_mean:g} is below age_min {self.age_min:g}")
         return self
+
+
+class SteadyState(StrictModel):
+    """A plasma concentration held steady (a target-controlled infusion), read where the
+    effect site has come to equal it (see :func:`~ketasim.model.steady.steady_occupancy`)."""
+
+    drug: DrugName
+    plasma_ng_ml: Real = Field(gt=0.0, le=10_000.0)
+    """The parent drug's measured concentration (ng/mL), taken as arterial."""
+    note: str | None = None
 
 
 class Target(StrictModel):
@@ -138,6 +151,10 @@ class Target(StrictModel):
     derives: str | None = None
     """The fixed value this result is the source of (e.g. ``adverse.ae_nausea_beta``): it
     is reported in sample but neither fitted nor cross-validated (it cannot test itself)."""
+    steady_state: SteadyState | None = None
+    """A concentration-effect result: the mean rise (``mean_change`` of SBP, DBP, MAP or HR)
+    while a drug's measured plasma concentration is held steady (the arm's treatment is
+    then only described, not simulated)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -166,6 +183,12 @@ class Target(StrictModel):
         timed = self.endpoint == "median_days_to_improvement" and self.addressable
         if timed and (self.improvement_points is None or not self.assessed_at_h):
             raise ValueError(f"target {self.id}: median_days_to_improvement needs improvement_points and assessed_at_h")
+        steady = self.steady_state is not None
+        if steady and (self.endpoint != "mean_change" or self.scale not in STEADY_RISE_SCALES):
+            scales = ", ".join(STEADY_RISE_SCALES)
+            raise ValueError(f"target {self.id}: steady_state is for the mean_change of {scales}")
+        if self.scale == "MAP" and not steady:
+            raise ValueError(f"target {self.id}: scale MAP is read at a steady concentration: give steady_state")
         if self.fraction == "share_of_reference" and self.reference_time_h is None:
             raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
         return self

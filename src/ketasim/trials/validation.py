@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from ketasim import DISCLAIMER
 from ketasim.errors import InputError
 from ketasim.model import CourseResult, Exposure, expose, outcomes, with_parameters
+from ketasim.model.steady import steady_rises
 from ketasim.params import ParameterSet, default_parameters
 from ketasim.pd.adverse import AdverseParameters, record_bp
 from ketasim.pd.cascade import CascadeParameters
@@ -35,7 +36,15 @@ from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk.checks import PKChecks, pk_checks
 from ketasim.population import Demographics, VirtualPopulation, sample_population
 from ketasim.regimens import KetamineSessions, PlaceboSessions, course_start_h
-from ketasim.trials.targets import BP_INCIDENCES, SIDE_EFFECT_SERIES, Context, Target, TargetArm, load_targets
+from ketasim.trials.targets import (
+    BP_INCIDENCES,
+    SIDE_EFFECT_SERIES,
+    Context,
+    SteadyState,
+    Target,
+    TargetArm,
+    load_targets,
+)
 from ketasim.vocabulary import condition, names, scale
 
 FloatArray = NDArray[np.float64]
@@ -206,7 +215,9 @@ class Evaluator:
     _variants: dict[tuple[ExposureKey, CascadeParameters, float, float], Exposure] = field(default_factory=dict)
     _population: dict[int, VirtualPopulation] = field(default_factory=dict)
 
-    def _patients(self, target: Target) -> tuple[int, VirtualPopulation]:
+    def patients(self, target: Target) -> tuple[int, VirtualPopulation]:
+        """The seed and virtual population of a target's arms (one per condition, scale, baseline
+        and context; a new draw per replicate)."""
         name = _scale(target)
         c = target.context
         key = f"{target.condition}|{name}|{_baseline(target):.3f}"
@@ -256,7 +267,7 @@ class Evaluator:
         """The arm's virtual population at ``times_h`` (absolute hours), scores as a rater
         records them."""
         name = _scale(target)
-        seed, pop = self._patients(target)
+        seed, pop = self.patients(target)
         horizon = float(np.ceil((float(np.max(times_h)) + 1.0) / 24.0) * 24.0)
         upstream = CascadeParameters.from_params(self.params).upstream()
         exposure = self._exposure((arm.model_dump_json(), seed, horizon, upstream), arm, pop)
@@ -440,11 +451,22 @@ def _median_days_to_improvement(target: Target, ev: Evaluator, name: str, t0: fl
     return median, None
 
 
+def _steady_rise(target: Target, ev: Evaluator, steady: SteadyState) -> Prediction:
+    """The mean rise of SBP, DBP, MAP or HR over the arm's patients at a steady plasma
+    concentration (:func:`~ketasim.model.steady.steady_rises`)."""
+    _, pop = ev.patients(target)
+    rises = steady_rises(steady.drug, steady.plasma_ng_ml, ev.params, pop.gains(ev.params))
+    key = {"SBP": "sbp_rise_mmhg", "DBP": "dbp_rise_mmhg", "MAP": "map_rise_mmhg", "HR": "hr_rise_bpm"}[target.scale]
+    return float(np.mean(rises[key])), None
+
+
 def predict(target: Target, ev: Evaluator) -> Prediction:
     """The model's value for a target's endpoint (None with a reason when not computable)."""
     if not target.addressable:
         return None, target.reason
     e = target.endpoint
+    if target.steady_state is not None:
+        return _steady_rise(target, ev, target.steady_state)
     if target.scale in SIDE_EFFECT_SERIES and e in ("mean_change", "mean_score", "peak_time_h", "resolution_time_h"):
         return _side_effect_course(target, ev)
     if e == "incidence":
