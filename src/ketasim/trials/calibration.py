@@ -102,8 +102,8 @@ def assign_folds(targets: Sequence[Target], k: int) -> tuple[tuple[str, ...], ..
     and not depending on the order of the targets file.  For the k of ``data/folds.yaml`` the
     folds are that file's, fixed (studies absent from ``targets`` dropped); a study it does not
     list joins the fold with the fewest studies (ties: the lower fold), in CRC-32 order of the
-    names, so adding a study moves none already dealt.  Other k: studies in CRC-32 order of
-    their name, dealt round-robin."""
+    names, so adding a study moves none the file lists (a packaged study is recorded there).
+    Other k: studies in CRC-32 order of their name, dealt round-robin."""
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_FOLDS:
         raise CalibrationError.one("folds", f"{k!r} is not allowed: a whole number from 2 to {MAX_FOLDS}")
     keys = sorted({source_key(t) for t in targets}, key=lambda s: (zlib.crc32(s.encode()), s))
