@@ -9,9 +9,12 @@ read without its time course, for the concentration-effect studies that report o
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim.errors import InputError
 from ketasim.params import ParameterSet
 from ketasim.pd.adverse import AdverseParameters, bp_log_sensitivity, haemodynamics
 from ketasim.pd.receptor import affinities_um, nmda_occupancy
@@ -20,13 +23,19 @@ from ketasim.pk import load_model
 from ketasim.population import session_normals
 
 FloatArray = NDArray[np.float64]
+MAX_PLASMA_NG_ML = 10_000.0
+"""Largest steady concentration read (ng/mL): above deep anaesthesia (~2,000 ng/mL, Långsjö 2005)."""
 
 
 def steady_occupancy(drug: str, parent_plasma_ng_ml: float, params: ParameterSet) -> float:
     """NMDA occupancy (0–1) once the parent drug's arterial plasma concentration (ng/mL) has
     been steady long enough for the effect site to equal it.  (While an infusion runs, venous
     plasma is lower than arterial by what the tissues extract: ~15% in the racemic model.)"""
-    free = load_model(drug).steady_free_brain_um(parent_plasma_ng_ml)
+    c = parent_plasma_ng_ml
+    if isinstance(c, bool) or not isinstance(c, int | float) or not math.isfinite(c) or not 0 < c <= MAX_PLASMA_NG_ML:
+        allowed = f"a concentration above 0 and at most {MAX_PLASMA_NG_ML:g} ng/mL"
+        raise InputError.one("parent_plasma_ng_ml", f"{c!r} is not allowed: {allowed}")
+    free = load_model(drug).steady_free_brain_um(float(c))
     return float(nmda_occupancy({k: np.asarray(v) for k, v in free.items()}, affinities_um(params)))
 
 

@@ -9,6 +9,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from ketasim.io.data import read_packaged_yaml
+from ketasim.model.steady import MAX_PLASMA_NG_ML
 from ketasim.regimens import TreatmentItem
 from ketasim.schema import Count, Flag, Real, StrictModel
 from ketasim.vocabulary import DrugName, names
@@ -81,7 +82,7 @@ class SteadyState(StrictModel):
     effect site has come to equal it (see :func:`~ketasim.model.steady.steady_occupancy`)."""
 
     drug: DrugName
-    plasma_ng_ml: Real = Field(gt=0.0, le=10_000.0)
+    plasma_ng_ml: Real = Field(gt=0.0, le=MAX_PLASMA_NG_ML)
     """The parent drug's measured concentration (ng/mL), taken as arterial."""
     note: str | None = None
 
