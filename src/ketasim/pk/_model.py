@@ -351,14 +351,15 @@ class PKModel:
     def steady_free_brain_um(self, parent_plasma_ng_ml: float) -> dict[str, float]:
         """Unbound brain concentrations (µM) of the parent drug's species while its plasma
         concentration has been held at ``parent_plasma_ng_ml`` long enough for the effect site
-        to equal it (a target-controlled infusion): C·fraction·f_u/M, typical f_u.  Metabolites
-        are left out: a measured steady concentration is the parent's."""
-        parent = self.spec.analytes[0]
-        fu = {s.name: self.spec.parameters[s.unbound_fraction].value for s in self.spec.species}
+        to equal it (a target-controlled infusion): C·fraction·f_u/M, with the typical patient's
+        factors of :meth:`linear_system`.  Metabolites are left out: a measured steady
+        concentration is the parent's."""
+        parent = self.spec.analytes[0].name
+        free = self.linear_system(Covariates.one()).free_brain_um
         return {
-            s.name: parent_plasma_ng_ml * s.fraction * fu[s.name] / parent.molar_mass_g_mol
+            s.name: parent_plasma_ng_ml / NG_ML_PER_MG_L * float(free[s.name][1][0])
             for s in self.spec.species
-            if s.analyte == parent.name
+            if s.analyte == parent
         }
 
     def linear_system(self, covariates: Covariates, etas: dict[str, FloatArray] | None = None) -> LinearSystem:
