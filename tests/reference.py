@@ -494,13 +494,25 @@ def madrs(
     return score
 
 
-def cadss(states: Mapping[str, FloatArray]) -> FloatArray:
-    """Typical patient's CADSS: c_max·Dⁿ/(D50ⁿ + Dⁿ)/(1 + k_tol·T), within 0–92, with the
-    dissociative drive D = max(O − γ·X, 0), X the acute adaptation."""
+def cadss(
+    states: Mapping[str, FloatArray],
+    times_h: Sequence[float] | FloatArray,
+    session_times_h: Sequence[float],
+    tolerance_at_sessions: Sequence[float] | FloatArray,
+) -> FloatArray:
+    """Typical patient's CADSS: c_max·Dⁿ/(D50ⁿ + Dⁿ)/(1 + k_tol·T_in), within 0–92, with the
+    dissociative drive D = max(O − γ·X, 0), X the acute adaptation, and T_in the tolerance the
+    session under way started with (``tolerance_at_sessions``, T at each of ``session_times_h``),
+    decayed on τ_tol since: the session's own exposure does not count."""
     p = default_parameters()
+    t = np.asarray(times_h, dtype=np.float64)
+    tau_h = p["adverse.tau_tolerance_days"] * 24.0
+    carried = np.zeros_like(t)
+    for ts, tol in zip(session_times_h, tolerance_at_sessions, strict=True):  # later sessions overwrite
+        carried = np.where(t >= ts, tol * np.exp(-(t - ts) / tau_h), carried)
     drive = np.maximum(states["nmda_occupancy"] - p["dissociation_acute_fraction"] * states["acute_adaptation"], 0.0)
     d = drive ** p["cadss_hill"]
     value = p["cadss_max"] * d / (p["cadss_drive50"] ** p["cadss_hill"] + d)
-    value = value / (1.0 + p["dissociation_tolerance_gain"] * states["dissociation_tolerance"])
+    value = value / (1.0 + p["dissociation_tolerance_gain"] * carried)
     clipped: FloatArray = np.clip(value, 0.0, 92.0)
     return clipped

@@ -79,7 +79,8 @@ def _reference(sessions: KetamineSessions, patient: Patient, times: FloatArray) 
     starts = [24.0 * d + sessions.hour_of_day for d in sessions.days]
     ref = simulate_iv_course([(s, dose_mg, duration_h) for s in starts], times, patient)
     ref["madrs_change"] = BASELINE_MADRS - madrs(ref, times, starts, BASELINE_MADRS, age_years=patient.age_years)
-    ref["cadss"] = cadss(ref)
+    at_starts = simulate_iv_course([(s, dose_mg, duration_h) for s in starts], starts, patient)
+    ref["cadss"] = cadss(ref, times, starts, at_starts["dissociation_tolerance"])
     return ref
 
 

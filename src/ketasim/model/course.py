@@ -21,6 +21,7 @@ from ketasim.pd.adverse import (
     Flag,
     bp_log_sensitivity,
     cadss,
+    carried_tolerance,
     dissociative_drive,
     exposure_flags,
     haemodynamics,
@@ -480,8 +481,16 @@ def outcomes(
     eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, [t for t, _ in sessions], out_t)
     rises = haemodynamics(occ_out, adverse_p, eta_bp)
     drive = dissociative_drive(occupancy, grid, adverse_p, at=sample)
+    carried = carried_tolerance(
+        occupancy,
+        grid,
+        adverse_p.tau_tolerance_h,
+        reference_occupancy_auc(exposure.cascade),
+        [t for t, _ in sessions],
+        out_t,
+    )
     adverse = {
-        "cadss": cadss(drive, tol_out, adverse_p, gains.eta_dissociation),
+        "cadss": cadss(drive, carried, adverse_p, gains.eta_dissociation),
         "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],
         "dbp_mmhg": vit["diastolic_mmhg"][:, None] + rises["dbp_rise_mmhg"],
         "heart_rate_bpm": vit["heart_rate_bpm"][:, None] + rises["hr_rise_bpm"],

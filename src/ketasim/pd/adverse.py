@@ -3,8 +3,10 @@ and a cumulative-exposure tracker.
 
     dX/dt     = (O − X)/τ_acute                                   acute (within-session) adaptation
     D(t)      = max(O − γ·X, 0)                                   dissociative drive; O: NMDA occupancy
-    CADSS(t)  = c_max·e^η · D^n/(D50^n + D^n) / (1 + k_tol·T(t))  (effect site)
+    CADSS(t)  = c_max·e^η · D^n/(D50^n + D^n) / (1 + k_tol·T_in(t))  (effect site)
     T(t)      = (1/AUC₁) ∫ O(s)·e^{−(t−s)/τ_tol} ds              exposure-weighted sessions, τ_tol 28 d
+    T_in(t)   = T(t_s)·e^{−(t−t_s)/τ_tol}                        carried into the session under way
+                                                                   (started at t_s): earlier sessions only
     ΔSBP(t)   = E_SBP·e^(η+κ_s)·O^m/(O50_BP^m + O^m), likewise ΔDBP, ΔHR (peaks with occupancy, ~40 min;
                 η per patient, κ_s per session s: between-patient and between-session spread)
     BP_rec    = BP + ε,  ε ~ N(0, σ_read²) per reading                 what a cuff records (σ_read 3.66 mmHg)
@@ -18,6 +20,11 @@ occupancy is still near its peak (CADSS 18.8 at the peak, 0.8 twenty minutes lat
 n = 53, Rosenblat group CNS Summit abstract T39) and peaks before occupancy after a nasal
 dose (~40 min, Spravato label); with γ < 1 a steady occupancy keeps a part of it (Bowdle
 1998: effects linear in steady-state concentration).
+Tolerance T is the slow adaptation that lessens dissociation from one session to the next
+(CADSS 20 at week 1, 8.8 at week 14 of weekly SC ketamine, Glue et al. 2018 J Psychopharmacol
+32:663; τ_tol 28 d assumed). A session is lessened by the sessions before it (T_in): counting
+its own exposure too would weigh the within-session decline twice (X carries it) and tilt
+each session's dissociation toward its first minutes.
 Nothing here predicts abuse or bladder toxicity: :func:`exposure_flags` raises a flag,
 with its source, when dosing is frequent and long (thresholds **assumed**, none published).
 """
@@ -33,7 +40,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import Sampler, first_order
+from ketasim.pd._filters import Sampler, first_order, sampler
 from ketasim.vocabulary import names
 
 FloatArray = NDArray[np.float64]
@@ -98,6 +105,28 @@ def tolerance_index(
     return first_order(occupancy, tau_h, grid_h, at=at) * tau_h / auc_one_session
 
 
+def carried_tolerance(
+    occupancy: FloatArray,
+    grid_h: FloatArray,
+    tau_h: float,
+    auc_one_session: float,
+    session_starts_h: Sequence[float] | FloatArray,
+    times_h: FloatArray,
+) -> FloatArray:
+    """T_in at ``times_h`` (patients × times): the tolerance at the start of the session under
+    way (the latest session started at or before t), decayed since; 0 before the first session."""
+    starts = np.asarray(session_starts_h, dtype=np.float64)
+    out = np.zeros((occupancy.shape[0], times_h.size))
+    if starts.size == 0:
+        return out
+    at_start = tolerance_index(occupancy, grid_h, tau_h, auc_one_session, at=sampler(grid_h, starts))
+    index = np.searchsorted(starts, times_h, side="right") - 1
+    begun = index >= 0
+    k = index[begun]
+    out[:, begun] = at_start[:, k] * np.exp(-(times_h[begun] - starts[k]) / tau_h)
+    return out
+
+
 def dissociative_drive(
     occupancy: FloatArray, grid_h: FloatArray, p: AdverseParameters, *, at: Sampler | None = None
 ) -> FloatArray:
@@ -111,7 +140,8 @@ def dissociative_drive(
 
 def cadss(drive: FloatArray, tolerance: FloatArray, p: AdverseParameters, eta: FloatArray | None = None) -> FloatArray:
     """Dissociation (CADSS total, 0–92) from the dissociative drive (:func:`dissociative_drive`),
-    lessened by tolerance; ``eta`` (P,) is each patient's log-sensitivity."""
+    lessened by the tolerance carried into the session (:func:`carried_tolerance`); ``eta``
+    (P,) is each patient's log-sensitivity."""
     d = np.maximum(drive, 0.0) ** p.cadss_hill
     sensitivity = 1.0 if eta is None else np.exp(eta)[:, None]
     value = sensitivity * p.cadss_max * d / (p.cadss_d50**p.cadss_hill + d) / (1.0 + p.tolerance_gain * tolerance)
