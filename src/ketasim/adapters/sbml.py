@@ -3,7 +3,8 @@
 The document (SBML Level 3 Version 2, python-libsbml) holds, as rate rules on parameters:
 the PK compartments and effect sites of every drug given (amounts in mg; effect sites in
 mg/L), the cascade (:data:`ketasim.pd.cascade.ODE_STATES`), the mood drive, the
-dissociation-tolerance tracker and the session-expectancy state; as assignment rules: NMDA
+dissociation-tolerance tracker (and the tolerance carried into the session under way, set
+by an event at each session's start) and the session-expectancy state; as assignment rules: NMDA
 occupancy, the glutamate surge, the symptom score on each baseline scale, CADSS and blood
 pressure/heart rate.  Doses are SBML events: a bolus adds to its compartment, an infusion
 switches an input rate on at its start and off at its end.  Every value comes from the same
@@ -231,9 +232,13 @@ def _side_effects(b: _Builder, scenario: Scenario, params: ParameterSet) -> None
     a = AdverseParameters.from_params(params)
     vit = {**DEFAULT_VITALS, **scenario.patient.vitals.model_dump()}
     d, o = "dissociative_drive", "nmda_occupancy"
+    b.parameter("dissociation_tolerance_in", 0.0, constant=False)  # carried into the session under way
+    b.rate_rule("dissociation_tolerance_in", f"-dissociation_tolerance_in / {a.tau_tolerance_h!r}")
+    for k, (t_s, _) in enumerate(clinic_sessions(scenario.treatment)):
+        b.event(f"tolerance_in_{k}", t_s, [("dissociation_tolerance_in", "dissociation_tolerance")])
     cadss = (
         f"{a.cadss_max!r} * {d}^{a.cadss_hill!r} / ({a.cadss_d50!r}^{a.cadss_hill!r} + {d}^{a.cadss_hill!r})"
-        f" / (1 + {a.tolerance_gain!r} * dissociation_tolerance)"
+        f" / (1 + {a.tolerance_gain!r} * dissociation_tolerance_in)"
     )
     b.assignment("cadss", f"piecewise(92, {cadss} > 92, {cadss})")
     hill = f"{o}^{a.bp_hill!r} / ({a.bp_o50!r}^{a.bp_hill!r} + {o}^{a.bp_hill!r})"
