@@ -481,14 +481,8 @@ def outcomes(
     eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, [t for t, _ in sessions], out_t)
     rises = haemodynamics(occ_out, adverse_p, eta_bp)
     drive = dissociative_drive(occupancy, grid, adverse_p, at=sample)
-    carried = carried_tolerance(
-        occupancy,
-        grid,
-        adverse_p.tau_tolerance_h,
-        reference_occupancy_auc(exposure.cascade),
-        [t for t, _ in sessions],
-        out_t,
-    )
+    starts_h = np.array([t for t, _ in sessions], dtype=np.float64)
+    carried = carried_tolerance(exposure.tolerance_at(starts_h), starts_h, out_t, adverse_p.tau_tolerance_h)
     adverse = {
         "cadss": cadss(drive, carried, adverse_p, gains.eta_dissociation),
         "sbp_mmhg": vit["systolic_mmhg"][:, None] + rises["sbp_rise_mmhg"],

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from ketasim.params import ParameterSet
-from ketasim.pd._filters import Sampler, first_order, sampler
+from ketasim.pd._filters import Sampler, first_order
 from ketasim.vocabulary import names
 
 FloatArray = NDArray[np.float64]
@@ -106,20 +106,16 @@ def tolerance_index(
 
 
 def carried_tolerance(
-    occupancy: FloatArray,
-    grid_h: FloatArray,
-    tau_h: float,
-    auc_one_session: float,
+    at_start: FloatArray,
     session_starts_h: Sequence[float] | FloatArray,
     times_h: FloatArray,
+    tau_h: float,
 ) -> FloatArray:
-    """T_in at ``times_h`` (patients × times): the tolerance at the start of the session under
-    way (the latest session started at or before t), decayed since; 0 before the first session."""
+    """T_in at ``times_h`` (patients × times): the tolerance ``at_start`` (patients × sessions,
+    :func:`tolerance_index` at each session's start) of the session under way (the latest
+    started at or before t), decayed since on ``tau_h``; 0 before the first session."""
     starts = np.asarray(session_starts_h, dtype=np.float64)
-    out = np.zeros((occupancy.shape[0], times_h.size))
-    if starts.size == 0:
-        return out
-    at_start = tolerance_index(occupancy, grid_h, tau_h, auc_one_session, at=sampler(grid_h, starts))
+    out = np.zeros((at_start.shape[0], times_h.size))
     index = np.searchsorted(starts, times_h, side="right") - 1
     begun = index >= 0
     k = index[begun]
