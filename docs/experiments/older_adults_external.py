@@ -41,80 +41,66 @@ def iv(days):
     ]
 
 
-common = dict(source="external check", reliability="S", condition="trd", tolerance_rule="issue rule", addressable=True)
-T = [
-    dict(
-        id="x-sus2-old",
-        family="older_adults",
-        scale="MADRS",
-        baseline=31.0,
-        context={"age_min": 65.0, "age_mean": 70.0, "age_sd": 5.0, "open_label": True},
-        endpoint="mean_change",
-        description="SUSTAIN-2 >=65 induction",
-        time_h=648,
-        arm={"label": "esk", "treatment": esk(28)},
-        observed=-18.1,
-        sd=9.37,
-        tolerance=5.0,
+OLDER = {"age_min": 65.0, "age_mean": 70.0, "age_sd": 5.0, "open_label": True}
+SIXTY = {"age_min": 60.0, "age_sd": 6.0, "open_label": True}
+# id, family, scale, entry score, context, endpoint, time_h, treatment, observed, tolerance
+ROWS = [
+    ("x-sus2-old", "older_adults", "MADRS", 31.0, OLDER, "mean_change", 648, esk(28), -18.1, 5.0),
+    ("x-sus2-young", "esketamine", "MADRS", 31.0, {"open_label": True}, "mean_change", 648, esk(56), -18.0, 5.0),
+    (
+        "x-oughli",
+        "older_adults",
+        "MADRS",
+        30.0,
+        {**SIXTY, "age_mean": 68.0},
+        "response_rate",
+        648,
+        iv(twice),
+        0.48,
+        0.15,
     ),
-    dict(
-        id="x-sus2-young",
-        family="esketamine",
-        scale="MADRS",
-        baseline=31.0,
-        context={"open_label": True},
-        endpoint="mean_change",
-        description="SUSTAIN-2 18-64 induction",
-        time_h=648,
-        arm={"label": "esk", "treatment": esk(56)},
-        observed=-18.0,
-        sd=7.19,
-        tolerance=5.0,
+    (
+        "x-lipsitz",
+        "older_adults",
+        "QIDS-SR16",
+        17.12,
+        {**SIXTY, "age_mean": 67.0},
+        "mean_change",
+        192,
+        iv([0, 2, 4, 7]),
+        -4.6,
+        5.0,
     ),
-    dict(
-        id="x-oughli",
-        family="older_adults",
-        scale="MADRS",
-        baseline=30.0,
-        context={"age_min": 60.0, "age_mean": 68.0, "age_sd": 6.0, "open_label": True},
-        endpoint="response_rate",
-        description="Oughli >=60 IV twice weekly 4 wk",
-        time_h=648,
-        arm={"label": "iv", "treatment": iv(twice)},
-        observed=0.48,
-        tolerance=0.15,
-    ),
-    dict(
-        id="x-lipsitz",
-        family="older_adults",
-        scale="QIDS-SR16",
-        baseline=17.12,
-        context={"age_min": 60.0, "age_mean": 67.0, "age_sd": 6.0, "open_label": True},
-        endpoint="mean_change",
-        description="Lipsitz >=60 after 4 infusions",
-        time_h=192,
-        arm={"label": "iv", "treatment": iv([0, 2, 4, 7])},
-        observed=-4.6,
-        tolerance=5.0,
-    ),
-    dict(
-        id="x-lipsitz-r",
-        family="older_adults",
-        scale="QIDS-SR16",
-        baseline=17.12,
-        context={"age_min": 60.0, "age_mean": 67.0, "age_sd": 6.0, "open_label": True},
-        endpoint="response_rate",
-        description="Lipsitz response",
-        time_h=192,
-        arm={"label": "iv", "treatment": iv([0, 2, 4, 7])},
-        observed=0.27,
-        tolerance=0.15,
+    (
+        "x-lipsitz-r",
+        "older_adults",
+        "QIDS-SR16",
+        17.12,
+        {**SIXTY, "age_mean": 67.0},
+        "response_rate",
+        192,
+        iv([0, 2, 4, 7]),
+        0.27,
+        0.15,
     ),
 ]
+
+
+def target(row: tuple) -> Target:
+    tid, family, scale, baseline, context, endpoint, time_h, treatment, observed, tolerance = row
+    return Target.model_validate(
+        dict(
+            id=tid, source="external check", reliability="S", condition="trd", tolerance_rule="issue rule",
+            addressable=True, family=family, scale=scale, baseline=baseline, context=context, endpoint=endpoint,
+            description=tid, time_h=time_h, arm={"label": tid, "treatment": treatment}, observed=observed,
+            tolerance=tolerance,
+        )
+    )  # fmt: skip
+
+
 P = default_parameters()
 for rep in (0, 1, 2):
     ev = Evaluator(n=400, params=P, replicate=rep)
-    for d in T:
-        t = Target.model_validate({**common, **d})
+    for t in map(target, ROWS):
         pr, reason = predict(t, ev)
         print(rep, t.id, "obs", t.observed, "pred", None if pr is None else round(pr, 3), reason or "")
