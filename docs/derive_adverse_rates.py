@@ -25,6 +25,8 @@ from ketasim.regimens import KetamineSessions
 from ketasim.trials.targets import load_targets
 
 SESSIONS = 8
+NO_PLACEBO_ROW = {"sedation_moaas": "MOAA/S <= 3", "loss_of_consciousness": "MOAA/S 0"}
+"""The label's measured events without a placebo row, and the depth of sedation each names."""
 
 
 def typical_peak_occupancy() -> float:
@@ -49,6 +51,7 @@ def main() -> None:
         ("hypoesthesia", "105-esk", "105-pbo"),
         ("dissociation_reported", "99-esk", "99-pbo"),
         ("sedation_moaas", "106a", None),
+        ("loss_of_consciousness", "106b", None),
     ):
         pe = rows[esk].observed
         pp = rows[pbo].observed if pbo else 0.0
@@ -57,7 +60,7 @@ def main() -> None:
         placebo = (
             f"{pp:g} on placebo + AD (target {pbo})"
             if pbo
-            else "no placebo row: 0 assumed (a placebo session does not sedate to MOAA/S <= 3)"
+            else f"no placebo row: 0 assumed (a placebo session does not sedate to {NO_PLACEBO_ROW[event]})"
         )
         print(f'  ae_{event}_p0:\n    value: {p0:.4g}\n    unit: "1"')
         print(

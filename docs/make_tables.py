@@ -42,7 +42,7 @@ def main() -> None:
             if not r.passed:
                 pred = "—" if r.predicted is None else f"{r.predicted:.3g}"
                 print(
-                    f"| {r.id} | {r.family} | {r.endpoint[:70]} | {r.observed:g} | {pred} ({r.fold})"
+                    f"| {r.id} | {r.family} | {r.endpoint[:70]} | {r.observed_text()} | {pred} ({r.fold})"
                     f" | {r.tolerance:g} |"
                 )
     cal = params.calibration

@@ -325,9 +325,10 @@ def test_a_parameter_no_chosen_target_reads_keeps_its_declared_start() -> None:
 
 
 def test_a_stage_whose_targets_read_no_parameter_keeps_every_start() -> None:
-    """106b (loss of consciousness) has no model quantity: the side-effect stage fitted on it
-    alone moves nothing and reports every parameter as not identifiable, without failing."""
-    targets = [t for t in load_targets() if t.id == "106b"]
+    """An adverse incidence with no model quantity (106b, loss of consciousness, as it was
+    until 2026-12-06): the side-effect stage fitted on it alone moves nothing and reports every
+    parameter as not identifiable, without failing."""
+    targets = [t.model_copy(update={"quantity": None, "derives": None}) for t in load_targets() if t.id == "106b"]
     cal = calibrate(n=50, max_nfev=2, targets=targets, log=lambda _m: None)
     for p in stage("adverse"):
         assert cal.values[p.name] == pytest.approx(p.start, rel=1e-4)

@@ -202,6 +202,38 @@ def test_a_recorded_peak_overstates_the_true_one_by_the_expected_maximum_of_read
     assert np.mean(recorded) == pytest.approx(rise + p.bp_reading_sd * expected_max, abs=0.03)
 
 
+@pytest.mark.parametrize("reading_sd_mmhg", [6.0, 9.0])
+@pytest.mark.parametrize(("target_id", "rise_mmhg"), [("bp1-pbo", 40.0), ("bp2-pbo", 25.0)])
+def test_a_placebo_arms_bp_rise_incidence_is_that_of_the_reading_error_alone(
+    target_id: str, rise_mmhg: float, reading_sd_mmhg: float
+) -> None:
+    """Oracle: a placebo spray leaves BP flat, so a 'rise' at least once over the label's eight
+    sessions is the reading error's alone: per session P(max of three readings − the pre-dose
+    one ≥ c) = ∫ φ(z)·(1 − Φ(z + c/σ)³) dz (scipy), and 1 − (1 − p)⁸ over the course; the
+    validation's count of 5,000 virtual patients lies in its binomial 99.9% interval.  Read at
+    reading errors above the packaged one, where the incidence is not ~0."""
+    from ketasim.trials.targets import load_targets
+    from ketasim.trials.validation import Evaluator, predict
+
+    target = next(t for t in load_targets() if t.id == target_id)
+    assert target.assessed_at_h is not None and len(target.assessed_at_h) == 4
+    params = PARAMS.replace({"adverse.bp_reading_sd_mmhg": reading_sd_mmhg})
+    k = len(target.assessed_at_h) - 1
+    per_session = integrate.quad(
+        lambda z: stats.norm.pdf(z) * (1.0 - stats.norm.cdf(z + rise_mmhg / reading_sd_mmhg) ** k),
+        -12,
+        12,
+        epsabs=1e-12,
+    )[0]
+    sessions = len(target.arm.treatment[0].days)  # type: ignore[union-attr]
+    expected = 1.0 - (1.0 - per_session) ** sessions
+    n = 5000
+    got, _ = predict(target, Evaluator(n=n, params=params))
+    assert got is not None
+    lo, hi = stats.binom.interval(0.999, n, expected)
+    assert lo / n <= got <= hi / n
+
+
 def _log_drug_term(treatment: list[TreatmentItem], p: ParameterSet, t_h: float) -> float:
     """The typical patient's drug term −log(remaining) minus the same course's placebo-only
     value (series memory off, so the drug term is exactly g_d·E_max·D/(D_50 + D))."""

@@ -62,3 +62,20 @@ def test_the_spread_of_dissociation_is_the_log_normal_of_its_published_cv() -> N
     entry = default_parameters().entries["adverse.cadss_omega"]
     assert "18.8 (+/- 13.7)" in entry.source
     assert entry.value == pytest.approx(math.sqrt(math.log(1.0 + cv**2)), abs=5e-4)
+
+
+def test_the_derived_adverse_event_rates_are_what_their_script_prints() -> None:
+    """data/pd/cascade.yaml holds the label-derived per-session rates exactly as
+    docs/derive_adverse_rates.py prints them from the current model (run as a real process),
+    so a PK change that moves the typical peak occupancy cannot leave them stale."""
+    import subprocess
+    import sys
+
+    from ketasim.io.data import packaged
+
+    root = DOCS.parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "docs" / "derive_adverse_rates.py")], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("  ae_nausea_p0:")
+    assert done.stdout in packaged("pd/cascade.yaml").read_text(encoding="utf-8")

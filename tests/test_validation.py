@@ -353,3 +353,39 @@ def test_time_to_improvement_needs_its_threshold_and_visits() -> None:
     for field in ("improvement_points", "assessed_at_h"):
         with pytest.raises(ValidationError, match=field):
             Target.model_validate({**base, field: None})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    predicted=st.floats(-10.0, 10.0, allow_nan=False),
+    observed=st.floats(-5.0, 5.0, allow_nan=False),
+    tolerance=st.floats(0.01, 3.0, allow_nan=False),
+    bound=st.sampled_from(["upper", "lower"]),
+)
+def test_a_bound_target_passes_on_its_side_and_the_fit_feels_only_the_overshoot(
+    predicted: float, observed: float, tolerance: float, bound: str
+) -> None:
+    """A bound ('within 1.5 h'): every prediction on its side passes with a zero residual;
+    beyond it, the target passes within the tolerance and the residual is the overshoot over
+    the tolerance, the same as a two-sided target's on that side."""
+    from ketasim.trials.calibration import residual
+
+    t = next(x for x in load_targets() if x.id == "146a").model_copy(
+        update={"observed": observed, "tolerance": tolerance, "bound": bound}
+    )
+    two_sided = t.model_copy(update={"bound": None})
+    on_side = predicted <= observed if bound == "upper" else predicted >= observed
+    if on_side:
+        assert t.passes(predicted) and residual(t, predicted) == 0.0
+    else:
+        assert t.passes(predicted) == two_sided.passes(predicted)
+        assert abs(residual(t, predicted)) == pytest.approx(abs(residual(two_sided, predicted)))
+
+
+def test_a_bound_is_refused_where_it_has_no_meaning() -> None:
+    """A bound needs a tolerance and a measured endpoint (not a 'not significant' result)."""
+    from pydantic import ValidationError
+
+    t = next(x for x in load_targets() if x.id == "146a")
+    with pytest.raises(ValidationError, match="a bound needs a tolerance"):
+        type(t).model_validate({**t.model_dump(), "tolerance": 0.0})

@@ -90,7 +90,7 @@ def validate_command(
         table.add_row(
             r.id,
             r.endpoint[:60],
-            f"{r.observed:.3g}",
+            r.observed_text(),
             "—" if r.predicted is None else f"{r.predicted:.3g}",
             "—" if held is None or held.predicted is None else f"{held.predicted:.3g} (fold {held.fold})",
             f"{r.tolerance:g}",

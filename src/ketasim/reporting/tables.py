@@ -92,7 +92,7 @@ def validation_table(report: ValidationReport) -> Table:
             r.id,
             r.source,
             r.endpoint,
-            f"{r.observed:g}",
+            r.observed_text(),
             "—" if r.predicted is None else f"{r.predicted:.3g}",
             f"{r.tolerance:g}",
             "yes" if r.passed else "no",

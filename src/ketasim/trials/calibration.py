@@ -184,7 +184,8 @@ def _bounds(params: Sequence[FreeParameter]) -> tuple[FloatArray, FloatArray]:
 
 
 def residual(target: Target, predicted: float | None) -> float:
-    """(predicted − observed)/tolerance; a CI-judged target uses the CI's log half-width."""
+    """(predicted − observed)/tolerance; beyond a bound only (0 on its side); a CI-judged
+    target uses the CI's log half-width."""
     if predicted is None or not math.isfinite(predicted):
         return 3.0
     weight = 0.5 if target.reliability == "L" else 1.0
@@ -193,6 +194,8 @@ def residual(target: Target, predicted: float | None) -> float:
     if target.tolerance == 0 and target.ci is not None:
         half = 0.5 * (math.log(target.ci[1]) - math.log(target.ci[0]))
         return weight * (math.log(max(predicted, 1e-3)) - math.log(target.observed)) / max(half, 1e-6)
+    if target.bound is not None:
+        return weight * target.excess(predicted) / target.tolerance
     return weight * (predicted - target.observed) / max(target.tolerance, 1e-9)
 
 
@@ -253,7 +256,8 @@ def parameter_fits(
         width = hi[i] - lo[i]
         on_bound = min(x[i] - lo[i], hi[i] - x[i]) <= 1e-3 * width
         se = math.sqrt(max(float(cov[i, i]), 0.0))
-        moved = float(np.linalg.norm(jac[:, i])) > 1e-8 and not unconstrained[i]
+        read = float(np.linalg.norm(jac[:, i])) > 1e-8
+        moved = read and not unconstrained[i]
         ci = None
         a, b = x[i] - 1.96 * se, x[i] + 1.96 * se
         if moved and math.isfinite(se) and (not p.log or max(abs(a), abs(b)) < 700.0):  # exp() stays finite
@@ -263,7 +267,9 @@ def parameter_fits(
                 else (float(f"{a:.4g}"), float(f"{b:.4g}"))
             )
         status: Literal["identified", "weakly_identified", "at_bound", "not_identifiable"]
-        if on_bound:
+        if not read:  # no target reads it: wherever it sits (its start may be a bound)
+            status = "not_identifiable"
+        elif on_bound:
             status = "at_bound"
         elif not moved or ci is None:
             status = "not_identifiable"

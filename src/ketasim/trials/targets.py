@@ -147,6 +147,10 @@ class Target(StrictModel):
     ci: tuple[Real, Real] | None = None
     tolerance: Real = Field(ge=0)
     tolerance_rule: str
+    bound: Literal["upper", "lower"] | None = None
+    """The source gives only a bound ('back to baseline within 1.5 h'): ``observed`` is the
+    bound, and the target passes when the prediction is on its side or beyond it by at most
+    ``tolerance``; the fit's residual is zero on its side (a hinge)."""
     addressable: Flag = True
     reason: str | None = None
     derives: str | None = None
@@ -192,6 +196,8 @@ class Target(StrictModel):
             raise ValueError(f"target {self.id}: scale MAP is read at a steady concentration: give steady_state")
         if self.fraction == "share_of_reference" and self.reference_time_h is None:
             raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
+        if self.bound is not None and (self.endpoint == "not_significant" or self.tolerance == 0):
+            raise ValueError(f"target {self.id}: a bound needs a tolerance > 0 and a measured endpoint")
         return self
 
     def passes(self, predicted: float) -> bool:
@@ -200,7 +206,15 @@ class Target(StrictModel):
             return abs(predicted) < self.tolerance
         if self.tolerance == 0 and self.ci is not None:
             return self.ci[0] <= predicted <= self.ci[1]
-        return abs(predicted - self.observed) <= self.tolerance + 1e-12
+        return self.excess(predicted) <= self.tolerance + 1e-12
+
+    def excess(self, predicted: float) -> float:
+        """How far the prediction is from ``observed``, or beyond its bound (0 on its side)."""
+        if self.bound == "upper":
+            return max(0.0, predicted - self.observed)
+        if self.bound == "lower":
+            return max(0.0, self.observed - predicted)
+        return abs(predicted - self.observed)
 
 
 @cache

@@ -19,6 +19,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -72,9 +73,15 @@ class TargetRow(BaseModel):
     predicted: float | None
     tolerance: float
     ci95: tuple[float, float] | None = None
+    bound: Literal["upper", "lower"] | None = None
+    """``observed`` is a bound (the source gives only 'within …'): see ``Target.bound``."""
     passed: bool
     reason: str | None = None
     used_in_calibration: bool
+
+    def observed_text(self) -> str:
+        """The published value as read: '≤ 1.5' for an upper bound."""
+        return {"upper": "≤ ", "lower": "≥ "}.get(self.bound or "", "") + f"{self.observed:.3g}"
 
 
 class Tally(BaseModel):
@@ -159,6 +166,7 @@ class TargetResult:
             predicted=self.predicted if finite else None,
             tolerance=t.tolerance,
             ci95=t.ci if t.ci is not None and t.tolerance == 0 else None,
+            bound=t.bound,
             passed=self.passed,
             reason=self.reason,
             used_in_calibration=t.id in calibrated_on or t.derives is not None,

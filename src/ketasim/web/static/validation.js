@@ -49,7 +49,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     cv ? "Observed vs predicted out of sample (each target by the fold fitted without it)" : "Observed vs predicted (in sample)", "observed", "predicted");
   const fmt = v => v === null || v === undefined ? "—" : (+v).toPrecision(3);
   document.getElementById("table").innerHTML = "<table><thead><tr><th>id</th><th>endpoint</th><th>observed</th><th>cross-validated</th><th>pass (cv)</th><th>in-sample</th><th>pass</th><th>tolerance</th><th>source</th></tr></thead><tbody>" +
-    doc.targets.map(r => { const h = held.get(r.id); return `<tr><td>${escapeHtml(r.id)}</td><td>${escapeHtml(r.endpoint)}</td><td>${r.observed}</td>` +
+    doc.targets.map(r => { const h = held.get(r.id); return `<tr><td>${escapeHtml(r.id)}</td><td>${escapeHtml(r.endpoint)}</td><td>${{ upper: "≤ ", lower: "≥ " }[r.bound] || ""}${r.observed}</td>` +
       `<td>${h ? fmt(h.predicted) + ` (fold ${h.fold})` : "—"}</td><td>${h ? (h.passed ? "yes" : "<b>no</b>") : "—"}</td>` +
       `<td>${fmt(r.predicted)}</td><td>${r.passed ? "yes" : "<b>no</b>"}</td><td>${r.tolerance}</td><td class="muted">${escapeHtml(r.source)}</td></tr>`; }).join("") +
     "</tbody></table>";
