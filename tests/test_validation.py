@@ -383,9 +383,15 @@ def test_a_bound_target_passes_on_its_side_and_the_fit_feels_only_the_overshoot(
 
 
 def test_a_bound_is_refused_where_it_has_no_meaning() -> None:
-    """A bound needs a tolerance and a measured endpoint (not a 'not significant' result)."""
+    """A bound needs a tolerance and a measured endpoint (not a 'not significant' result); the
+    message names the target, the field and the value."""
     from pydantic import ValidationError
 
     t = next(x for x in load_targets() if x.id == "146a")
-    with pytest.raises(ValidationError, match="a bound needs a tolerance"):
+    with pytest.raises(ValidationError, match=r"146a: bound 'upper' needs a tolerance > 0 \(got 0\)"):
         type(t).model_validate({**t.model_dump(), "tolerance": 0.0})
+    null = next(x for x in load_targets() if x.endpoint == "not_significant")
+    with pytest.raises(ValidationError, match=r"bound 'upper' .* \(got not_significant\)"):
+        type(null).model_validate({**null.model_dump(), "bound": "upper"})
+    with pytest.raises(ValidationError, match="bound"):
+        type(t).model_validate({**t.model_dump(), "bound": "sideways"})

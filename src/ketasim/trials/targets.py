@@ -197,7 +197,10 @@ class Target(StrictModel):
         if self.fraction == "share_of_reference" and self.reference_time_h is None:
             raise ValueError(f"target {self.id}: fraction share_of_reference needs reference_time_h")
         if self.bound is not None and (self.endpoint == "not_significant" or self.tolerance == 0):
-            raise ValueError(f"target {self.id}: a bound needs a tolerance > 0 and a measured endpoint")
+            raise ValueError(
+                f"target {self.id}: bound {self.bound!r} needs a tolerance > 0 (got {self.tolerance:g}) and a"
+                f" measured endpoint (got {self.endpoint})"
+            )
         return self
 
     def passes(self, predicted: float) -> bool:
