@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from ketasim.io.data import packaged
 from ketasim.params import default_parameters, load_parameters
 from ketasim.trials.calibration import calibrate, fit_glutamate_adaptation, write_calibration
 from ketasim.trials.targets import load_targets
-from ketasim.trials.validation import Evaluator, ValidationReport, predict, validate
+from ketasim.trials.validation import Evaluator, ValidationReport, _baseline, _scale, predict, validate
 
 REQUIRED_PASS_RATE = 0.90
 """In sample: the packaged parameters were fitted on these targets, so this measures the fit
@@ -395,3 +396,21 @@ def test_a_bound_is_refused_where_it_has_no_meaning() -> None:
         type(null).model_validate({**null.model_dump(), "bound": "upper"})
     with pytest.raises(ValidationError, match="bound"):
         type(t).model_validate({**t.model_dump(), "bound": "sideways"})
+
+
+ASSUMED_ENTRY = re.compile(r"assumed\s+([A-Za-z][A-Za-z0-9\-]*)\s+(\d+(?:\.\d+)?)")
+
+
+def test_a_baseline_note_names_the_entry_score_that_is_simulated() -> None:
+    """A target without a ``baseline`` starts from its condition's typical score; a note that
+    names an assumed entry score ("assumed MADRS 37.7 ...") must name the one simulated.  Until
+    2026-12-06, 30 notes named a value the model did not use (TRANSFORM's 37.7 simulated as 32;
+    STAR*D's levels as 13.5 against 16)."""
+    wrong = []
+    for t in load_targets():
+        found = ASSUMED_ENTRY.search(t.baseline_note or "")
+        simulated = t.baseline if t.baseline is not None else _baseline(t)
+        checked = t.baseline is None or "simulated from" in (t.baseline_note or "")
+        if checked and found and found.group(1) == _scale(t) and float(found.group(2)) != pytest.approx(simulated):
+            wrong.append((t.id, found.group(0), simulated))
+    assert not wrong, wrong
