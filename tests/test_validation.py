@@ -402,15 +402,13 @@ ASSUMED_ENTRY = re.compile(r"assumed\s+([A-Za-z][A-Za-z0-9\-]*)\s+(\d+(?:\.\d+)?
 
 
 def test_a_baseline_note_names_the_entry_score_that_is_simulated() -> None:
-    """A target without a ``baseline`` starts from its condition's typical score; a note that
+    """A target starts from its ``baseline``, else its condition's typical score; a note that
     names an assumed entry score ("assumed MADRS 37.7 ...") must name the one simulated.  Until
     2026-12-06, 30 notes named a value the model did not use (TRANSFORM's 37.7 simulated as 32;
     STAR*D's levels as 13.5 against 16)."""
     wrong = []
     for t in load_targets():
         found = ASSUMED_ENTRY.search(t.baseline_note or "")
-        simulated = t.baseline if t.baseline is not None else _baseline(t)
-        checked = t.baseline is None or "simulated from" in (t.baseline_note or "")
-        if checked and found and found.group(1) == _scale(t) and float(found.group(2)) != pytest.approx(simulated):
-            wrong.append((t.id, found.group(0), simulated))
+        if found and found.group(1) == _scale(t) and float(found.group(2)) != pytest.approx(_baseline(t)):
+            wrong.append((t.id, found.group(0), _baseline(t)))
     assert not wrong, wrong
