@@ -19,7 +19,7 @@ from ketasim.io.data import packaged
 from ketasim.params import default_parameters, load_parameters
 from ketasim.trials.calibration import calibrate, fit_glutamate_adaptation, write_calibration
 from ketasim.trials.targets import load_targets
-from ketasim.trials.validation import Evaluator, ValidationReport, _baseline, _scale, predict, validate
+from ketasim.trials.validation import Evaluator, ValidationReport, entry_score, predict, rating_scale, validate
 
 REQUIRED_PASS_RATE = 0.90
 """In sample: the packaged parameters were fitted on these targets, so this measures the fit
@@ -409,6 +409,6 @@ def test_a_baseline_note_names_the_entry_score_that_is_simulated() -> None:
     wrong = []
     for t in load_targets():
         found = ASSUMED_ENTRY.search(t.baseline_note or "")
-        if found and found.group(1) == _scale(t) and float(found.group(2)) != pytest.approx(_baseline(t)):
-            wrong.append((t.id, found.group(0), _baseline(t)))
+        if found and found.group(1) == rating_scale(t) and float(found.group(2)) != pytest.approx(entry_score(t)):
+            wrong.append((t.id, found.group(0), entry_score(t)))
     assert not wrong, wrong

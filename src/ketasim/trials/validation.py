@@ -178,14 +178,17 @@ def start_h(arm: TargetArm) -> float:
     return course_start_h(arm.treatment)
 
 
-def _scale(target: Target) -> str:
+def rating_scale(target: Target) -> str:
+    """The scale a target's arms are simulated on: its own, else its condition's default."""
     return target.scale if target.scale in names("scales") else condition(target.condition).default_scale
 
 
-def _baseline(target: Target) -> float:
+def entry_score(target: Target) -> float:
+    """The entry score a target's arms start from: its ``baseline``, else the condition's
+    typical score on :func:`rating_scale`."""
     if target.baseline is not None:
         return target.baseline
-    return condition(target.condition).typical_baseline_on(_scale(target))
+    return condition(target.condition).typical_baseline_on(rating_scale(target))
 
 
 def _first_infusion_h(arm: TargetArm) -> float:
@@ -226,9 +229,9 @@ class Evaluator:
     def patients(self, target: Target) -> tuple[int, VirtualPopulation]:
         """The seed and virtual population of a target's arms (one per condition, scale, baseline
         and context; a new draw per replicate)."""
-        name = _scale(target)
+        name = rating_scale(target)
         c = target.context
-        key = f"{target.condition}|{name}|{_baseline(target):.3f}"
+        key = f"{target.condition}|{name}|{entry_score(target):.3f}"
         if c != Context():  # the default context keeps the seeds the targets had before contexts existed
             key += f"|{c.setting}|{c.open_label}|{c.failed_trials}|{c.age_mean}"
             key += f"|{c.age_min}|{c.age_sd}" if c.age_min is not None or c.age_sd is not None else ""
@@ -246,7 +249,7 @@ class Evaluator:
                 **({"age_sd": c.age_sd} if c.age_sd is not None else {}),
             )
             self._population[seed] = sample_population(
-                self.n, seed, target.condition, {name: _baseline(target)}, demographics
+                self.n, seed, target.condition, {name: entry_score(target)}, demographics
             )
         return seed, self._population[seed]
 
@@ -274,7 +277,7 @@ class Evaluator:
     def run(self, target: Target, arm: TargetArm, times_h: FloatArray) -> CourseResult:
         """The arm's virtual population at ``times_h`` (absolute hours), scores as a rater
         records them."""
-        name = _scale(target)
+        name = rating_scale(target)
         seed, pop = self.patients(target)
         horizon = float(np.ceil((float(np.max(times_h)) + 1.0) / 24.0) * 24.0)
         upstream = CascadeParameters.from_params(self.params).upstream()
@@ -406,7 +409,7 @@ def _incidence(target: Target, ev: Evaluator) -> Prediction:
 
 
 def _fraction(target: Target, ev: Evaluator) -> Prediction:
-    name = _scale(target)
+    name = rating_scale(target)
     t0 = start_h(target.arm)
     t_eval = t0 + (target.time_h or 0.0)
     if target.fraction == "late_share":  # share of eventual responders first reaching it late
@@ -481,7 +484,7 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
         return _incidence(target, ev)
     if e == "fraction_of_effect":
         return _fraction(target, ev)
-    name = _scale(target)
+    name = rating_scale(target)
     t0 = start_h(target.arm)
     t_eval = t0 + (target.time_h or 0.0)
     if e == "median_days_to_improvement":
