@@ -20,6 +20,7 @@ import statsmodels.api as sm
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from scipy import stats
 
 from ketasim.errors import ParameterError
@@ -312,26 +313,55 @@ def test_informed_finds_exactly_the_parameters_some_residual_reads(read: list[bo
     assert np.array_equal(informed(data_residuals, np.full(mask.size, x0)), mask)
 
 
-def test_a_parameter_no_chosen_target_reads_keeps_its_declared_start() -> None:
-    """Without a heart-rate target the heart-rate slope is not fitted: it keeps its start and
-    is reported as not identifiable, while the blood-pressure slope the SBP target reads moves."""
+def test_a_parameter_no_chosen_target_reads_is_held_at_its_uninformed_value() -> None:
+    """Without a heart-rate target the heart-rate slope is not fitted: it is held at its
+    declared null (not at its start, which a full fit on the heart-rate study produced) and is
+    reported as not identifiable, while the blood-pressure slope the SBP target reads moves."""
     targets = [t for t in load_targets() if t.id in ("1", "145a")]
     assert not any(t.scale == "HR" for t in targets)
     cal = calibrate(n=50, max_nfev=3, targets=targets, starts=2, log=lambda _m: None)  # the 2nd start moves every start
-    starts = {p.name: p.start for p in stage("adverse")}
-    assert cal.values["hr_rise_max_bpm"] == pytest.approx(starts["hr_rise_max_bpm"], rel=1e-4)
+    declared = {p.name: p for p in stage("adverse")}
+    hr = declared["hr_rise_max_bpm"]
+    assert hr.uninformed is not None and hr.uninformed != pytest.approx(hr.start)
+    assert cal.values["hr_rise_max_bpm"] == pytest.approx(hr.uninformed, rel=1e-9)
     assert cal.uncertainty["hr_rise_max_bpm"].status == "not_identifiable"
-    assert cal.values["sbp_rise_max_mmhg"] != pytest.approx(starts["sbp_rise_max_mmhg"], rel=1e-4)
+    assert cal.values["sbp_rise_max_mmhg"] != pytest.approx(declared["sbp_rise_max_mmhg"].start, rel=1e-4)
 
 
-def test_a_stage_whose_targets_read_no_parameter_keeps_every_start() -> None:
+def test_a_relative_gain_no_chosen_target_reads_is_held_at_one() -> None:
+    """A fit on depression targets only cannot inform the condition gains: each is held at 1,
+    its prior's centre (the depression value), whatever its declared start."""
+    targets = [t for t in load_targets() if t.id in ("1", "2", "3")]
+    assert all(t.condition in (None, "trd", "mdd") for t in targets)
+    cal = calibrate(n=50, max_nfev=1, targets=targets, log=lambda _m: None)
+    gains = [p for p in stage("efficacy") if p.shrunk and p.name.startswith("condition_")]
+    assert gains and any(p.start != pytest.approx(1.0) for p in gains)
+    for p in gains:
+        assert cal.values[p.name] == 1.0
+        assert cal.uncertainty[p.name].status == "not_identifiable"
+
+
+@settings(max_examples=60, deadline=None)
+@given(low=st.floats(0.01, 10.0), width=st.floats(0.01, 100.0), at=st.floats(-2.0, 3.0))
+def test_an_uninformed_value_outside_the_search_box_is_refused(low: float, width: float, at: float) -> None:
+    high = low + width
+    value = low + at * width
+    spec = {"name": "g", "unit": "1", "stage": "adverse", "start": low, "low": low, "high": high, "meaning": "m"}
+    if low <= value <= high:
+        assert FreeParameter.model_validate({**spec, "uninformed": value}).held_value == value
+    else:
+        with pytest.raises(ValidationError, match="uninformed"):
+            FreeParameter.model_validate({**spec, "uninformed": value})
+
+
+def test_a_stage_whose_targets_read_no_parameter_holds_every_parameter() -> None:
     """An adverse incidence with no model quantity (106b, loss of consciousness, as it was
-    until 2026-12-06): the side-effect stage fitted on it alone moves nothing and reports every
-    parameter as not identifiable, without failing."""
+    until 2026-12-06): the side-effect stage fitted on it alone moves nothing and holds every
+    parameter at its uninformed value, reported as not identifiable, without failing."""
     targets = [t.model_copy(update={"quantity": None, "derives": None}) for t in load_targets() if t.id == "106b"]
     cal = calibrate(n=50, max_nfev=2, targets=targets, log=lambda _m: None)
     for p in stage("adverse"):
-        assert cal.values[p.name] == pytest.approx(p.start, rel=1e-4)
+        assert cal.values[p.name] == pytest.approx(p.held_value, rel=1e-9)
         assert cal.uncertainty[p.name].status == "not_identifiable"
 
 

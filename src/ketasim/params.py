@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ketasim.errors import ParameterError
 from ketasim.io.data import read_packaged_yaml
@@ -76,7 +76,27 @@ class FreeParameter(_Strict):
     log: bool = True
     shrunk: bool = False
     """A relative gain shrunk toward 1 by the calibration's log-normal prior (SD 0.5, assumed)."""
+    uninformed: float | None = None
+    """Where a fit holds it when none of its targets reads it (a cross-validation fold without
+    the studies that inform it): 1 for a shrunk gain (the prior's centre), else this declared
+    null (no effect), else the start.  Never a fitted value: starts come from full fits, which
+    read the held-out studies."""
     meaning: str
+
+    @model_validator(mode="after")
+    def _check_uninformed(self) -> FreeParameter:
+        if self.uninformed is not None and not self.low <= self.uninformed <= self.high:
+            raise ValueError(
+                f"{self.name}: uninformed {self.uninformed} is outside the search box {self.low}..{self.high}"
+            )
+        return self
+
+    @property
+    def held_value(self) -> float:
+        """The value a fit that cannot inform this parameter uses (:attr:`uninformed`)."""
+        if self.uninformed is not None:
+            return self.uninformed
+        return 1.0 if self.shrunk else min(max(self.start, self.low), self.high)
 
 
 class ParameterFit(_Strict):

@@ -152,10 +152,11 @@ def stage(name: str) -> tuple[FreeParameter, ...]:
     return tuple(p for p in declared() if p.stage == name)
 
 
-def _to_x(params: Sequence[FreeParameter]) -> FloatArray:
+def _to_x(params: Sequence[FreeParameter], values: dict[str, float] | None = None) -> FloatArray:
+    """Values (default: the declared starts) on the fitted scale, each inside its box."""
     out = []
     for p in params:
-        v = min(max(p.start, p.low), p.high)
+        v = min(max((values or {}).get(p.name, p.start), p.low), p.high)
         out.append(math.log(v) if p.log else v)
     return np.array(out)
 
@@ -319,9 +320,11 @@ def _fit(
     """Least squares from each of :func:`start_points`; the fit with the lowest cost wins.
 
     A parameter that no target of this fit reads (:func:`informed`; e.g. the heart-rate
-    slope in a cross-validation fold without the one heart-rate study) is not fitted: it keeps
-    its declared start and is reported as not identifiable.  Left free, the optimiser would
-    move it anywhere in its box (a fold once put the heart-rate rise at 95 bpm)."""
+    slope in a cross-validation fold without the one heart-rate study) is not fitted: it is
+    held at its uninformed value (:attr:`FreeParameter.held_value`: 1 for a relative gain,
+    no effect for a declared null) and reported as not identifiable.  Left free, the optimiser
+    would move it anywhere in its box (a fold once put the heart-rate rise at 95 bpm); held at
+    its start, a fold would predict its held-out studies with a value fitted on them."""
     ev = Evaluator(n=n, params=params)
     calls = [0]
     x_start = _to_x(free)
@@ -335,8 +338,9 @@ def _fit(
 
     moves = informed(data_residuals, x_start)
     if not moves.all():
-        held = [p.name for p, m in zip(free, moves, strict=True) if not m]
-        log(f"  held at their starts (no target reads them): {held}")
+        held = {p.name: p.held_value for p, m in zip(free, moves, strict=True) if not m}
+        log(f"  held at their uninformed values (no target reads them): {held}")
+        x_start = np.where(moves, x_start, _to_x(free, held))
 
     def full(x_moving: FloatArray) -> FloatArray:
         x = x_start.copy()
