@@ -28,11 +28,14 @@ from ketasim.params import FreeParameter, default_parameters, load_parameters
 from ketasim.pk.checks import PKCheck, load_checks, pk_checks
 from ketasim.trials.calibration import (
     CalibrationError,
+    FoldStart,
     assign_folds,
     calibrate,
     fittable,
     fixed_folds,
+    fold_start_values,
     informed,
+    packaged_fold_starts,
     parameter_fits,
     source_key,
     stage,
@@ -445,3 +448,81 @@ def test_a_stop_signal_whose_exit_was_swallowed_ends_the_fit_at_its_next_evaluat
     with pytest.raises(SystemExit) as stopped:
         calibrate(n=50, max_nfev=2, log=lambda _: None, targets=chosen)
     assert stopped.value.code == 128 + signal.SIGTERM
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    studies=st.lists(st.sampled_from("ABCDEFGHIJ"), min_size=2, max_size=10, unique=True),
+    data=st.data(),
+)
+def test_a_refit_never_starts_from_values_fitted_on_a_study_it_holds_out(
+    studies: list[str], data: st.DataObject
+) -> None:
+    """``fold_start_values`` hands refit i the previous refit i's values only when that refit
+    was fitted without every study refit i holds out (a study the previous calibration did not
+    know cannot have informed it); otherwise the declared starts ({})."""
+    k = data.draw(st.integers(2, len(studies)))
+    old_fold = [data.draw(st.integers(0, k - 1)) for _ in studies]
+    previous = [
+        FoldStart(tuple(s for s, f in zip(studies, old_fold, strict=True) if f == i), {"efficacy_emax": 0.1 + i})
+        for i in range(k)
+    ]
+    index = data.draw(st.integers(0, k - 1))
+    held = data.draw(st.lists(st.sampled_from("ABCDEFGHIJKLMN"), min_size=1, max_size=6, unique=True))
+    got = fold_start_values(index, held, previous)
+    trained_on = {s for s, f in zip(studies, old_fold, strict=True) if f != index}
+    if trained_on & set(held):
+        assert got == {}
+    else:
+        assert got == {"efficacy_emax": 0.1 + index}
+
+
+def test_the_packaged_refits_start_from_refits_of_the_same_fixed_folds() -> None:
+    """Every fixed fold has a start (so the packaged calibration uses them), fitted without its
+    studies, inside the search boxes; a parameter added since that calibration starts from its
+    declared start."""
+    previous = packaged_fold_starts()
+    searched = {p.name: p for p in stage("efficacy") + stage("adverse")}
+    for i, fold in enumerate(fixed_folds()):
+        start = fold_start_values(i, fold, previous)
+        assert start and set(start) <= set(searched)
+        for name, value in start.items():
+            assert searched[name].low <= value <= searched[name].high, name
+
+
+def test_a_refit_starts_where_its_fold_start_says() -> None:
+    """With one evaluation per stage a refit stays at its start: the fold start, not the
+    declared one, while the full fit starts from the declared start."""
+    targets = [t for t in load_targets() if t.id in ("1", "2", "3", "145a")]
+    folds = assign_folds(fittable(targets), 2)
+    moved = {"sbp_rise_max_mmhg", "efficacy_emax"}
+    values = {p.name: p.start * (1.3 if p.name in moved else 1.0) for p in stage("efficacy") + stage("adverse")}
+    cal = calibrate(
+        n=50, max_nfev=1, targets=targets, folds=2, jobs=1, log=lambda _m: None,
+        fold_starts=[FoldStart(folds[0], values), FoldStart(folds[1], values)],
+    )  # fmt: skip
+    declared_start = {p.name: p.start for p in stage("efficacy") + stage("adverse")}
+    for fold in cal.cross_validation:
+        for name in moved:
+            assert fold.values[name] == pytest.approx(1.3 * declared_start[name], rel=1e-4)
+    assert cal.values["sbp_rise_max_mmhg"] == pytest.approx(declared_start["sbp_rise_max_mmhg"], rel=1e-4)
+
+
+def test_the_fold_starts_script_writes_what_the_calibration_reads(tmp_path: Path) -> None:
+    """docs/fold_starts.py, run as a process on the packaged calibration, writes one start per
+    refit with that refit's held-out studies and values, in the format the calibration loads;
+    on a file without refits it exits with a message and a non-zero status."""
+    from ketasim.io.data import packaged
+
+    script = Path(__file__).parents[1] / "docs" / "fold_starts.py"
+    cal = packaged("calibrated.yaml")
+    done = subprocess.run([sys.executable, str(script), str(cal)], capture_output=True, text=True, check=True)
+    written = yaml.safe_load(done.stdout)
+    folds = yaml.safe_load(cal.read_text(encoding="utf-8"))["cross_validation"]
+    assert [f["sources"] for f in written["folds"]] == [f["sources"] for f in folds]
+    assert [f["values"] for f in written["folds"]] == [f["values"] for f in folds]
+    assert written["from"].startswith("calibrated.yaml, fit ")
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(yaml.safe_dump({**yaml.safe_load(cal.read_text(encoding="utf-8")), "cross_validation": []}))
+    failed = subprocess.run([sys.executable, str(script), str(bare)], capture_output=True, text=True)
+    assert failed.returncode != 0 and "no cross-validation refits" in failed.stderr

@@ -30,6 +30,9 @@ source, or its ``study`` when several sources report the same patients — in th
 of ``data/folds.yaml`` for k = 5, a study added since in the smallest fold; other k dealt
 round-robin in CRC-32 order of their name; never dependent on file order);
 ``ketasim validate`` predicts each fold's targets with the values fitted without them.
+Each refit starts from the same fold's refit of the previous calibration
+(``data/pd/fold_starts.yaml``; :func:`fold_start_values`), not from the declared starts,
+which full fits chose with the held-out studies.
 """
 
 from __future__ import annotations
@@ -161,10 +164,13 @@ def _to_x(params: Sequence[FreeParameter], values: dict[str, float] | None = Non
     return np.array(out)
 
 
-def start_points(params: Sequence[FreeParameter], starts: int, stage_name: str) -> list[FloatArray]:
-    """The declared start, then ``starts`` − 1 jittered copies of it (fixed seeds from the
-    stage's name, so a re-run starts from the same points), each inside the search box."""
-    x0 = _to_x(params)
+def start_points(
+    params: Sequence[FreeParameter], starts: int, stage_name: str, values: dict[str, float] | None = None
+) -> list[FloatArray]:
+    """The start (declared, or ``values`` where given), then ``starts`` − 1 jittered copies of
+    it (fixed seeds from the stage's name, so a re-run starts from the same points), each
+    inside the search box."""
+    x0 = _to_x(params, values)
     lo, hi = _bounds(params)
     scale = np.array([START_JITTER_LOG if p.log else 0.1 * (p.high - p.low) for p in params])
     points = [x0]
@@ -316,6 +322,7 @@ def _fit(
     log: Callable[[str], None] = print,
     starts: int = 1,
     stage_name: str = "stage",
+    start_values: dict[str, float] | None = None,
 ) -> StageFit:
     """Least squares from each of :func:`start_points`; the fit with the lowest cost wins.
 
@@ -327,7 +334,7 @@ def _fit(
     its start, a fold would predict its held-out studies with a value fitted on them."""
     ev = Evaluator(n=n, params=params)
     calls = [0]
-    x_start = _to_x(free)
+    x_start = _to_x(free, start_values)
 
     def data_residuals(x: FloatArray) -> FloatArray:
         ev.params = params.replace(_from_x(free, x))
@@ -358,7 +365,7 @@ def _fit(
 
     lo, hi = _bounds(free)
     sol = None
-    for j, x0 in enumerate(start_points(free, starts, stage_name)):
+    for j, x0 in enumerate(start_points(free, starts, stage_name, start_values)):
         trial = least_squares(
             residuals, x0[moves], bounds=(lo[moves], hi[moves]), method="trf", diff_step=DIFF_STEP, max_nfev=max_nfev
         )
@@ -386,8 +393,10 @@ def _calibrate_once(
     max_nfev: int,
     log: Callable[[str], None],
     starts: int = 1,
+    start_values: dict[str, float] | None = None,
 ) -> tuple[ParameterSet, float, dict[str, ParameterFit], list[str]]:
-    """Stages 2 and 3 on ``chosen`` from ``base`` (stage 1 already applied)."""
+    """Stages 2 and 3 on ``chosen`` from ``base`` (stage 1 already applied), each started at
+    ``start_values`` where given, else at the declared starts."""
     symptom = [t for t in chosen if t.family != "adverse"]
     adverse = [t for t in chosen if t.family == "adverse"]
     symptom_fit = [t for t in symptom if t.endpoint != "not_significant" or t.control is not None]
@@ -400,7 +409,9 @@ def _calibrate_once(
         if not targets:
             continue
         log(f"stage {name}: {len(free)} parameters, {len(targets)} targets")
-        fit = _fit(free, targets, base, n, extra=extra, max_nfev=max_nfev, log=log, starts=starts, stage_name=name)
+        fit = _fit(
+            free, targets, base, n, extra, max_nfev, log, starts=starts, stage_name=name, start_values=start_values
+        )
         base = base.replace(fit.values)
         cost += fit.cost
         fits.update(fit.uncertainty)
@@ -409,18 +420,59 @@ def _calibrate_once(
     return base, cost, fits, notes
 
 
-FoldTask = tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...], dict[str, float], int, int, int]
+FoldTask = tuple[
+    int, tuple[str, ...], tuple[str, ...], tuple[str, ...], dict[str, float], int, int, int, dict[str, float]
+]
+
+
+@dataclass(frozen=True)
+class FoldStart:
+    """Where one cross-validation refit starts: the values an earlier refit fitted without
+    ``sources`` (``data/pd/fold_starts.yaml``, written by ``docs/fold_starts.py``)."""
+
+    sources: tuple[str, ...]
+    values: dict[str, float]
+
+
+@cache
+def packaged_fold_starts() -> tuple[FoldStart, ...]:
+    """The packaged refits' starts (``data/pd/fold_starts.yaml``), one per fixed fold."""
+    data = read_packaged_yaml("pd/fold_starts.yaml")
+    names = {p.name for p in declared()}
+    out = []
+    for fold in data["folds"]:
+        unknown = set(fold["values"]) - names
+        if unknown:
+            raise ValueError(f"data/pd/fold_starts.yaml: not free parameters: {sorted(unknown)}")
+        out.append(FoldStart(tuple(fold["sources"]), {k: float(v) for k, v in fold["values"].items()}))
+    return tuple(out)
+
+
+def fold_start_values(index: int, sources: Sequence[str], previous: Sequence[FoldStart]) -> dict[str, float]:
+    """The start of refit ``index`` (which holds out ``sources``): the previous refit of the
+    same index, if that refit was fitted without every study this one holds out — i.e. none
+    of ``sources`` that the previous calibration knew was in its training set — else ``{}``
+    (the declared starts).  A full fit's values, the declared starts, were fitted on every
+    study, held-out ones included; a previous refit's were not."""
+    if not 0 <= index < len(previous):
+        return {}
+    known = {s for fold in previous for s in fold.sources}
+    trained_on = known - set(previous[index].sources)
+    if trained_on & set(sources):
+        return {}
+    fitted = {p.name for p in declared() if p.stage != "glutamate"}  # stage 1 is a root, not a search
+    return {k: v for k, v in previous[index].values.items() if k in fitted}
 
 
 def _fold_task(task: FoldTask) -> FoldFit:
     """Refit without one fold's targets (run in a worker process; the parameter set travels
     as its values, every one of them, over the packaged set)."""
-    fold, sources, held_out, fit_ids, values, n, max_nfev, starts = task
-    base = default_parameters().replace(values)
+    fold, sources, held_out, fit_ids, values, n, max_nfev, starts, start_values = task
+    base = default_parameters().replace({**values, **start_values})
     keep = set(fit_ids)
     chosen = [t for t in load_targets() if t.id in keep]
     fitted, cost, _, _ = _calibrate_once(
-        chosen, base, n, max_nfev, lambda m: print(f"fold {fold}: {m}", flush=True), starts
+        chosen, base, n, max_nfev, lambda m: print(f"fold {fold}: {m}", flush=True), starts, start_values
     )
     values = {p.name: float(f"{fitted[p.name]:.5g}") for p in declared()}
     return FoldFit(fold=fold, sources=sources, held_out=held_out, values=values, objective=round(cost, 4))
@@ -436,13 +488,16 @@ def calibrate(
     folds: int = 0,
     jobs: int | None = None,
     starts: int = 1,
+    fold_starts: Sequence[FoldStart] | None = None,
 ) -> Calibration:
     """Run the three stages from the declared starting values (so that a re-run reproduces
     the result) on ``targets`` (default: every addressable packaged target); the fixed values
     come from ``params`` (default: the packaged set).  ``folds`` ≥ 2 adds a k-fold
     cross-validation by study (the refits run in ``jobs`` processes, default one per core).
     ``starts`` > 1 runs each stage from that many points (:func:`start_points`) and keeps the
-    lowest cost, in the full fit and in every refit alike."""
+    lowest cost, in the full fit and in every refit alike.  Each refit starts from
+    :func:`fold_start_values` of ``fold_starts`` (default: the packaged ones), never from values
+    fitted on the studies it holds out."""
     if isinstance(starts, bool) or not isinstance(starts, int) or not 1 <= starts <= MAX_STARTS:
         raise CalibrationError.one("starts", f"{starts!r} is not allowed: a whole number from 1 to {MAX_STARTS}")
     base = (params or default_parameters()).replace({p.name: p.start for p in declared()})
@@ -453,6 +508,11 @@ def calibrate(
     fold_fits: list[FoldFit] = []
     if fold_sources:
         values = {name: base[name] for name in base.names}
+        previous = packaged_fold_starts() if fold_starts is None else tuple(fold_starts)
+        fold_start = [fold_start_values(i, src, previous) for i, src in enumerate(fold_sources)]
+        fresh = [i for i, v in enumerate(fold_start) if not v]
+        if fresh:
+            log(f"refits {fresh} start from the declared starts (no earlier refit held out their studies)")
         tasks: list[FoldTask] = [
             (
                 i,
@@ -463,6 +523,7 @@ def calibrate(
                 n,
                 max_nfev,
                 starts,
+                fold_start[i],
             )
             for i, src in enumerate(fold_sources)
         ]
@@ -480,6 +541,12 @@ def calibrate(
     else:
         fitted_all, cost, fits, notes = _calibrate_once(chosen, base, n, max_nfev, log, starts)
     values = {p.name: float(f"{fitted_all[p.name]:.5g}") for p in declared()}
+    if fold_sources and len(fresh) < len(fold_sources):
+        notes.append(
+            "cross-validation refits start from an earlier calibration's refits of the same folds "
+            "(data/pd/fold_starts.yaml), never from values fitted on the studies they hold out"
+            + (f"; refits {fresh} from the declared starts" if fresh else "")
+        )
     return Calibration(
         fit_date=_dt.date.today().isoformat(),
         method=(
