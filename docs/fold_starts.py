@@ -16,13 +16,17 @@ import sys
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from ketasim.params import Calibration
 
 
 def main(path: str) -> str:
-    raw = Path(path).read_bytes()
-    cal = Calibration.model_validate(yaml.safe_load(raw))
+    try:
+        raw = Path(path).read_bytes()
+        cal = Calibration.model_validate(yaml.safe_load(raw))
+    except (OSError, yaml.YAMLError, ValidationError) as err:
+        raise SystemExit(f"{path}: not a readable calibration file ({type(err).__name__})") from None
     if not cal.cross_validation:
         raise SystemExit(f"{path}: no cross-validation refits to start from")
     header = (

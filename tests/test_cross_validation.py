@@ -526,3 +526,9 @@ def test_the_fold_starts_script_writes_what_the_calibration_reads(tmp_path: Path
     bare.write_text(yaml.safe_dump({**yaml.safe_load(cal.read_text(encoding="utf-8")), "cross_validation": []}))
     failed = subprocess.run([sys.executable, str(script), str(bare)], capture_output=True, text=True)
     assert failed.returncode != 0 and "no cross-validation refits" in failed.stderr
+    for bad in (tmp_path / "missing.yaml", tmp_path / "junk.yaml"):
+        if bad.name == "junk.yaml":
+            bad.write_text("values: [1, 2\n")
+        done = subprocess.run([sys.executable, str(script), str(bad)], capture_output=True, text=True)
+        assert done.returncode != 0 and "not a readable calibration file" in done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
