@@ -3,6 +3,7 @@
 
     .venv/bin/python docs/fit_norketamine.py            # print the fit
     .venv/bin/python docs/fit_norketamine.py --write    # and store it
+    .venv/bin/python docs/fit_norketamine.py --pool-yanagihara   # the pooled fit (not stored)
 
 Data: Chong et al. 2006 Pain Med 7(5):469 (abstract table; 6 patients, racemic ketamine
 10 mg IV, 25 mg sublingual and 25 mg oral, 8 h sampling): norketamine Cmax 38/66/82 ng/mL
@@ -14,6 +15,12 @@ circulation that appears as norketamine).  Fixed: the parent (Clements 1981), fm
 the peripheral norketamine compartment (Perez-Ruixo 2021 surrogate).  Residuals are on the
 log scale, so Cmax and AUC count alike.  Chong's norketamine Tmax and Yanagihara 2003's
 norketamine AUCs are not fitted: they check the fit (``data/pk/checks.yaml``).
+
+``--pool-yanagihara`` prints the fit that also takes Yanagihara 2003's three AUCs (50 mg oral
+and sublingual 0–8 h, 25 mg nasal 0–6 h, both enantiomers; n = 3), each log residual weighted
+by the square root of its study's n, with the nasal fraction tied to the oral one; it is not
+stored (docs/model.md section 3: the two studies disagree and the pooled fit still misses
+Yanagihara's oral AUC).
 
 Assumed: the 10 mg IV dose was a 1-min injection and the AUC/dose values are 0–8 h (the
 sampling time; the abstract's AUC unit is truncated, µg·h/L per mg matches its own parent
@@ -43,6 +50,12 @@ DOSES = {
 CMAX = {"iv": 38.0, "sublingual": 66.0, "oral": 82.0}
 AUC_PER_MG = {"iv": 13.0, "sublingual": 9.9, "oral": 12.1}
 TMAX = {"iv": 0.6, "sublingual": 1.9, "oral": 1.6}
+YANAGIHARA = {  # Yanagihara et al. 2003 Biopharm Drug Dispos 24:37: (dose, AUC ng·h/mL, AUC until h)
+    "oral": (Dose(amount_mg=50.0, route="oral"), 1000.0, 8.0),
+    "sublingual": (Dose(amount_mg=50.0, route="sublingual"), 740.0, 8.0),
+    "intranasal": (Dose(amount_mg=25.0, route="intranasal"), 200.0, 6.0),
+}
+N_CHONG, N_YANAGIHARA = 6, 3
 SOURCE = "Chong et al. 2006 Pain Med 7:469 (racemic 10 mg IV, 25 mg SL, 25 mg oral; norketamine Cmax and AUC)"
 
 
@@ -55,21 +68,47 @@ def predictions(model: PKModel) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def residuals(log_x: np.ndarray, base: PKModel) -> np.ndarray:
-    pred = predictions(with_values(base, dict(zip(FREE, np.exp(log_x), strict=True))))
-    return np.array(
-        [math.log(pred[r][0] / CMAX[r]) for r in DOSES] + [math.log(pred[r][2] / AUC_PER_MG[r]) for r in DOSES]
-    )
+def yanagihara_aucs(model: PKModel) -> dict[str, float]:
+    """Norketamine AUC (ng·h/mL) of each Yanagihara 2003 dose, to its sampling end."""
+    out = {}
+    for route, (dose, _, until_h) in YANAGIHARA.items():
+        c = model.simulate([dose], GRID_H).concentrations_ng_ml["norketamine"][0]
+        keep = until_h + 1e-9 >= GRID_H
+        out[route] = float(np.trapezoid(c[keep], GRID_H[keep]))
+    return out
 
 
-def fit() -> tuple[dict[str, float], dict[str, tuple[float, float, float]], dict[str, tuple[float, float, float]]]:
+def _with(base: PKModel, log_x: np.ndarray, pooled: bool) -> PKModel:
+    values = dict(zip(FREE, np.exp(log_x), strict=True))
+    return with_values(base, values | {"fp_intranasal": values["fp_oral"]} if pooled else values)
+
+
+def residuals(log_x: np.ndarray, base: PKModel, pooled: bool = False) -> np.ndarray:
+    model = _with(base, log_x, pooled)
+    pred = predictions(model)
+    chong = [math.log(pred[r][0] / CMAX[r]) for r in DOSES] + [math.log(pred[r][2] / AUC_PER_MG[r]) for r in DOSES]
+    if not pooled:
+        return np.array(chong)
+    yana = [math.log(auc / YANAGIHARA[r][1]) for r, auc in yanagihara_aucs(model).items()]
+    return np.concatenate([math.sqrt(N_CHONG) * np.array(chong), math.sqrt(N_YANAGIHARA) * np.array(yana)])
+
+
+def fit(
+    pooled: bool = False,
+) -> tuple[dict[str, float], dict[str, tuple[float, float, float]], dict[str, tuple[float, float, float]]]:
     base = load_model("racemic_ketamine")
     before = predictions(base)
     start = np.log([base.spec.parameters[k].value for k in FREE])
     upper = np.log([1000.0, 500.0, 1.0, 1.0])
-    res = least_squares(residuals, start, args=(base,), bounds=(np.log([5.0, 5.0, 0.01, 0.01]), upper))
+    res = least_squares(residuals, start, args=(base, pooled), bounds=(np.log([5.0, 5.0, 0.01, 0.01]), upper))
     values = {k: float(f"{v:.4g}") for k, v in zip(FREE, np.exp(res.x), strict=True)}
-    return values, before, predictions(with_values(base, values))
+    fitted = _with(base, np.log(list(values.values())), pooled)
+    if pooled:
+        print(
+            "Yanagihara 2003 AUC, observed -> fitted:",
+            {r: (YANAGIHARA[r][1], round(a, 1)) for r, a in yanagihara_aucs(fitted).items()},
+        )
+    return values, before, predictions(fitted)
 
 
 def write(values: dict[str, float]) -> None:
@@ -88,8 +127,11 @@ def write(values: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the fitted values in clements_1981.yaml")
+    parser.add_argument("--pool-yanagihara", action="store_true", help="also fit Yanagihara 2003's AUCs (printed only)")
     args = parser.parse_args()
-    values, before, after = fit()
+    if args.write and args.pool_yanagihara:
+        parser.error("--pool-yanagihara is printed only: it cannot be combined with --write")
+    values, before, after = fit(args.pool_yanagihara)
     print("fitted:", values)
     print(
         f"{'route':11s} {'Cmax obs':>8s} {'before':>7s} {'after':>7s}   {'AUC/mg obs':>10s} {'before':>7s} "
