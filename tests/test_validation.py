@@ -56,13 +56,9 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-05 calibration, two starts per stage, unread parameters kept at their starts, "
-    "clinic visits in antidepressant arms, the open-label placebo gain fixed at 1, the human norketamine "
-    "binding, two dissociation parameters fixed, noresketamine refit, two CADSS targets added, the acute "
-    "adaptation of dissociation, folds by study and target 139, the arterial front end, two concentration-BP "
-    "targets): 166/199 = 83.4% "
-    "in sample, below the bar "
-    "of 90% (issue 12; it was 85% of 135 targets before 60 targets from 22 more studies were added)",
+    reason="Known miss (packaged calibration of 2026-12-06, twenty-first session): 170/201 = 84.6% in sample on "
+    "the packaged draw, mean 166.5 over draws 0-7, below the bar of 90% (issue 12; it was 85% of 135 targets "
+    "before 66 targets from 23 more studies were added). docs/model.md section 8.",
 )
 def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
     rate = report.passed / report.total
@@ -71,11 +67,9 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (2026-12-05, fourteenth session: the arterial front end, folds by study, two "
-    "concentration-BP targets): 132/186 = 71.0% cross-validated on the packaged draw, mean 132.25 (71.1%) over "
-    "draws 0-7 (133/184 before the two targets; 125/184 before the front end; 137/183 with folds by source, when "
-    "a fold could train on the patients it predicted). "
-    "docs/model.md section 8.",
+    reason="Known miss (packaged calibration of 2026-12-06, twenty-first session): 132/187 = 70.6% "
+    "cross-validated on the packaged draw, mean 131.0 (70.1%) over draws 0-7 (137/183 with folds by source, "
+    "when a fold could train on the patients it predicted). docs/model.md section 8.",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
     """Issue 12's bar on the packaged draw (75% of the held-out targets; the headline)."""
