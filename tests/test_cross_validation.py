@@ -41,7 +41,7 @@ from ketasim.trials.calibration import (
     stage,
     start_points,
 )
-from ketasim.trials.targets import load_targets
+from ketasim.trials.targets import Target, load_targets
 from ketasim.trials.validation import Evaluator, cross_validate, predict
 
 KETASIM = [str(Path(sys.executable).with_name("ketasim"))]  # the installed console script, a real process
@@ -75,6 +75,40 @@ def test_the_packaged_folds_list_every_study_and_are_those_of_the_packaged_calib
     assert max(sizes) - min(sizes) <= 1
     packaged = yaml.safe_load((Path(__file__).parents[1] / "src/ketasim/data/calibrated.yaml").read_text())
     assert [sorted(f["sources"]) for f in packaged["cross_validation"]] == [sorted(f) for f in folds]
+
+
+SHARED_PATIENTS = {
+    # the label's short-term pool (N = 346 + 222) is TRANSFORM-1 and -2; its >= 65 rows are TRANSFORM-3
+    "esketamine phase-3 safety pool (label and Janssen medical information)": (
+        "TRANSFORM-1/2",
+        "Ochs-Ross et al. 2020",
+    ),
+}
+
+
+def test_studies_sharing_patients_across_folds_share_no_fitted_information() -> None:
+    """The esketamine safety pool (fold 4) reports the side effects of TRANSFORM-1/2's and
+    TRANSFORM-3's patients (folds 3 and 2), whose efficacy targets are elsewhere.  That is no
+    leak only while the two stages are disjoint: every efficacy-stage parameter moved at once
+    leaves each side-effect prediction unchanged, and every side-effect parameter moved at
+    once leaves each efficacy prediction of those trials unchanged (and each study's targets
+    are of one stage)."""
+    p = default_parameters()
+    folds = {s: i for i, fold in enumerate(fixed_folds()) for s in fold}
+    by_study: dict[str, list[Target]] = {}
+    for t in load_targets():
+        by_study.setdefault(source_key(t), []).append(t)
+    for pool, trials in SHARED_PATIENTS.items():
+        assert all(folds[pool] != folds[trial] for trial in trials)
+        side = [t for t in by_study[pool] if t.addressable]
+        eff = [t for trial in trials for t in by_study[trial] if t.addressable]
+        assert {t.family for t in side} == {"adverse"} and "adverse" not in {t.family for t in eff}
+        before = {id(t): predict(t, Evaluator(n=20, params=p))[0] for t in side + eff}
+        for moved_stage, readers, own in (("efficacy", side, eff), ("adverse", eff, side)):
+            moved = p.replace({f.name: p[f.name] * 1.3 + 0.01 for f in stage(moved_stage)})
+            after = {id(t): predict(t, Evaluator(n=20, params=moved))[0] for t in side + eff}
+            assert all(after[id(t)] == before[id(t)] for t in readers), moved_stage
+            assert any(after[id(t)] != before[id(t)] for t in own), moved_stage  # the move is felt where it should be
 
 
 @settings(max_examples=25, deadline=None)
