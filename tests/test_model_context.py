@@ -4,6 +4,7 @@ between patients — and the default course the issue asks for."""
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -232,6 +233,52 @@ def test_a_placebo_arms_bp_rise_incidence_is_that_of_the_reading_error_alone(
     assert got is not None
     lo, hi = stats.binom.interval(0.999, n, expected)
     assert lo / n <= got <= hi / n
+
+
+def test_a_placebo_arms_largest_mean_peak_over_sessions_is_that_of_the_reading_error_alone() -> None:
+    """Oracle for ``largest_session_mean_peak`` (Doherty 2020's 'largest mean maximum increase
+    over dosing days'): with BP flat, a patient's recorded rise at a session is σ·(max of k
+    N(0, 1) − N(0, 1)), whose mean m and variance v + 1 come from scipy's order statistics; each
+    session's mean over n patients is normal, and the largest of S independent ones is
+    σ·(m + √((v + 1)/n)·E[max of S N(0, 1)]) on average."""
+    from ketasim.trials.targets import load_targets
+    from ketasim.trials.validation import Evaluator, predict
+
+    target = next(t for t in load_targets() if t.id == "bp6-pbo-sbp")
+    assert target.assessed_at_h is not None
+    sigma, n = 6.0, 5000
+    k, sessions = len(target.assessed_at_h) - 1, len(target.arm.treatment[0].days)  # type: ignore[union-attr]
+
+    def max_moment(power: int, count: int) -> float:
+        density = lambda x: x**power * count * stats.norm.pdf(x) * stats.norm.cdf(x) ** (count - 1)  # noqa: E731
+        return float(integrate.quad(density, -12, 12)[0])
+
+    m, v = max_moment(1, k), max_moment(2, k) - max_moment(1, k) ** 2
+    se = math.sqrt((v + 1.0) / n)
+    expected = sigma * (m + se * max_moment(1, sessions))
+    spread = sigma * se * math.sqrt(max_moment(2, sessions) - max_moment(1, sessions) ** 2)
+    got, _ = predict(target, Evaluator(n=n, params=PARAMS.replace({"adverse.bp_reading_sd_mmhg": sigma})))
+    assert got is not None and abs(got - expected) < 4.0 * spread
+
+
+def test_the_largest_session_mean_peak_of_one_session_is_the_mean_patient_peak() -> None:
+    """Two code paths, one quantity: over a single dosing day the largest mean maximum rise is
+    the mean over patients of each patient's largest rise (statistic patient_peak), reading
+    for reading."""
+    from ketasim.regimens import KetamineSessions as Sessions
+    from ketasim.trials.targets import load_targets
+    from ketasim.trials.validation import Evaluator, predict
+
+    eight = next(t for t in load_targets() if t.id == "bp6-esk-sbp")
+    first = eight.arm.treatment[0]
+    assert isinstance(first, Sessions)
+    one_day = eight.arm.model_copy(update={"treatment": (first.model_copy(update={"days": (0.0,)}),)})
+    one = eight.model_copy(update={"arm": one_day})
+    ev = Evaluator(n=300, params=PARAMS)
+    largest, _ = predict(one, ev)
+    mean_peak, _ = predict(one.model_copy(update={"statistic": "patient_peak"}), ev)
+    assert largest is not None and mean_peak is not None
+    assert largest == pytest.approx(mean_peak, rel=1e-12)
 
 
 def _log_drug_term(treatment: list[TreatmentItem], p: ParameterSet, t_h: float) -> float:

@@ -308,6 +308,23 @@ def test_a_target_field_of_the_wrong_kind_or_outside_its_range_is_refused_naming
         Target.model_validate({**base, field: value})
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"scale": "CADSS"}, "largest_session_mean_peak is read from SBP or DBP readings"),
+        ({"assessed_at_h": None}, "give assessed_at_h"),
+    ],
+)
+def test_a_largest_session_mean_peak_needs_bp_readings(changes: dict[str, object], message: str) -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Target
+
+    base = next(t for t in load_targets() if t.id == "bp6-esk-sbp").model_dump()
+    with pytest.raises(ValidationError, match=message):
+        Target.model_validate({**base, **changes})
+
+
 _EVALUATOR = Evaluator(n=200)
 
 

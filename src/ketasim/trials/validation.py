@@ -336,6 +336,9 @@ def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
     else:
         t_start = t0
     key = {"SBP": "sbp_mmhg", "DBP": "dbp_mmhg", "HR": "heart_rate_bpm", "CADSS": "cadss"}[target.scale]
+    if target.statistic == "largest_session_mean_peak":
+        (rises,) = _session_rises(target, ev, key)
+        return float(np.max(np.mean(rises, axis=0))), None
     if target.statistic in ("patient_peak", "patient_peak_sd"):
         peaks = _patient_peaks(target, ev, key, t_start)
         return float(np.mean(peaks) if target.statistic == "patient_peak" else np.std(peaks, ddof=1)), None
@@ -377,6 +380,21 @@ def _patient_peaks(target: Target, ev: Evaluator, key: str, t_start: float) -> F
     return peaks
 
 
+def _session_rises(target: Target, ev: Evaluator, *keys: str) -> list[FloatArray]:
+    """For each series in ``keys``, each patient's largest recorded rise at each of the arm's
+    sessions (P, S): the highest reading after the first at ``assessed_at_h``, against that
+    session's pre-dose reading (one run for all keys)."""
+    assert target.assessed_at_h is not None  # checked when the target is loaded
+    at = np.asarray(target.assessed_at_h)
+    starts = _session_times(target.arm) or [start_h(target.arm)]
+    r = ev.run(target, target.arm, np.concatenate([s + at for s in starts]))
+    rises = []
+    for key in keys:
+        readings = _readings(target, r.adverse[key], ev).reshape(ev.n, len(starts), at.size)
+        rises.append(np.max(readings[:, :, 1:] - readings[:, :, :1], axis=2))
+    return rises
+
+
 def _incidence(target: Target, ev: Evaluator) -> Prediction:
     """The fraction of patients with an event at least once over the arm's sessions."""
     quantity = target.quantity
@@ -385,15 +403,7 @@ def _incidence(target: Target, ev: Evaluator) -> Prediction:
     sessions = _session_times(target.arm)
     t0 = start_h(target.arm)
     if quantity in BP_INCIDENCES:
-        assert target.assessed_at_h is not None  # checked when the target is loaded
-        at = np.asarray(target.assessed_at_h)
-        starts = sessions or [t0]
-        r = ev.run(target, target.arm, np.concatenate([s + at for s in starts]))
-        per_session = (len(starts), at.size)
-        sbp = _readings(target, r.adverse["sbp_mmhg"], ev).reshape(ev.n, *per_session)
-        dbp = _readings(target, r.adverse["dbp_mmhg"], ev).reshape(ev.n, *per_session)
-        sbp_rise = np.max(sbp[:, :, 1:] - sbp[:, :, :1], axis=(1, 2))  # against each session's pre-dose reading
-        dbp_rise = np.max(dbp[:, :, 1:] - dbp[:, :, :1], axis=(1, 2))
+        sbp_rise, dbp_rise = (np.max(rises, axis=1) for rises in _session_rises(target, ev, "sbp_mmhg", "dbp_mmhg"))
         sbp_hit, dbp_hit = sbp_rise >= BP_RISE_MMHG[0], dbp_rise >= BP_RISE_MMHG[1]
         hit = {"bp_rise_40_25": sbp_hit | dbp_hit, "sbp_rise_40": sbp_hit, "dbp_rise_25": dbp_hit}[quantity]
         return float(np.mean(hit)), None
