@@ -56,9 +56,9 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (packaged calibration of 2026-12-06, twenty-first session): 170/201 = 84.6% in sample on "
-    "the packaged draw, mean 166.5 over draws 0-7, below the bar of 90% (issue 12; it was 85% of 135 targets "
-    "before 66 targets from 23 more studies were added). docs/model.md section 8.",
+    reason="Known miss (packaged calibration of 2026-12-06, twenty-third session): 177/213 = 83.1% in sample on "
+    "the packaged draw, mean 175.1 over draws 0-7, below the bar of 90% (issue 12; it was 85% of 135 targets "
+    "before 78 targets from 24 more studies were added). docs/model.md section 8.",
 )
 def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
     rate = report.passed / report.total
@@ -67,8 +67,8 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (packaged calibration of 2026-12-06, twenty-first session): 132/187 = 70.6% "
-    "cross-validated on the packaged draw, mean 131.0 (70.1%) over draws 0-7 (137/183 with folds by source, "
+    reason="Known miss (packaged calibration of 2026-12-06, twenty-third session): 139/199 = 69.8% "
+    "cross-validated on the packaged draw, mean 136.6 (68.7%) over draws 0-7 (137/183 with folds by source, "
     "when a fold could train on the patients it predicted). docs/model.md section 8.",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
