@@ -112,7 +112,7 @@ class Target(StrictModel):
     patient_peak: the mean over patients of each patient's largest value; patient_peak_sd:
     the SD over patients of each patient's largest value; largest_session_mean_peak: over the
     arm's sessions, the largest of each session's mean over patients of the patient's largest
-    rise at that session ("the maximum mean increase on any dosing day")."""
+    rise at that session (Doherty 2020's "largest mean maximum increase" across dosing days)."""
     session: Literal["first", "last"] = "first"
     time_from: Literal["dose_start", "infusion_end"] = "dose_start"
     assessed_at_h: tuple[Real, ...] | None = None
