@@ -4,7 +4,8 @@
 
 Each refit of `ketasim calibrate --folds 5` starts from the values the same fold's refit of
 that earlier calibration fitted without its held-out studies (`fold_start_values`), not
-from the declared starts, which full fits chose with every study (docs/model.md §7).  Run it
+from the declared starts, which full fits chose with every study (docs/model.md §7); a
+parameter fixed since that calibration is left out.  Run it
 on the packaged file before a new packaged calibration, not after: the file it reads must
 be the one the new calibration replaces.
 """
@@ -19,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from ketasim.params import Calibration
+from ketasim.trials.calibration import declared
 
 
 def main(path: str) -> str:
@@ -34,9 +36,13 @@ def main(path: str) -> str:
         "# Where each refit of `ketasim calibrate --folds 5` starts: the values the same fold's refit of an\n"
         "# earlier calibration fitted without the studies it held out (docs/model.md §7).\n"
     )
+    free = {p.name for p in declared()}  # a parameter fixed since that calibration has no start
     body = {
         "from": f"{Path(path).name}, fit {cal.fit_date}, sha256 {hashlib.sha256(raw).hexdigest()}",
-        "folds": [{"sources": list(f.sources), "values": dict(f.values)} for f in cal.cross_validation],
+        "folds": [
+            {"sources": list(f.sources), "values": {k: v for k, v in f.values.items() if k in free}}
+            for f in cal.cross_validation
+        ],
     }
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 

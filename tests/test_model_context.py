@@ -89,9 +89,9 @@ def test_blood_pressure_sensitivity_is_log_normal_across_patients_and_sessions()
     """Oracle: with the rise × exp(η + κ), η ~ N(0, ω²) per patient and κ ~ N(0, ω_s²) per
     session, the mean rise over patients is the typical rise × exp((ω² + ω_s²)/2)."""
     omega, omega_s = 0.6, 0.4
-    p = PARAMS.replace(bp_omega=omega, bp_session_omega=omega_s)
+    p = PARAMS.replace({"adverse.bp_omega": omega, "bp_session_omega": omega_s})
     rise = _first_infusion_sbp_rise(p, 4000)[:, 0]
-    typical = _first_infusion_sbp_rise(p.replace(bp_omega=1e-9, bp_session_omega=1e-9), 1)[0, 0]
+    typical = _first_infusion_sbp_rise(p.replace({"adverse.bp_omega": 1e-9, "bp_session_omega": 1e-9}), 1)[0, 0]
     assert np.mean(rise) == pytest.approx(typical * np.exp((omega**2 + omega_s**2) / 2), rel=0.05)
 
 
@@ -100,17 +100,23 @@ def test_blood_pressure_varies_between_one_patients_sessions_only_by_the_session
     session spread each patient's rises are equal; with it, log(rise_k / rise_1) has SD
     ω_s·√2 for k > 1 (oracle: the difference of two independent N(0, ω_s²))."""
     days = tuple(range(0, 56, 7))
-    same = _first_infusion_sbp_rise(PARAMS.replace(bp_omega=0.6, bp_session_omega=0.0), 200, days)
+    same = _first_infusion_sbp_rise(PARAMS.replace({"adverse.bp_omega": 0.6, "bp_session_omega": 0.0}), 200, days)
     np.testing.assert_allclose(same, same[:, [0]] * np.ones((1, len(days))), rtol=1e-6)  # earlier doses' tails
     omega_s = 0.5
-    varied = _first_infusion_sbp_rise(PARAMS.replace(bp_omega=0.6, bp_session_omega=omega_s), 2000, days)
+    varied = _first_infusion_sbp_rise(
+        PARAMS.replace({"adverse.bp_omega": 0.6, "bp_session_omega": omega_s}), 2000, days
+    )
     log_ratio = np.log(varied[:, 1:] / varied[:, [0]])
     assert np.std(log_ratio) == pytest.approx(omega_s * np.sqrt(2.0), rel=0.05)
     # at a fixed total spread, moving it between sessions raises "a rise >= 40 at least once"
     total = 0.8
-    between = _first_infusion_sbp_rise(PARAMS.replace(bp_omega=total, bp_session_omega=1e-9), 2000, days)
+    between = _first_infusion_sbp_rise(
+        PARAMS.replace({"adverse.bp_omega": total, "bp_session_omega": 1e-9}), 2000, days
+    )
     split = np.sqrt(total**2 / 2)
-    within = _first_infusion_sbp_rise(PARAMS.replace(bp_omega=split, bp_session_omega=split), 2000, days)
+    within = _first_infusion_sbp_rise(
+        PARAMS.replace({"adverse.bp_omega": split, "bp_session_omega": split}), 2000, days
+    )
     assert np.mean(within.max(axis=1) >= 40) > np.mean(between.max(axis=1) >= 40)
 
 

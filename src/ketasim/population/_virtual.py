@@ -153,7 +153,7 @@ class VirtualPopulation:
             eta_dissociation=params["adverse.cadss_omega"] * z[3],
             eta_ssri_onset=efficacy.ssri_onset_omega * z[4],
             z_comparator=z[5],
-            eta_bp=params["bp_omega"] * z[6],
+            eta_bp=params["adverse.bp_omega"] * z[6],
             bp_session_keys=self.session_keys if self.session_keys.size == self.n else None,
             bp_session_omega=params["bp_session_omega"],
             eta_entry=-efficacy.residual_sd * z[7],
