@@ -351,17 +351,17 @@ def test_informed_finds_exactly_the_parameters_some_residual_reads(read: list[bo
 
 
 def test_a_parameter_no_chosen_target_reads_is_held_at_its_uninformed_value() -> None:
-    """Without a heart-rate target the heart-rate slope is not fitted: it is held at its
-    declared null (not at its start, which a full fit on the heart-rate study produced) and is
-    reported as not identifiable, while the blood-pressure slope the SBP target reads moves."""
+    """Without a diastolic target the diastolic slope is not fitted: it is held at its declared
+    null (not at its start, which a full fit on the diastolic studies produced) and is reported
+    as not identifiable, while the systolic slope the SBP target reads moves."""
     targets = [t for t in load_targets() if t.id in ("1", "145a")]
-    assert not any(t.scale == "HR" for t in targets)
+    assert not any(t.scale in ("DBP", "MAP") for t in targets)
     cal = calibrate(n=50, max_nfev=3, targets=targets, starts=2, log=lambda _m: None)  # the 2nd start moves every start
     declared = {p.name: p for p in stage("adverse")}
-    hr = declared["hr_rise_max_bpm"]
-    assert hr.uninformed is not None and hr.uninformed != pytest.approx(hr.start)
-    assert cal.values["hr_rise_max_bpm"] == pytest.approx(hr.uninformed, rel=1e-9)
-    assert cal.uncertainty["hr_rise_max_bpm"].status == "not_identifiable"
+    dbp = declared["dbp_rise_max_mmhg"]
+    assert dbp.uninformed is not None and dbp.uninformed != pytest.approx(dbp.start)
+    assert cal.values["dbp_rise_max_mmhg"] == pytest.approx(dbp.uninformed, rel=1e-9)
+    assert cal.uncertainty["dbp_rise_max_mmhg"].status == "not_identifiable"
     assert cal.values["sbp_rise_max_mmhg"] != pytest.approx(declared["sbp_rise_max_mmhg"].start, rel=1e-4)
 
 

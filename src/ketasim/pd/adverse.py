@@ -49,7 +49,8 @@ FloatArray = NDArray[np.float64]
 @dataclass(frozen=True)
 class AdverseParameters:
     """Side-effect parameters (fitted, except where a source or an assumption fixes them: the
-    per-session event rates, the spread of dissociation and the clock of its tolerance)."""
+    per-session event rates, the spread, steepness and acute adaptation of dissociation, the clock of
+    its tolerance and the heart-rate rise)."""
 
     cadss_max: float
     cadss_d50: float
@@ -80,15 +81,15 @@ class AdverseParameters:
         return cls(
             cadss_max=p["cadss_max"],
             cadss_d50=p["cadss_drive50"],
-            cadss_hill=p["cadss_hill"],
+            cadss_hill=p["adverse.cadss_hill"],
             tau_acute_h=p["dissociation_acute_tau_min"] / 60.0,
-            acute_fraction=p["dissociation_acute_fraction"],
+            acute_fraction=p["adverse.dissociation_acute_fraction"],
             cadss_omega=p["adverse.cadss_omega"],
             tolerance_gain=p["dissociation_tolerance_gain"],
             tau_tolerance_h=p["adverse.tau_tolerance_days"] * 24.0,
             sbp_max=p["sbp_rise_max_mmhg"],
             dbp_max=p["dbp_rise_max_mmhg"],
-            hr_max=p["hr_rise_max_bpm"],
+            hr_max=p["adverse.hr_rise_max_bpm"],
             bp_o50=p["bp_occupancy50"],
             bp_hill=p["bp_hill"],
             bp_reading_sd=p["adverse.bp_reading_sd_mmhg"],
