@@ -510,7 +510,8 @@ def cadss(
     carried = np.zeros_like(t)
     for ts, tol in zip(session_times_h, tolerance_at_sessions, strict=True):  # later sessions overwrite
         carried = np.where(t >= ts, tol * np.exp(-(t - ts) / tau_h), carried)
-    drive = np.maximum(states["nmda_occupancy"] - p["adverse.dissociation_acute_fraction"] * states["acute_adaptation"], 0.0)
+    adapted = p["adverse.dissociation_acute_fraction"] * states["acute_adaptation"]
+    drive = np.maximum(states["nmda_occupancy"] - adapted, 0.0)
     d = drive ** p["adverse.cadss_hill"]
     value = p["cadss_max"] * d / (p["cadss_drive50"] ** p["adverse.cadss_hill"] + d)
     value = value / (1.0 + p["dissociation_tolerance_gain"] * carried)

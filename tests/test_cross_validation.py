@@ -27,13 +27,16 @@ from ketasim.errors import ParameterError
 from ketasim.params import FreeParameter, default_parameters, load_parameters
 from ketasim.pk.checks import PKCheck, load_checks, pk_checks
 from ketasim.trials.calibration import (
+    DIFF_STEP,
     CalibrationError,
     FoldStart,
     assign_folds,
     calibrate,
+    fd_steps,
     fittable,
     fixed_folds,
     fold_start_values,
+    forward_jacobian,
     informed,
     packaged_fold_starts,
     parameter_fits,
@@ -348,6 +351,47 @@ def test_informed_finds_exactly_the_parameters_some_residual_reads(read: list[bo
         return np.array([np.sum(np.tanh(x[mask])), float(np.prod(np.cos(x[mask])))]) if mask.any() else np.zeros(2)
 
     assert np.array_equal(informed(data_residuals, np.full(mask.size, x0)), mask)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=6),
+    x0=st.floats(-2.0, 2.0),
+    h=st.floats(0.01, 0.2),
+)
+def test_forward_jacobian_matches_the_forward_difference_of_a_quadratic(a: list[float], x0: float, h: float) -> None:
+    """Oracle: for f = (Σ a·x, Σ a·x²) a forward step h gives exactly a and a·(2x + h)."""
+    coef = np.array(a)
+    x = np.full(coef.size, x0)
+
+    def fun(v: np.ndarray) -> np.ndarray:
+        return np.array([np.sum(coef * v), np.sum(coef * v**2)])
+
+    jac = forward_jacobian(fun, x, fun(x), np.full(coef.size, h))
+    np.testing.assert_allclose(jac[0], coef, atol=1e-6)
+    np.testing.assert_allclose(jac[1], coef * (2 * x0 + h), atol=1e-6)
+
+
+def test_the_difference_step_is_five_percent_of_each_value_wherever_it_sits() -> None:
+    """A gain at 1 sits at 0 on the log scale; its step is still a 5% change (SciPy's relative
+    ``diff_step`` would give 1.5e-8 there), and a value at the top of its box steps down."""
+    free = [p for p in stage("efficacy") if p.name in ("condition_ocd_drug_gain", "efficacy_emax")]
+    hi = np.log([p.high for p in free])
+    at_one = np.array([0.0 if p.name.startswith("condition") else hi[i] for i, p in enumerate(free)])
+    steps = fd_steps(free, at_one, hi)
+    assert all(p.log for p in free)
+    for p, h in zip(free, steps, strict=True):
+        assert h == pytest.approx(-DIFF_STEP if p.name == "efficacy_emax" else DIFF_STEP)
+
+
+def test_a_gain_that_starts_at_one_moves_when_a_target_reads_it() -> None:
+    """The OCD gains start at 1 (the depression value).  Bloch 2012's 0 of 10 and Rodriguez
+    2013's 50% read them, so a fit on those three targets moves the drug gain off 1 (every
+    packaged calibration until 2026-12-06 returned exactly 1: SciPy's step at x = 0 was 1.5e-8)."""
+    targets = [t for t in load_targets() if t.id in ("n48", "134-ket", "134-pbo")]
+    cal = calibrate(n=200, max_nfev=3, targets=targets, log=lambda _m: None)
+    assert cal.values["condition_ocd_drug_gain"] != pytest.approx(1.0, abs=1e-3)
+    assert cal.uncertainty["condition_ocd_drug_gain"].status != "not_identifiable"
 
 
 def test_a_parameter_no_chosen_target_reads_is_held_at_its_uninformed_value() -> None:

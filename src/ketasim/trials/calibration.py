@@ -79,7 +79,7 @@ MAX_FOLDS = 20
 MAX_STARTS = 8
 DIFF_STEP = 0.05
 """Finite-difference step of the least squares, on the fitted (log) scale: 5% sees through
-the Monte Carlo discreteness of rates from a few hundred virtual patients."""
+the Monte Carlo discreteness of rates from a few hundred virtual patients (:func:`fd_steps`)."""
 START_JITTER_LOG = 0.5
 """SD of the deterministic jitter of the extra starts on the log scale (a factor ~1.65);
 linear parameters get the same fraction of their log-equivalent, 10% of the box (assumed)."""
@@ -299,15 +299,40 @@ class StageFit:
     budget_reached: bool
 
 
-def informed(data_residuals: Callable[[FloatArray], FloatArray], x0: FloatArray) -> NDArray[np.bool_]:
-    """Which parameters move at least one data residual: a one-sided step of
-    :data:`DIFF_STEP` (on the fitted scale) from ``x0`` for each.  With common random numbers
-    a parameter no target reads leaves every residual bitwise unchanged."""
+def fd_steps(free: Sequence[FreeParameter], x: FloatArray, hi: FloatArray) -> FloatArray:
+    """Forward-difference step of each parameter at ``x`` (fitted scale): :data:`DIFF_STEP` on
+    the log scale (a 5% change of the value, whatever the value), :data:`DIFF_STEP`·max(1, |x|)
+    for a linear one; backwards where it would leave the box at the top.  (SciPy's own
+    ``diff_step`` is relative to |x|: a gain at 1 sits at x = 0, where SciPy falls back to a
+    step of 1.5·10⁻⁸ that no Monte Carlo rate can see, so such a gain never moved.)"""
+    step = np.array([DIFF_STEP if p.log else DIFF_STEP * max(1.0, abs(float(v))) for p, v in zip(free, x, strict=True)])
+    return np.where(x + step > hi, -step, step)
+
+
+def forward_jacobian(
+    fun: Callable[[FloatArray], FloatArray], x: FloatArray, f0: FloatArray, steps: FloatArray
+) -> FloatArray:
+    """∂fun/∂x by forward differences with the given steps (one evaluation per column)."""
+    jac = np.empty((f0.size, x.size))
+    for j, h in enumerate(steps):
+        moved = x.copy()
+        moved[j] += h
+        jac[:, j] = (fun(moved) - f0) / h
+    return jac
+
+
+def informed(
+    data_residuals: Callable[[FloatArray], FloatArray], x0: FloatArray, steps: FloatArray | None = None
+) -> NDArray[np.bool_]:
+    """Which parameters move at least one data residual: a one-sided step from ``x0`` for each
+    (``steps``, default :data:`DIFF_STEP`; the fit passes :func:`fd_steps`).  With common
+    random numbers a parameter no target reads leaves every residual bitwise unchanged."""
     r0 = data_residuals(x0)
+    h = np.full(x0.size, DIFF_STEP) if steps is None else steps
     out = np.zeros(x0.size, dtype=bool)
     for i in range(x0.size):
         x = x0.copy()
-        x[i] += DIFF_STEP * max(1.0, abs(float(x0[i])))
+        x[i] += h[i]
         out[i] = not np.array_equal(data_residuals(x), r0)
     return out
 
@@ -343,7 +368,8 @@ def _fit(
             res += extra(ev)
         return np.array(res)
 
-    moves = informed(data_residuals, x_start)
+    lo, hi = _bounds(free)
+    moves = informed(data_residuals, x_start, fd_steps(free, x_start, hi))
     if not moves.all():
         held = {p.name: p.held_value for p, m in zip(free, moves, strict=True) if not m}
         log(f"  held at their uninformed values (no target reads them): {held}")
@@ -354,6 +380,8 @@ def _fit(
         x[moves] = x_moving
         return x
 
+    last: dict[bytes, FloatArray] = {}
+
     def residuals(x_moving: FloatArray) -> FloatArray:
         stop_if_terminated()  # a stop signal whose SystemExit a finaliser swallowed ends the fit here
         x = full(x_moving)
@@ -361,13 +389,22 @@ def _fit(
         calls[0] += 1
         if calls[0] % 25 == 0:
             log(f"  evaluation {calls[0]}: cost {0.5 * float(np.sum(np.square(res))):.2f}")
+        last.clear()
+        last[x_moving.tobytes()] = res
         return res
 
-    lo, hi = _bounds(free)
+    def jacobian(x_moving: FloatArray) -> FloatArray:
+        """Forward differences with :func:`fd_steps` (SciPy calls it right after the
+        residuals at the same point, which are reused)."""
+        f0 = last.get(x_moving.tobytes())
+        f0 = residuals(x_moving) if f0 is None else f0
+        steps = fd_steps(free, full(x_moving), hi)[moves]
+        return forward_jacobian(residuals, x_moving, f0, steps)
+
     sol = None
     for j, x0 in enumerate(start_points(free, starts, stage_name, start_values)):
         trial = least_squares(
-            residuals, x0[moves], bounds=(lo[moves], hi[moves]), method="trf", diff_step=DIFF_STEP, max_nfev=max_nfev
+            residuals, x0[moves], jac=jacobian, bounds=(lo[moves], hi[moves]), method="trf", max_nfev=max_nfev
         )
         if trial.status < 0 or not math.isfinite(trial.cost):
             raise CalibrationError.one(
