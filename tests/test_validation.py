@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -354,6 +355,37 @@ def test_a_drop_no_patient_reaches_is_reported_not_invented() -> None:
     target = next(t for t in load_targets() if t.id == "139").model_copy(update={"improvement_points": 27.0})
     value, reason = predict(target, _EVALUATOR)  # QIDS-SR16 runs 0-27: no entry score drops by 27
     assert value is None and reason is not None and "fewer than half" in reason
+
+
+def test_a_response_needed_at_more_assessments_is_rarer_and_equals_counting_them_directly() -> None:
+    """Su 2017 (su17-05): a responder by the trial's rule responds at two or more of the daily
+    ratings of days 2-5; the rate falls as more ratings are required, and each equals the share of
+    patients whose own ratings (read directly from the same run) meet it at that many."""
+    from ketasim.trials.validation import _responded, rating_scale, start_h
+
+    target = next(t for t in load_targets() if t.id == "su17-05")
+    assert target.assessed_at_h is not None and target.assessments_needed == 2
+    times = np.array([start_h(target.arm) + h for h in target.assessed_at_h])
+    counts = np.sum(_responded(_EVALUATOR.run(target, target.arm, times), rating_scale(target)), axis=1)
+    rates = []
+    for needed in range(1, len(times) + 1):
+        value = predict(target.model_copy(update={"assessments_needed": needed}), _EVALUATOR)[0]
+        assert value == pytest.approx(float(np.mean(counts >= needed)))
+        rates.append(value)
+    assert all(a >= b for a, b in itertools.pairwise(rates))
+    assert rates[0] > rates[-1]  # some patients respond at some ratings, not at all of them
+
+
+def test_more_assessments_needed_than_listed_is_refused_naming_the_field() -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Target
+
+    base = next(t for t in load_targets() if t.id == "su17-05").model_dump()
+    with pytest.raises(ValidationError, match="assessments_needed 5 is more than the 4 assessments"):
+        Target.model_validate({**base, "assessments_needed": 5})
+    with pytest.raises(ValidationError, match="assessments_needed"):
+        Target.model_validate({**base, "assessments_needed": 0})
 
 
 def test_time_to_improvement_needs_its_threshold_and_visits() -> None:

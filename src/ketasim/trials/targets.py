@@ -119,6 +119,9 @@ class Target(StrictModel):
     """Times after the session start (h) of the assessments: response at any of them, or the
     BP readings (the first is the pre-dose one) that a BP peak or rise is read from."""
     assessed_note: str | None = None
+    assessments_needed: Count = Field(default=1, ge=1, le=10)
+    """How many of the assessments at ``assessed_at_h`` must meet the measure (Su et al. 2017:
+    a response on at least two daily ratings between days 2 and 5); default: any one."""
     follow_up_every_days: Real = Field(default=1.0, gt=0.0, le=28.0)
     """Interval (days) between follow-up ratings after the course: a loss of response is
     only seen at a rating (median_days_to_loss_of_response)."""
@@ -190,6 +193,11 @@ class Target(StrictModel):
                     f"target {self.id}: active_control_share is for an effect size or difference against a "
                     "control with placebo sessions, with active_control_note giving its source"
                 )
+        if self.assessments_needed > 1 and self.assessments_needed > len(self.assessed_at_h or ()):
+            raise ValueError(
+                f"target {self.id}: assessments_needed {self.assessments_needed} is more than the "
+                f"{len(self.assessed_at_h or ())} assessments of assessed_at_h"
+            )
         timed = self.endpoint == "median_days_to_improvement" and self.addressable
         if timed and (self.improvement_points is None or not self.assessed_at_h):
             raise ValueError(f"target {self.id}: median_days_to_improvement needs improvement_points and assessed_at_h")

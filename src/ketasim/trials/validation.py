@@ -499,10 +499,11 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
     t_eval = t0 + (target.time_h or 0.0)
     if e == "median_days_to_improvement":
         return _median_days_to_improvement(target, ev, name, t0)
-    if target.assessed_at_h is not None:  # response at any of the listed assessments
+    if target.assessed_at_h is not None:  # response at (at least assessments_needed of) the listed assessments
         times = np.array([t0 + h for h in target.assessed_at_h if h <= (target.time_h or 0.0) + 1e-9])
         r = ev.run(target, target.arm, times)
-        return float(np.mean(np.any(_measure(target)(r, name), axis=1))), None
+        met = np.sum(_measure(target)(r, name), axis=1) >= target.assessments_needed
+        return float(np.mean(met)), None
     if e == "sustained_response_rate":
         r = ev.run(target, target.arm, np.arange(t0 + 24.0, t_eval + 1e-9, 24.0))
         return float(np.mean(np.all(_responded(r, name), axis=1))), None
