@@ -57,8 +57,8 @@ def test_the_report_says_which_targets_were_fitted(report: ValidationReport) -> 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (packaged calibration of 2026-12-06, twenty-fourth session): 177/213 = 83.1% in sample on "
-    "the packaged draw, mean 177.6 over draws 0-7, below the bar of 90% (issue 12; it was 85% of 135 targets "
+    reason="Known miss (packaged calibration of 2026-12-07, twenty-fifth session): 185/224 = 82.6% in sample on "
+    "the packaged draw, mean 185.0 over draws 0-7, below the bar of 90% (issue 12; it was 85% of 135 targets "
     "before 78 targets from 24 more studies were added). docs/model.md section 8.",
 )
 def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
@@ -68,8 +68,8 @@ def test_in_sample_pass_rate_meets_the_bar(report: ValidationReport) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (packaged calibration of 2026-12-06, twenty-fourth session): 138/199 = 69.3% "
-    "cross-validated on the packaged draw, mean 137.4 (69.0%) over draws 0-7 (137/183 with folds by source, "
+    reason="Known miss (packaged calibration of 2026-12-07, twenty-fifth session): 137/210 = 65.2% "
+    "cross-validated on the packaged draw, mean 137.5 (65.5%) over draws 0-7 (137/183 with folds by source, "
     "when a fold could train on the patients it predicted). docs/model.md section 8.",
 )
 def test_cross_validated_pass_rate_meets_the_bar(report: ValidationReport) -> None:
