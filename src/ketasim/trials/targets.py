@@ -32,6 +32,13 @@ Endpoint = Literal[
     "not_significant",
 ]
 
+_RATE_MEASURES: dict[str, str] = {
+    "response_rate": "response",
+    "sustained_response_rate": "response",
+    "remission_rate": "remission",
+}
+"""The measure a rate endpoint counts by its name."""
+
 
 SIDE_EFFECT_SERIES = ("SBP", "DBP", "HR", "CADSS")
 """Scales of targets read from a side-effect time course rather than a symptom score."""
@@ -105,6 +112,9 @@ class Target(StrictModel):
     context: Context = Context()
     endpoint: Endpoint
     measure: Literal["response", "remission"] = "response"
+    """What a patient must reach: a response (scale-specific drop) or remission (below the
+    scale's cut-off).  A rate endpoint names its own (``remission_rate`` → remission), and a
+    ``measure`` that contradicts it is refused."""
     ratio: Literal["odds", "risk"] = "odds"
     quantity: str | None = None
     statistic: Literal["at_time", "peak", "patient_peak", "patient_peak_sd", "largest_session_mean_peak"] = "at_time"
@@ -166,8 +176,22 @@ class Target(StrictModel):
     while a drug's measured plasma concentration is held steady (the arm's treatment is
     then only described, not simulated)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_from_endpoint(cls, data: object) -> object:
+        """A remission rate counts remitters unless told otherwise (the fields are read, not the text)."""
+        if isinstance(data, dict) and data.get("endpoint") == "remission_rate" and "measure" not in data:
+            return {**data, "measure": "remission"}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Self:
+        rate_measure = _RATE_MEASURES.get(self.endpoint)
+        if rate_measure is not None and self.measure != rate_measure:
+            raise ValueError(
+                f"target {self.id}: measure {self.measure!r} contradicts endpoint {self.endpoint}"
+                f" (allowed: {rate_measure!r})"
+            )
         if not self.addressable and not self.reason:
             raise ValueError(f"target {self.id}: not addressable needs a reason")
         needs_control = self.endpoint in ("odds_ratio", "difference", "not_significant")
@@ -193,11 +217,18 @@ class Target(StrictModel):
                     f"target {self.id}: active_control_share is for an effect size or difference against a "
                     "control with placebo sessions, with active_control_note giving its source"
                 )
-        if self.assessments_needed > 1 and self.assessments_needed > len(self.assessed_at_h or ()):
-            raise ValueError(
-                f"target {self.id}: assessments_needed {self.assessments_needed} is more than the "
-                f"{len(self.assessed_at_h or ())} assessments of assessed_at_h"
-            )
+        if self.assessments_needed > 1:
+            if self.endpoint not in _RATE_MEASURES or self.assessed_at_h is None:
+                raise ValueError(
+                    f"target {self.id}: assessments_needed {self.assessments_needed} is for a response or remission "
+                    f"rate read at assessed_at_h (endpoint {self.endpoint}, assessed_at_h {self.assessed_at_h})"
+                )
+            counted = [h for h in self.assessed_at_h if h <= (self.time_h or 0.0) + 1e-9]
+            if self.assessments_needed > len(counted):
+                raise ValueError(
+                    f"target {self.id}: assessments_needed {self.assessments_needed} is more than the "
+                    f"{len(counted)} assessments of assessed_at_h at or before time_h {self.time_h}"
+                )
         timed = self.endpoint == "median_days_to_improvement" and self.addressable
         if timed and (self.improvement_points is None or not self.assessed_at_h):
             raise ValueError(f"target {self.id}: median_days_to_improvement needs improvement_points and assessed_at_h")
