@@ -286,9 +286,9 @@ def mechanism() -> Mechanism:
         stable_fraction=p["cascade.spine_stable_fraction"],
         tau_ss=p["cascade.tau_spine_stable_days"] * 24.0,
         tau_n=p["cascade.tau_network_h"],
-        tau_mood=p["tau_mood_onset_h"],
+        tau_mood=p["cascade.tau_mood_onset_h"],
         tau_tol=p["adverse.tau_tolerance_days"] * 24.0,
-        tau_series=p["tau_series_days"] * 24.0,
+        tau_series=p["cascade.tau_series_days"] * 24.0,
         tau_acute=p["dissociation_acute_tau_min"] / 60.0,
     )
 

@@ -110,7 +110,7 @@ def test_a_readouts_exposure_refuses_other_times_and_other_parameters() -> None:
     with pytest.raises(ValueError, match="other output times"):
         outcomes(ex, "trd", pop.baselines, times[:2], params=PARAMS)
     with pytest.raises(ValueError, match="call expose"):
-        outcomes(ex, "trd", pop.baselines, times, params=PARAMS.replace({"tau_mood_onset_h": 3.0}))
+        outcomes(ex, "trd", pop.baselines, times, params=PARAMS.replace({"cascade.tau_mood_onset_h": 3.0}))
     with pytest.raises(ValueError, match="needs output_times_h"):
         expose(treatment, pop.covariates, 24.0 * 3, params=PARAMS, readouts_only=True)
     assert set(READOUTS) - {"surge"} < set(outcomes(ex, "trd", pop.baselines, times, params=PARAMS).states)

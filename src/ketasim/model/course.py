@@ -305,7 +305,7 @@ def expose(
         total_load = load if total_load is None else total_load + load
     occupancy = occupancy_of_load(total_load) if total_load is not None else np.zeros((n, grid.size))
     occupancy = np.ascontiguousarray(np.broadcast_to(occupancy, (n, grid.size)))
-    tau_mood_h = params["tau_mood_onset_h"]
+    tau_mood_h = params["cascade.tau_mood_onset_h"]
     tau_tolerance_h = AdverseParameters.from_params(params).tau_tolerance_h
     read: dict[str, FloatArray] | None = None
     tolerance: FloatArray | None = None
@@ -365,7 +365,7 @@ def with_parameters(exposure: Exposure, params: ParameterSet) -> Exposure:
     tolerance recomputed when only they changed (cheap); ``ValueError`` when an upstream
     value changed (call :func:`expose`)."""
     cascade = CascadeParameters.from_params(params)
-    tau_mood_h = params["tau_mood_onset_h"]
+    tau_mood_h = params["cascade.tau_mood_onset_h"]
     tau_tolerance_h = AdverseParameters.from_params(params).tau_tolerance_h
     if (
         cascade == exposure.cascade

@@ -142,12 +142,12 @@ def course_odes(
         ki_um={s: ki[s] for s in free},
         cascade=cascade,
         norm=dict(normalisers(cascade)),
-        tau_mood_h=params["tau_mood_onset_h"],
+        tau_mood_h=params["cascade.tau_mood_onset_h"],
         tau_tolerance_h=adverse.tau_tolerance_h,
         tau_acute_h=adverse.tau_acute_h,
         acute_fraction=adverse.acute_fraction,
         auc_one_session_h=reference_occupancy_auc(cascade),
-        tau_series_h=params["tau_series_days"] * 24.0,
+        tau_series_h=params["cascade.tau_series_days"] * 24.0,
         inputs=tuple(sorted(events)),
     )
 

@@ -105,7 +105,7 @@ class EfficacyParameters:
             drug_gain=p.get(f"condition_{condition}_drug_gain", 1.0),
             placebo_gain=p.get(f"condition_{condition}_placebo_gain", 1.0),
             ssri_gain=p.get(f"condition_{condition}_ssri_gain", 1.0),
-            tau_mood_h=p["tau_mood_onset_h"],
+            tau_mood_h=p["cascade.tau_mood_onset_h"],
             tau_session_h=p["placebo.tau_session_expectancy_h"],
             tau_sustained_h=p["placebo.tau_sustained_expectancy_days"] * 24.0,
             tau_ssri_onset_h=p["ssri.tau_onset_days"] * 24.0,
@@ -114,7 +114,7 @@ class EfficacyParameters:
             placebo_open_label_gain=p["placebo.open_label_gain"],
             ssri_resistance=p["ssri_resistance_factor"],
             series_gain=p["series_gain"],
-            tau_series_h=p["tau_series_days"] * 24.0,
+            tau_series_h=p["cascade.tau_series_days"] * 24.0,
             esketamine_gain=p["esketamine_drug_gain"],
             older_adult_gain=p["older_adult_response_gain"],
         )

@@ -265,7 +265,12 @@ class Evaluator:
                 self._variants = {k: v for k, v in self._variants.items() if k[0] != old}
         base = self._exposures[key]
         tau_tolerance_h = AdverseParameters.from_params(self.params).tau_tolerance_h
-        vkey = (key, CascadeParameters.from_params(self.params), self.params["tau_mood_onset_h"], tau_tolerance_h)
+        vkey = (
+            key,
+            CascadeParameters.from_params(self.params),
+            self.params["cascade.tau_mood_onset_h"],
+            tau_tolerance_h,
+        )
         if vkey[1] == base.cascade and vkey[2] == base.tau_mood_h and vkey[3] == base.tau_tolerance_h:
             return base
         if vkey not in self._variants:
