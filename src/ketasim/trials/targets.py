@@ -176,6 +176,12 @@ class Target(StrictModel):
     while a drug's measured plasma concentration is held steady (the arm's treatment is
     then only described, not simulated)."""
 
+    @property
+    def assessments_by_time_h(self) -> tuple[float, ...]:
+        """The times of ``assessed_at_h`` at or before ``time_h`` (h after the session start):
+        the assessments a rate read at them counts."""
+        return tuple(h for h in self.assessed_at_h or () if h <= (self.time_h or 0.0) + 1e-9)
+
     @model_validator(mode="before")
     @classmethod
     def _measure_from_endpoint(cls, data: object) -> object:
@@ -223,7 +229,7 @@ class Target(StrictModel):
                     f"target {self.id}: assessments_needed {self.assessments_needed} is for a response or remission "
                     f"rate read at assessed_at_h (endpoint {self.endpoint}, assessed_at_h {self.assessed_at_h})"
                 )
-            counted = [h for h in self.assessed_at_h if h <= (self.time_h or 0.0) + 1e-9]
+            counted = self.assessments_by_time_h
             if self.assessments_needed > len(counted):
                 raise ValueError(
                     f"target {self.id}: assessments_needed {self.assessments_needed} is more than the "

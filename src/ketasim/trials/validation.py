@@ -505,7 +505,7 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
     if e == "median_days_to_improvement":
         return _median_days_to_improvement(target, ev, name, t0)
     if target.assessed_at_h is not None:  # response at (at least assessments_needed of) the listed assessments
-        times = np.array([t0 + h for h in target.assessed_at_h if h <= (target.time_h or 0.0) + 1e-9])
+        times = t0 + np.array(target.assessments_by_time_h)
         r = ev.run(target, target.arm, times)
         met = np.sum(_measure(target)(r, name), axis=1) >= target.assessments_needed
         return float(np.mean(met)), None
