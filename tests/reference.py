@@ -266,7 +266,6 @@ class Mechanism:
     tau_n: float
     tau_mood: float
     tau_tol: float
-    tau_series: float
     tau_acute: float
 
 
@@ -288,7 +287,6 @@ def mechanism() -> Mechanism:
         tau_n=p["cascade.tau_network_h"],
         tau_mood=p["cascade.tau_mood_onset_h"],
         tau_tol=p["adverse.tau_tolerance_days"] * 24.0,
-        tau_series=p["cascade.tau_series_days"] * 24.0,
         tau_acute=p["dissociation_acute_tau_min"] / 60.0,
     )
 
@@ -301,7 +299,7 @@ STATES = (
     "A1", "A2", "M1", "M2", "Ce_ketamine", "Ce_norketamine",
     "disinhibition", "adaptation", "ampa", "bdnf", "mtorc1", "synaptic_proteins",
     "spines_transient", "spines_stable", "network", "mood_drive_fast", "dissociation_tolerance", "occupancy_auc",
-    "series_memory", "acute_adaptation",
+    "acute_adaptation",
 )  # fmt: skip
 IDX = {name: i for i, name in enumerate(STATES)}
 NORMALISERS = ("surge", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "synapses", "network")
@@ -336,7 +334,7 @@ def _rhs(pk: Mapping[str, float], mech: Mechanism, n: Mapping[str, float], auc1:
     lk, ln = load_per
 
     def rhs(t: float, y: FloatArray) -> FloatArray:
-        a1, a2, m1, m2, ce_k, ce_n, i, ga, a, b, mt, pr, sf, ss, net, d, _tol, _auc, mem, x_acute = y
+        a1, a2, m1, m2, ce_k, ce_n, i, ga, a, b, mt, pr, sf, ss, net, d, _tol, _auc, x_acute = y
         load = lk * ce_k + ln * ce_n
         occ = load / (1.0 + load)
         surge = max(i - ga, 0.0)
@@ -360,7 +358,6 @@ def _rhs(pk: Mapping[str, float], mech: Mechanism, n: Mapping[str, float], auc1:
                 (a - d) / m.tau_mood,
                 occ / auc1 - _tol / m.tau_tol,
                 occ,
-                occ / auc1 - mem / m.tau_series,
                 (occ - x_acute) / m.tau_acute,
             ]
         )
@@ -437,7 +434,7 @@ def simulate_iv_course(
         out[s] = pk[f"fraction.{s}"] * pk[f"fu.{s}"] * 1000.0 * ce / pk[f"molar.{s}"]
     for name in (
         "disinhibition", "ampa", "bdnf", "mtorc1", "synaptic_proteins", "spines_transient", "spines_stable",
-        "network", "mood_drive_fast", "dissociation_tolerance", "series_memory", "acute_adaptation",
+        "network", "mood_drive_fast", "dissociation_tolerance", "acute_adaptation",
     ):  # fmt: skip
         out[name] = y[IDX[name]]
     return out
@@ -459,8 +456,8 @@ def madrs(
     session_weights: Sequence[float] | None = None,
     antidepressant_start_h: float | None = None,
 ) -> FloatArray:
-    """Typical patient's score: baseline × exp(−[g·(1 + a_L·L)·Emax·D/(D50 + D) + h·(p_s·X + p_y·Y) + s·Z])
-    with D = mood drive + w_slow·synapses, L the series memory (dL/dt = O/AUC₁ − L/τ_L), g and
+    """Typical patient's score: baseline × exp(−[g·Emax·D/(D50 + D) + h·(p_s·X + p_y·Y) + s·Z])
+    with D = mood drive + w_slow·synapses, g and
     the placebo gain h × older_adult_response_gain per decade of age over 65,
     X = Σ w_s·e^{−(t − t_s)/τ_session} (w_s = ``session_weights``, 1 each by default),
     Y = 1 − e^{−(t − t₀)/τ_sustained} from the first session or antidepressant start t₀, and
@@ -477,7 +474,7 @@ def madrs(
 
     drive = states["mood_drive_fast"] + p["efficacy_slow_weight"] * states["synapses"]
     older = p["older_adult_response_gain"] ** (max(age_years - 65.0, 0.0) / 10.0)  # per decade over 65
-    g = older * p.get(f"condition_{condition}_drug_gain", 1.0) * (1.0 + p["series_gain"] * states["series_memory"])
+    g = older * p.get(f"condition_{condition}_drug_gain", 1.0)
     h = older * p.get(f"condition_{condition}_placebo_gain", 1.0)
     k = older * p.get(f"condition_{condition}_ssri_gain", 1.0)
     weights = [1.0] * len(session_times_h) if session_weights is None else list(session_weights)

@@ -258,13 +258,13 @@ def test_a_fold_missing_a_parameter_is_refused_naming_it(tmp_path: Path) -> None
     raw["cross_validation"] = [
         {"fold": 0, "sources": ["x"], "held_out": ["1"], "values": dict(raw["values"]), "objective": 1.0}
     ]
-    del raw["cross_validation"][0]["values"]["series_gain"]
+    del raw["cross_validation"][0]["values"]["efficacy_d50"]
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ParameterError, match=r"cross_validation\[0\]\.values\.series_gain"):
+    with pytest.raises(ParameterError, match=r"cross_validation\[0\]\.values\.efficacy_d50"):
         load_parameters(path)
     done = _run("validate", "--params", str(path))
-    assert done.returncode == 2 and "series_gain" in done.stderr
+    assert done.returncode == 2 and "efficacy_d50" in done.stderr
 
 
 @settings(max_examples=50, deadline=None)

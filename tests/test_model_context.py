@@ -60,16 +60,22 @@ def test_placebo_context_emergency_and_open_label_raise_inpatient_does_not() -> 
     assert _population_change(saline, Demographics(setting="inpatient"), 1, **gains) == pytest.approx(out)
 
 
-def test_the_series_memory_is_the_only_thing_that_makes_later_sessions_count_more() -> None:
-    """With a_L = 0 the fifth session's added benefit is what the saturating drive gives;
-    with a_L > 0 it is larger."""
+def test_the_synapse_index_is_what_makes_a_series_build() -> None:
+    """Benefit carries from session to session through the synapse index (τ of days): the
+    gain from the day after session 1 to the day after session 6 shrinks when the index's
+    weight in the drive is at its lower bound, and the index itself is higher after six."""
     cov = Covariates.one(70.0)
     six = [KetamineSessions(dose_mg_per_kg=0.5, days=(0, 2, 4, 7, 9, 11))]
-    day = [24.0 * 12]
+    days = [24.0 * 1 + 12.0, 24.0 * 12 + 12.0]
     base = {"MADRS": [32.0]}
-    without = simulate_course(six, cov, "trd", base, 24 * 13, day, params=PARAMS.replace(series_gain=1e-3))
-    with_memory = simulate_course(six, cov, "trd", base, 24 * 13, day, params=PARAMS.replace(series_gain=1.0))
-    assert with_memory.scales["MADRS"][0, 0] < without.scales["MADRS"][0, 0]
+
+    def built(p: ParameterSet) -> tuple[float, FloatArray]:
+        r = simulate_course(six, cov, "trd", base, 24 * 13, days, params=p)
+        return float(r.scales["MADRS"][0, 0] - r.scales["MADRS"][0, 1]), r.states["synapses"][0]
+
+    packaged, synapses = built(PARAMS)
+    assert synapses[1] > synapses[0]
+    assert packaged > built(PARAMS.replace(efficacy_slow_weight=0.01))[0]
 
 
 def _first_infusion_sbp_rise(p: ParameterSet, n: int, days: tuple[int, ...] = (0,)) -> np.ndarray:
@@ -289,13 +295,12 @@ def test_the_largest_session_mean_peak_of_one_session_is_the_mean_patient_peak()
 
 def _log_drug_term(treatment: list[TreatmentItem], p: ParameterSet, t_h: float) -> float:
     """The typical patient's drug term −log(remaining) minus the same course's placebo-only
-    value (series memory off, so the drug term is exactly g_d·E_max·D/(D_50 + D))."""
+    value (the drug term is g_d·E_max·D/(D_50 + D))."""
     cov = Covariates.one(70.0)
-    q = p.replace({"series_gain": 0.0})
-    with_drug = simulate_course(treatment, cov, "trd", {"MADRS": 30.0}, t_h, [t_h], params=q).scales["MADRS"][0, 0]
+    with_drug = simulate_course(treatment, cov, "trd", {"MADRS": 30.0}, t_h, [t_h], params=p).scales["MADRS"][0, 0]
     days = tuple(sorted({d for item in treatment for d in getattr(item, "days", ())}))
     placebo = [PlaceboSessions(placebo="saline", days=days)]
-    alone = simulate_course(placebo, cov, "trd", {"MADRS": 30.0}, t_h, [t_h], params=q).scales["MADRS"][0, 0]
+    alone = simulate_course(placebo, cov, "trd", {"MADRS": 30.0}, t_h, [t_h], params=p).scales["MADRS"][0, 0]
     return float(np.log(alone / with_drug))
 
 

@@ -166,12 +166,26 @@ def test_escalation_is_simulated_for_copies_not_in_response() -> None:
     assert np.all(escalation_multipliers(none, plan_regimen(none), pop, params) == 1.0)
 
 
-def test_escalation_improves_the_forecast_of_a_partial_responder() -> None:
+def test_escalation_improves_the_course_of_every_copy_it_steps_up() -> None:
+    """Each copy's course with its escalated doses is no worse on any day than the same copy's
+    at the starting dose, and better after the step for the copies stepped up.  (The weighted
+    forecast of a partial responder is not compared: the observed scores reweight the copies
+    differently once their courses differ, and with the 2026-12-07 fit, whose dose-response is
+    nearly flat above 0.5 mg/kg, the two response probabilities differ by Monte Carlo noise.)"""
     obs = scores((5, 24), (9, 22))
-    with_steps = plan_patient(parse_patient(patient(observed_scores=obs)), copies=COPIES)
+    p = parse_patient(patient(observed_scores=obs))
+    regimen = plan_regimen(p).with_interval(None)
+    params = default_parameters()
+    pop = copies(p, COPIES)
+    m = escalation_multipliers(p, regimen, pop, params)
+    stepped = simulate_copies(p, regimen, pop, params, m).scores
+    flat = simulate_copies(p, regimen, pop, params, np.ones_like(m)).scores
+    assert np.all(stepped <= flat + 1e-9)
+    up = m[:, -1] > 1
+    assert up.any() and np.all((flat - stepped)[up].max(axis=1) > 0)
+    with_steps = plan_patient(p, copies=COPIES)
     without = plan_patient(parse_patient(patient(observed_scores=obs, planning={"escalation": []})), copies=COPIES)
     assert with_steps.forecast is not None and without.forecast is not None
-    assert with_steps.forecast.response_probability >= without.forecast.response_probability
     assert with_steps.regimen.escalation and not without.regimen.escalation
 
 

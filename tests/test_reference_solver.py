@@ -275,7 +275,7 @@ def test_placebo_sessions_and_a_new_antidepressant_agree_with_reference(placebo:
         horizon_h,
         output_times_h=times,
     )
-    no_drug = {k: np.zeros_like(times) for k in ("mood_drive_fast", "synapses", "series_memory")}
+    no_drug = {k: np.zeros_like(times) for k in ("mood_drive_fast", "synapses")}
     starts = [24.0 * d + HOUR_OF_DAY for d in days]
     w = {"saline": 1.0, "midazolam": p["midazolam_factor"], "visit": 0.0}[placebo]
     want = madrs(

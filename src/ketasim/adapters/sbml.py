@@ -154,11 +154,6 @@ def _cascade(b: _Builder, ode: CourseODE, pk_ids: list[str]) -> None:
         "dissociation_tolerance",
         f"nmda_occupancy / {ode.auc_one_session_h!r} - dissociation_tolerance / {ode.tau_tolerance_h!r}",
     )
-    b.parameter("series_memory", 0.0, constant=False)
-    b.rate_rule(
-        "series_memory",
-        f"nmda_occupancy / {ode.auc_one_session_h!r} - series_memory / {ode.tau_series_h!r}",
-    )
     b.parameter("dissociation_adaptation", 0.0, constant=False)
     b.rate_rule("dissociation_adaptation", f"(nmda_occupancy - dissociation_adaptation) / {ode.tau_acute_h!r}")
     drive = f"nmda_occupancy - {ode.acute_fraction!r} * dissociation_adaptation"
@@ -214,7 +209,7 @@ def _symptoms(b: _Builder, scenario: Scenario, params: ParameterSet) -> None:
     b.assignment("drive", f"mood_drive_fast + {eff.slow_weight!r} * synapses")
     b.assignment(
         "remaining_fraction",
-        f"exp(-({g!r} * (1 + {eff.series_gain!r} * series_memory) * {eff.emax!r} * drive / ({eff.d50!r} + drive)"
+        f"exp(-({g!r} * {eff.emax!r} * drive / ({eff.d50!r} + drive)"
         f" + {h!r} * ({eff.placebo_session!r} * session_expectancy"
         f" + {eff.placebo_sustained!r} * sustained_expectancy)"
         f" + {k_ssri!r} * {eff.ssri_effect!r} * antidepressant_onset))",

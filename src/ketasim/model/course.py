@@ -443,11 +443,9 @@ def outcomes(
     modifier = None
     if crp_high is not None:
         modifier = np.where(crp_high, 1.0 - efficacy.inflammation_reduction, 1.0)
-    memory = series_memory(exposure, sample, efficacy)
     per_patient = drug_gain(exposure.drug_shares, efficacy, n)
     if modifier is not None:
         per_patient = per_patient * modifier
-    gain_modifier = memory * per_patient[:, None]
     remaining = remaining_fraction(
         read.pop("mood_drive_fast"),
         read["synapses"],
@@ -456,7 +454,7 @@ def outcomes(
         z_ssri,
         efficacy,
         gains,
-        gain_modifier,
+        per_patient,
         comparator_drive(
             exposure.comparators,
             out_t,
@@ -472,7 +470,6 @@ def outcomes(
     out_states["inflammation_modifier"] = np.broadcast_to(
         (modifier if modifier is not None else np.ones(n))[:, None], (n, out_t.size)
     )
-    out_states["series_memory"] = (memory - 1.0) / efficacy.series_gain if efficacy.series_gain else memory * 0.0
 
     adverse_p = AdverseParameters.from_params(params)
     vit = {k: np.broadcast_to(np.asarray((vitals or {}).get(k, v), float), (n,)) for k, v in DEFAULT_VITALS.items()}
@@ -523,19 +520,6 @@ def _read(exposure: Exposure, sample: Sampler, out_t: FloatArray) -> dict[str, F
     assert exposure.tolerance is not None  # kept whenever the readouts are not
     read["dissociation_tolerance"] = sample(exposure.tolerance)
     return read
-
-
-def series_memory(exposure: Exposure, sample: Sampler, efficacy: EfficacyParameters) -> FloatArray:
-    """1 + a_L·L(t) (:mod:`ketasim.pd.symptoms`) at the output times of ``sample``: L counts recent standard
-    sessions weighted by exposure, dL/dt = O/AUC₁ − L/τ_L (patients × times)."""
-    if efficacy.series_gain == 0.0 or not exposure.drugs:
-        return np.ones((exposure.n, sample.left.size))
-    occupancy = exposure.states["nmda_occupancy"]
-    memory = tolerance_index(
-        occupancy, exposure.grid_h, efficacy.tau_series_h, reference_occupancy_auc(exposure.cascade), at=sample
-    )
-    result: FloatArray = 1.0 + efficacy.series_gain * memory
-    return result
 
 
 def session_peaks(

@@ -28,7 +28,7 @@ from ketasim.pk import load_model
 from ketasim.regimens import Dose, KetamineSessions, TreatmentItem
 
 FloatArray = NDArray[np.float64]
-EXTRA_STATES = ("mood_drive_fast", "dissociation_tolerance", "series_memory", "dissociation_adaptation")
+EXTRA_STATES = ("mood_drive_fast", "dissociation_tolerance", "dissociation_adaptation")
 """States after the cascade's, in this order."""
 InputEvent = tuple[float, int, float, float]
 """(start_h, state index, amount, duration_h); duration 0 is a bolus."""
@@ -51,7 +51,6 @@ class CourseODE:
     tau_acute_h: float
     acute_fraction: float
     auc_one_session_h: float
-    tau_series_h: float
     inputs: tuple[InputEvent, ...]
 
     def occupancy(self, y: FloatArray) -> float:
@@ -70,7 +69,7 @@ class CourseODE:
 
         def f(t: float, y: FloatArray) -> FloatArray:
             occ_now[0] = self.occupancy(y)
-            mood, tol, memory, acute = y[c0 + len(ODE_STATES) : c0 + len(ODE_STATES) + len(EXTRA_STATES)]
+            mood, tol, acute = y[c0 + len(ODE_STATES) : c0 + len(ODE_STATES) + len(EXTRA_STATES)]
             return np.concatenate(
                 [
                     m @ y[:n],
@@ -78,7 +77,6 @@ class CourseODE:
                     [
                         (y[ampa] - mood) / self.tau_mood_h,
                         occ_now[0] / self.auc_one_session_h - tol / self.tau_tolerance_h,
-                        occ_now[0] / self.auc_one_session_h - memory / self.tau_series_h,
                         (occ_now[0] - acute) / self.tau_acute_h,
                     ],
                 ]
@@ -147,7 +145,6 @@ def course_odes(
         tau_acute_h=adverse.tau_acute_h,
         acute_fraction=adverse.acute_fraction,
         auc_one_session_h=reference_occupancy_auc(cascade),
-        tau_series_h=params["cascade.tau_series_days"] * 24.0,
         inputs=tuple(sorted(events)),
     )
 

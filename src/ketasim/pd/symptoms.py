@@ -4,9 +4,7 @@ Severity is tracked as the fraction of baseline that remains.  The three treatme
 mechanisms reduce log-severity additively (**assumed**: independent actions):
 
     D(t)         = A_m(t) + w_slow·S(t)     ketamine drive: AMPA path with mood lag τ_mood (hours) + synapses (days)
-    dL/dt        = O(t)/AUC₁ − L/τ_L        series memory: recent standard sessions, weighted by
-                                            exposure (AUC₁: occupancy integral of one standard infusion)
-    remaining(t) = exp(−[ g·g_d·(1 + a_L·L(t))·E_max·D/(D_50 + D)   saturating drive, sensitised by the series
+    remaining(t) = exp(−[ g·g_d·E_max·D/(D_50 + D)              saturating drive
                         + h·(p_session·X(t) + p_sustained·Y(t))   expectancy: per session + sustained
                         + k·s_max·Z(t)                            oral antidepressant onset
                         + Σ_c g_c·E_c·Z_c(t) ])                   empirical comparators (ECT, …)
@@ -16,10 +14,10 @@ A is the AMPA index and S the synapse index (:mod:`ketasim.pd.cascade`); X sums 
 decaying kick at each clinic session (× ``midazolam_factor`` for an active placebo, × 0
 for a visit without a dose; τ 12 h, SYNAPSE placebo); Y rises from the first session with τ 16.8 d (Posternak &
 Zimmerman 2005); Z rises from the antidepressant's start with τ 20 d (Taylor 2006).
-L is the series memory: benefit that builds over repeated sessions (response after one
-infusion is modest and grows over a series; Murrough 2013, Phillips 2019) with a_L and τ_L
-calibrated on the repeated-infusion targets (**assumed** structure: a sensitisation of the
-drug gain, not a named molecular state).
+Benefit that builds over a series comes from the synapse index S alone, which carries from
+one session to the next (τ of days).  A separate series memory (a sensitisation of the drug
+gain by recent sessions) was calibrated until 2026-12-07 and dropped: the targets put its gain
+on its floor, unidentified (docs/model.md §8).
 g_d is the drug's efficacy relative to racemic ketamine at the same drive: 1 for racemic
 ketamine, ``esketamine_drug_gain`` for esketamine (calibrated, shrunk toward 1; Bahji et al.
 2021, J Affect Disord 278:542, found larger response and remission rate ratios for racemic
@@ -80,8 +78,6 @@ class EfficacyParameters:
     placebo_emergency_gain: float
     placebo_open_label_gain: float
     ssri_resistance: float
-    series_gain: float
-    tau_series_h: float
     esketamine_gain: float
     older_adult_gain: float
 
@@ -113,8 +109,6 @@ class EfficacyParameters:
             placebo_emergency_gain=p["placebo_emergency_gain"],
             placebo_open_label_gain=p["placebo.open_label_gain"],
             ssri_resistance=p["ssri_resistance_factor"],
-            series_gain=p["series_gain"],
-            tau_series_h=p["cascade.tau_series_days"] * 24.0,
             esketamine_gain=p["esketamine_drug_gain"],
             older_adult_gain=p["older_adult_response_gain"],
         )
@@ -240,7 +234,7 @@ def remaining_fraction(
     """Fraction of baseline severity remaining (patients × times), in (0, 1]; ``comparator``
     is Σ_c g_c·E_c·Z_c(t) (:func:`ketasim.pd.comparators.comparator_drive`);
     ``plasticity_modifier`` multiplies the drug gain, per patient (P,) or per patient and
-    time (P, T) — inflammation and the series memory 1 + a_L·L(t)."""
+    time (P, T) — inflammation."""
     g = params.drug_gain * np.exp(gains.eta_drug)[:, None]
     if plasticity_modifier is not None:
         g = g * (plasticity_modifier[:, None] if plasticity_modifier.ndim == 1 else plasticity_modifier)

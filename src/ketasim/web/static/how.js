@@ -15,7 +15,7 @@ const STEPS = [
    "Li et al. 2010 (Science 329:959): mTOR activation and synaptic proteins after ketamine."],
   [12, "Mood lifts. Within hours, and most clearly by the next day, depressive symptoms ease — where standard antidepressants take weeks.",
    "Kishimoto et al. 2016 meta-analysis: peak effect at day 1 (g = −1.00)."],
-  [48, "Synapses grow. Over the next days new dendritic spines form and brain networks rewire; they fade again within about ten days. A series of sessions builds a benefit that one session does not (in the model, a memory of recent sessions that sensitises the response, fitted on repeated-infusion trials).",
+  [48, "Synapses grow. Over the next days new dendritic spines form and brain networks rewire; they fade again within about ten days. A series of sessions builds a benefit that one session does not: in the model, a session two or three days after the last starts from the synapses that one left.",
    "Moda-Sava et al. 2019 (Science 364:eaat8078); Evans et al. 2018 (Biol Psychiatry 84:582): network change normalised at ~2 days, reversed by ~10; Murrough 2013, Shiroma 2014 (series)."],
   [120, "And then it fades. Without further sessions the benefit of one infusion wanes over one to two weeks — the reason for a series, then tapering and maintenance.",
    "Coyle & Laws 2015; Kryst 2020: single-infusion effect significant to about day 7."],
