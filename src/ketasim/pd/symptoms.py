@@ -228,16 +228,16 @@ def remaining_fraction(
     ssri_onset: FloatArray,
     params: EfficacyParameters,
     gains: PatientGains,
-    plasticity_modifier: FloatArray | None = None,
+    drug_gain_modifier: FloatArray | None = None,
     comparator: FloatArray | None = None,
 ) -> FloatArray:
     """Fraction of baseline severity remaining (patients × times), in (0, 1]; ``comparator``
     is Σ_c g_c·E_c·Z_c(t) (:func:`ketasim.pd.comparators.comparator_drive`);
-    ``plasticity_modifier`` multiplies the drug gain, per patient (P,) or per patient and
-    time (P, T) — inflammation."""
+    ``drug_gain_modifier`` multiplies the drug gain per patient (P,): the drug's own gain
+    (esketamine against racemic) and high inflammation."""
     g = params.drug_gain * np.exp(gains.eta_drug)[:, None]
-    if plasticity_modifier is not None:
-        g = g * (plasticity_modifier[:, None] if plasticity_modifier.ndim == 1 else plasticity_modifier)
+    if drug_gain_modifier is not None:
+        g = g * drug_gain_modifier[:, None]
     h = params.placebo_gain * np.exp(gains.eta_placebo)[:, None]
     k = params.ssri_gain * np.exp(gains.eta_ssri)[:, None]
     drive = ampa + params.slow_weight * synapses
