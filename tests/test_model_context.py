@@ -187,7 +187,7 @@ def _recorded_peak_sbp_rise_at_half_a_milligram_per_kilogram() -> FloatArray:
     r = simulate_course(
         infusion, pop.covariates, "trd", pop.baselines, 3.0, readings_h, pk_etas=pop.pk_etas, gains=pop.gains(PARAMS)
     )
-    cuff = record_bp(r.adverse["sbp_mmhg"], AdverseParameters.from_params(PARAMS), np.random.default_rng(4))
+    cuff = record_bp(r.adverse["sbp_mmhg"], "SBP", AdverseParameters.from_params(PARAMS), np.random.default_rng(4))
     peak: FloatArray = np.max(cuff[:, 1:], axis=1) - cuff[:, 0]
     return peak
 
@@ -209,10 +209,11 @@ def test_a_recorded_peak_overstates_the_true_one_by_the_expected_maximum_of_read
     p = AdverseParameters.from_params(PARAMS)
     k, n, rise = 4, 200_000, 12.0
     true = np.concatenate([np.full((n, 1), 120.0), np.full((n, k), 120.0 + rise)], axis=1)
-    cuff = record_bp(true, p, np.random.default_rng(0))
-    recorded = np.max(cuff[:, 1:], axis=1) - cuff[:, 0]
     expected_max = integrate.quad(lambda x: x * k * stats.norm.pdf(x) * stats.norm.cdf(x) ** (k - 1), -10, 10)[0]
-    assert np.mean(recorded) == pytest.approx(rise + p.bp_reading_sd * expected_max, abs=0.03)
+    for pressure, sd in (("SBP", p.sbp_reading_sd), ("DBP", p.dbp_reading_sd)):
+        cuff = record_bp(true, pressure, p, np.random.default_rng(0))
+        recorded = np.max(cuff[:, 1:], axis=1) - cuff[:, 0]
+        assert np.mean(recorded) == pytest.approx(rise + sd * expected_max, abs=0.01 * sd)
 
 
 @pytest.mark.parametrize("reading_sd_mmhg", [6.0, 9.0])
@@ -230,7 +231,7 @@ def test_a_placebo_arms_bp_rise_incidence_is_that_of_the_reading_error_alone(
 
     target = next(t for t in load_targets() if t.id == target_id)
     assert target.assessed_at_h is not None and len(target.assessed_at_h) == 4
-    params = PARAMS.replace({"adverse.bp_reading_sd_mmhg": reading_sd_mmhg})
+    params = PARAMS.replace({"sbp_reading_sd_mmhg": reading_sd_mmhg, "dbp_reading_sd_mmhg": reading_sd_mmhg})
     k = len(target.assessed_at_h) - 1
     per_session = integrate.quad(
         lambda z: stats.norm.pdf(z) * (1.0 - stats.norm.cdf(z + rise_mmhg / reading_sd_mmhg) ** k),
@@ -269,7 +270,8 @@ def test_a_placebo_arms_largest_mean_peak_over_sessions_is_that_of_the_reading_e
     se = math.sqrt((v + 1.0) / n)
     expected = sigma * (m + se * max_moment(1, sessions))
     spread = sigma * se * math.sqrt(max_moment(2, sessions) - max_moment(1, sessions) ** 2)
-    got, _ = predict(target, Evaluator(n=n, params=PARAMS.replace({"adverse.bp_reading_sd_mmhg": sigma})))
+    params = PARAMS.replace({"sbp_reading_sd_mmhg": sigma, "dbp_reading_sd_mmhg": sigma})
+    got, _ = predict(target, Evaluator(n=n, params=params))
     assert got is not None and abs(got - expected) < 4.0 * spread
 
 

@@ -267,11 +267,11 @@ def test_bp_hold_probabilities_match_a_monte_carlo_of_cuff_readings() -> None:
     sim = simulate_copies(p, regimen, pop, params)
     course = Course(sim, sim, likelihood_weights(p, sim, params), pop.n)
     pred = session_predictions(p, regimen, course, params)[0]
-    sd = float(params["adverse.bp_reading_sd_mmhg"])
+    sd_s, sd_d = float(params["sbp_reading_sd_mmhg"]), float(params["dbp_reading_sd_mmhg"])
     rng = np.random.default_rng(7)
     draws = 4000
-    s = sim.sbp_mmhg[:, 0, 0][:, None] + sd * rng.standard_normal((pop.n, draws))
-    d = sim.dbp_mmhg[:, 0, 0][:, None] + sd * rng.standard_normal((pop.n, draws))
+    s = sim.sbp_mmhg[:, 0, 0][:, None] + sd_s * rng.standard_normal((pop.n, draws))
+    d = sim.dbp_mmhg[:, 0, 0][:, None] + sd_d * rng.standard_normal((pop.n, draws))
     mc = float(np.mean((s > 140) | (d > 90)))
     assert pred.predose_hold_probability == pytest.approx(mc, abs=0.01)
     assert 0.0 <= pred.severe_bp_probability <= 1.0 and 0.0 <= pred.not_ready_at_minimum_probability <= 1.0

@@ -160,7 +160,7 @@ def session_predictions(
     the probabilities of a BP hold."""
     sim, w = course.plan, course.weights
     minutes = sim.window_min
-    sd = float(params["adverse.bp_reading_sd_mmhg"])
+    sd_s, sd_d = float(params["sbp_reading_sd_mmhg"]), float(params["dbp_reading_sd_mmhg"])
     hold_s, hold_d = _c("bp_hold_systolic_mmhg"), _c("bp_hold_diastolic_mmhg")
     severe_s, severe_d = _c("bp_severe_systolic_mmhg"), _c("bp_severe_diastolic_mmhg")
     rise = 1 + _c("discharge_sbp_rise_fraction")
@@ -177,11 +177,12 @@ def session_predictions(
         discharge = float(minutes[ok[0]]) if ok.size else float(minutes[-1])
         check_min = [t for t in bp_check_minutes(regimen.route, s.duration_min, discharge) if t <= minutes[-1] + 1e-9]
         at = [int(np.argmin(np.abs(minutes - t))) for t in check_min]
-        not_severe = (1 - _over(sbp[:, at], severe_s, sd)) * (1 - _over(dbp[:, at], severe_d, sd))  # (copies, checks)
+        # (copies, checks)
+        not_severe = (1 - _over(sbp[:, at], severe_s, sd_s)) * (1 - _over(dbp[:, at], severe_d, sd_d))
         at_min = int(np.searchsorted(minutes, minimum - 1e-9))
         at_min = min(at_min, minutes.size - 1)
-        ready = (1 - _over(sbp[:, at_min], pre * rise, sd)) * (cadss[:, at_min] <= _c("discharge_cadss_max"))
-        predose = 1 - (1 - _over(sbp[:, 0], hold_s, sd)) * (1 - _over(dbp[:, 0], hold_d, sd))
+        ready = (1 - _over(sbp[:, at_min], pre * rise, sd_s)) * (cadss[:, at_min] <= _c("discharge_cadss_max"))
+        predose = 1 - (1 - _over(sbp[:, 0], hold_s, sd_s)) * (1 - _over(dbp[:, 0], hold_d, sd_d))
         out.append(
             SessionPrediction(
                 session=i + 1,

@@ -65,7 +65,8 @@ class AdverseParameters:
     hr_max: float
     bp_o50: float
     bp_hill: float
-    bp_reading_sd: float
+    sbp_reading_sd: float
+    dbp_reading_sd: float
     ae_p0: dict[str, float]
     ae_beta: dict[str, float]
 
@@ -92,7 +93,8 @@ class AdverseParameters:
             hr_max=p["adverse.hr_rise_max_bpm"],
             bp_o50=p["bp_occupancy50"],
             bp_hill=p["bp_hill"],
-            bp_reading_sd=p["adverse.bp_reading_sd_mmhg"],
+            sbp_reading_sd=p["sbp_reading_sd_mmhg"],
+            dbp_reading_sd=p["dbp_reading_sd_mmhg"],
             ae_p0={a: rate(a, "p0") for a in names("adverse_events")},
             ae_beta={a: rate(a, "beta") for a in names("adverse_events")},
         )
@@ -182,11 +184,18 @@ def bp_log_sensitivity(
     return total
 
 
-def record_bp(bp_mmhg: FloatArray, p: AdverseParameters, rng: np.random.Generator) -> FloatArray:
-    """Blood pressure as a cuff records it: each reading with its own error (SD
-    ``bp_reading_sd``), so the largest of several readings over-states the peak, as published
-    peaks do."""
-    recorded: FloatArray = bp_mmhg + p.bp_reading_sd * rng.standard_normal(np.shape(bp_mmhg))
+def reading_sd(p: AdverseParameters, pressure: Literal["SBP", "DBP"]) -> float:
+    """SD (mmHg) of one recorded reading of ``pressure`` around the patient's session curve."""
+    return p.sbp_reading_sd if pressure == "SBP" else p.dbp_reading_sd
+
+
+def record_bp(
+    bp_mmhg: FloatArray, pressure: Literal["SBP", "DBP"], p: AdverseParameters, rng: np.random.Generator
+) -> FloatArray:
+    """Blood pressure as a cuff records it: each reading departs from the patient's curve by
+    its own error (SD :func:`reading_sd`: cuff error and minute-to-minute fluctuation, fitted),
+    so the largest of several readings over-states the peak, as published peaks do."""
+    recorded: FloatArray = bp_mmhg + reading_sd(p, pressure) * rng.standard_normal(np.shape(bp_mmhg))
     return recorded
 
 

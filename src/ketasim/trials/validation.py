@@ -366,21 +366,24 @@ def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
     return float(times[after[0]]) - offset, None
 
 
-def _readings(target: Target, values: FloatArray, ev: Evaluator) -> FloatArray:
-    """Recorded BP (:func:`~ketasim.pd.adverse.record_bp`), the same draws for a target at
-    every parameter set (common random numbers for the calibration)."""
+_PRESSURE: dict[str, Literal["SBP", "DBP"]] = {"sbp_mmhg": "SBP", "dbp_mmhg": "DBP"}
+
+
+def _readings(target: Target, values: FloatArray, key: str, ev: Evaluator) -> FloatArray:
+    """Recorded BP of series ``key`` (``sbp_mmhg`` or ``dbp_mmhg``; :func:`~ketasim.pd.adverse.record_bp`),
+    the same draws for a target at every parameter set (common random numbers for the calibration)."""
     rng = np.random.default_rng(zlib.crc32(f"bp-readings:{target.id}".encode()))
-    return record_bp(values, AdverseParameters.from_params(ev.params), rng)
+    return record_bp(values, _PRESSURE[key], AdverseParameters.from_params(ev.params), rng)
 
 
 def _patient_peaks(target: Target, ev: Evaluator, key: str, t_start: float) -> FloatArray:
     """Each patient's largest rise at the assessments after the first (the pre-dose reading);
     BP as recorded, other series as modelled."""
-    assert target.assessed_at_h is not None or key not in ("sbp_mmhg", "dbp_mmhg")
+    assert target.assessed_at_h is not None or key not in _PRESSURE
     at = np.asarray(target.assessed_at_h or np.arange(0.0, ADVERSE_WINDOW_H + 1e-9, STEP_H))
     values = ev.run(target, target.arm, t_start + at).adverse[key]
-    if key in ("sbp_mmhg", "dbp_mmhg"):
-        values = _readings(target, values, ev)
+    if key in _PRESSURE:
+        values = _readings(target, values, key, ev)
     peaks: FloatArray = np.max(values[:, 1:], axis=1) - values[:, 0]
     return peaks
 
@@ -395,7 +398,7 @@ def _session_rises(target: Target, ev: Evaluator, *keys: str) -> list[FloatArray
     r = ev.run(target, target.arm, np.concatenate([s + at for s in starts]))
     rises = []
     for key in keys:
-        readings = _readings(target, r.adverse[key], ev).reshape(ev.n, len(starts), at.size)
+        readings = _readings(target, r.adverse[key], key, ev).reshape(ev.n, len(starts), at.size)
         rises.append(np.max(readings[:, :, 1:] - readings[:, :, :1], axis=2))
     return rises
 
