@@ -225,7 +225,7 @@ def test_a_placebo_arms_bp_rise_incidence_is_that_of_the_reading_error_alone(
     sessions is the reading error's alone: per session P(max of three readings − the pre-dose
     one ≥ c) = ∫ φ(z)·(1 − Φ(z + c/σ)³) dz (scipy), and 1 − (1 − p)⁸ over the course; the
     validation's count of 5,000 virtual patients lies in its binomial 99.9% interval.  Read at
-    reading errors above the packaged one, where the incidence is not ~0."""
+    fixed reading errors of 6 and 9 mmHg, where the incidence is not ~0."""
     from ketasim.trials.targets import load_targets
     from ketasim.trials.validation import Evaluator, predict
 

@@ -9,7 +9,8 @@ and a cumulative-exposure tracker.
                                                                    (started at t_s): earlier sessions only
     ΔSBP(t)   = E_SBP·e^(η+κ_s)·O^m/(O50_BP^m + O^m), likewise ΔDBP, ΔHR (peaks with occupancy, ~40 min;
                 η per patient, κ_s per session s: between-patient and between-session spread)
-    BP_rec    = BP + ε,  ε ~ N(0, σ_read²) per reading                 what a cuff records (σ_read 3.66 mmHg)
+    BP_rec    = BP + ε,  ε ~ N(0, σ_read²) per reading                 what a cuff records (σ_read fitted:
+                                                                   SBP 9.5, DBP 5.6 mmHg; floor 3.66, NHANES)
     p_AE,s    = 1 − (1 − p₀)·exp(−β·O_peak,s)                     per session, for nausea, vomiting,
                                                                    dizziness, sedation, vertigo, hypoesthesia
 
