@@ -30,6 +30,7 @@ from ketasim.clinic.dosing import Regimen
 from ketasim.clinic.forecast import Course, weighted_quantiles
 from ketasim.clinic.patient import PatientFile
 from ketasim.params import ParameterSet
+from ketasim.pd.adverse import AdverseParameters, reading_sd
 from ketasim.pk import load_model
 from ketasim.pk._files import Devices
 from ketasim.vocabulary import names
@@ -160,7 +161,8 @@ def session_predictions(
     the probabilities of a BP hold."""
     sim, w = course.plan, course.weights
     minutes = sim.window_min
-    sd_s, sd_d = float(params["sbp_reading_sd_mmhg"]), float(params["dbp_reading_sd_mmhg"])
+    adverse = AdverseParameters.from_params(params)
+    sd_s, sd_d = reading_sd(adverse, "SBP"), reading_sd(adverse, "DBP")
     hold_s, hold_d = _c("bp_hold_systolic_mmhg"), _c("bp_hold_diastolic_mmhg")
     severe_s, severe_d = _c("bp_severe_systolic_mmhg"), _c("bp_severe_diastolic_mmhg")
     rise = 1 + _c("discharge_sbp_rise_fraction")
