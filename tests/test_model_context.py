@@ -51,12 +51,15 @@ def test_more_failed_trials_never_help_the_antidepressant(factor: float, fewer: 
     assert b > a  # changes are negative: a smaller fall with more failed trials
 
 
-def test_placebo_context_emergency_and_open_label_raise_inpatient_does_not() -> None:
+def test_placebo_context_emergency_open_label_and_lead_in_raise_inpatient_does_not() -> None:
     saline = [PlaceboSessions(placebo="saline", days=(0,))]
     gains = {"placebo_emergency_gain": 2.0, "placebo.open_label_gain": 1.5}
     out = _population_change(saline, Demographics(), 1, **gains)
     assert _population_change(saline, Demographics(setting="emergency"), 1, **gains) < out
     assert _population_change(saline, Demographics(open_label=True), 1, **gains) < out
+    assert _population_change(saline, Demographics(lead_in=True), 1, **gains) < out
+    no_lead_in_effect = {**gains, "placebo.lead_in_gain": 1.0}
+    assert _population_change(saline, Demographics(lead_in=True), 1, **no_lead_in_effect) == pytest.approx(out)
     assert _population_change(saline, Demographics(setting="inpatient"), 1, **gains) == pytest.approx(out)
 
 

@@ -117,6 +117,7 @@ def test_population_ages_and_flags() -> None:
                 "age_max": 86,
                 "setting": "inpatient",
                 "suicidal_ideation_at_entry": 0.4,
+                "lead_in": True,
             }
         )
     )
@@ -126,6 +127,7 @@ def test_population_ages_and_flags() -> None:
     expected = stats.truncnorm((65 - 70) / 4, (86 - 70) / 4, loc=70, scale=4)
     assert stats.kstest(age, expected.cdf).pvalue > 1e-3
     assert np.mean(pop.suicidal_ideation) == pytest.approx(0.4, abs=0.02)
+    assert pop.lead_in  # the design's lead-in reaches the placebo's context (gains)
     assert design.not_yet_modelled()[:2] == ["population.setting", "population.suicidal_ideation_at_entry"]
 
 

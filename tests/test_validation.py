@@ -294,6 +294,7 @@ def test_time_to_loss_of_response_follows_the_visits_and_the_confirmation_rule(
         ("sd", "4"),
         ("addressable", 1),
         ("context", {"open_label": 1}),
+        ("context", {"lead_in": "yes"}),
         ("context", {"failed_trials": [True, 2]}),
         ("context", {"age_mean": False}),
     ],

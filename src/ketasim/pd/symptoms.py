@@ -26,7 +26,9 @@ beyond NMDA blockade, Zanos et al. 2016; **assumed** structure: one multiplier).
 g, h, k are patient gains (log-normal between-subject variability; all three fall with age
 over 65, :func:`age_log_gain`) times the condition's multipliers and the design's context:
 h × ``placebo_emergency_gain`` for trials enrolling at an emergency presentation (ASPIRE
-I/II, Canuso 2018) and × ``placebo.open_label_gain`` when patients know they receive active treatment (fixed at 1:
+I/II, Canuso 2018), × ``placebo.lead_in_gain`` for trials that randomise the non-responders
+of an open-label prospective treatment phase (TRANSFORM-1/2, TRD2005; Jones et al. 2021
+meta-regression) and × ``placebo.open_label_gain`` when patients know they receive active treatment (fixed at 1:
 not identified by the targets);
 k × ``ssri_resistance_factor`` per failed adequate antidepressant trial (STAR*D
 remission falling from level to level, Rush 2006).  The comparator terms (ECT,
@@ -77,6 +79,7 @@ class EfficacyParameters:
     inflammation_reduction: float
     placebo_emergency_gain: float
     placebo_open_label_gain: float
+    placebo_lead_in_gain: float
     ssri_resistance: float
     esketamine_gain: float
     older_adult_gain: float
@@ -108,16 +111,19 @@ class EfficacyParameters:
             inflammation_reduction=p["cascade.inflammation_gain_reduction"],
             placebo_emergency_gain=p["placebo_emergency_gain"],
             placebo_open_label_gain=p["placebo.open_label_gain"],
+            placebo_lead_in_gain=p["placebo.lead_in_gain"],
             ssri_resistance=p["ssri_resistance_factor"],
             esketamine_gain=p["esketamine_drug_gain"],
             older_adult_gain=p["older_adult_response_gain"],
         )
 
-    def placebo_context_gain(self, setting: str, open_label: bool) -> float:
+    def placebo_context_gain(self, setting: str, open_label: bool, lead_in: bool = False) -> float:
         """The placebo multiplier of a design's context (an emergency presentation; open
-        label).  An inpatient stay alone does not raise it: the NIMH inpatient crossover
+        label; an open-label prospective treatment phase before randomisation, Jones et al.
+        2021).  An inpatient stay alone does not raise it: the NIMH inpatient crossover
         trials with saline show almost no placebo response (Zarate 2006, Diazgranados 2010)."""
         gain = self.placebo_emergency_gain if setting == "emergency" else 1.0
+        gain *= self.placebo_lead_in_gain if lead_in else 1.0
         return gain * (self.placebo_open_label_gain if open_label else 1.0)
 
 

@@ -62,6 +62,9 @@ class Demographics:
     suicidal_ideation_fraction: float = 0.0
     open_label: bool = False
     """Patients know they receive active treatment (open-label series, clinic care)."""
+    lead_in: bool = False
+    """The patients are the non-responders of an open-label prospective treatment phase
+    before randomisation (a trial design feature; raises the placebo response)."""
 
 
 def truncated_normal(z: FloatArray, mean: float, sd: float, low: float, high: float) -> FloatArray:
@@ -129,6 +132,7 @@ class VirtualPopulation:
     suicidal_ideation: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     setting: Setting = "outpatient"
     open_label: bool = False
+    lead_in: bool = False
     session_keys: NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     """One key per patient for session-to-session random effects (:func:`session_normals`)."""
 
@@ -144,7 +148,7 @@ class VirtualPopulation:
         variability (:func:`~ketasim.pd.symptoms.entry_severity`)."""
         efficacy = EfficacyParameters.from_params(params, self.condition)
         z = self.gain_z
-        context = math.log(efficacy.placebo_context_gain(self.setting, self.open_label))
+        context = math.log(efficacy.placebo_context_gain(self.setting, self.open_label, self.lead_in))
         age = age_log_gain(self.covariates.age_years, efficacy)
         return PatientGains(
             eta_drug=efficacy.drug_omega * z[0] + age,
@@ -231,5 +235,6 @@ def sample_population(
         suicidal_ideation=seeds.history.random(n) < demographics.suicidal_ideation_fraction,
         setting=demographics.setting,
         open_label=demographics.open_label,
+        lead_in=demographics.lead_in,
         session_keys=seeds.sessions.integers(0, 2**63, n, dtype=np.uint64),
     )

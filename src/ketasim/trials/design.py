@@ -50,6 +50,9 @@ class PopulationSpec(StrictModel):
     uniformly in [min, max]; neither given: the condition's range (vocabulary.yaml)."""
     open_label: Flag = False
     """Patients know they receive active treatment (an open-label study or series)."""
+    lead_in: Flag = False
+    """Only the non-responders of an open-label prospective treatment phase are randomised
+    (TRANSFORM-1/2, TRD2005)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -87,6 +90,7 @@ class PopulationSpec(StrictModel):
             ),
             setting=self.setting,
             open_label=self.open_label,
+            lead_in=self.lead_in,
             suicidal_ideation_fraction=float(si) if not isinstance(si, bool) else (1.0 if si else 0.0),
         )
 

@@ -67,6 +67,8 @@ class Context(StrictModel):
     setting: Literal["outpatient", "inpatient", "emergency"] = "outpatient"
     open_label: Flag = False
     """Patients knew they received active treatment (no blinding, or a single-arm series)."""
+    lead_in: Flag = False
+    """Only the non-responders of an open-label prospective treatment phase were randomised."""
     failed_trials: tuple[Count, Count] | None = Field(default=None)
     """Failed adequate antidepressant trials in the episode, drawn uniformly in [lo, hi]
     (default: the condition's, see ``vocabulary.yaml``)."""

@@ -235,6 +235,7 @@ class Evaluator:
         if c != Context():  # the default context keeps the seeds the targets had before contexts existed
             key += f"|{c.setting}|{c.open_label}|{c.failed_trials}|{c.age_mean}"
             key += f"|{c.age_min}|{c.age_sd}" if c.age_min is not None or c.age_sd is not None else ""
+            key += "|lead-in" if c.lead_in else ""
         if self.replicate:
             key += f"|replicate {self.replicate}"
         seed = zlib.crc32(key.encode())
@@ -243,6 +244,7 @@ class Evaluator:
                 failed_trials=c.failed_trials,
                 setting=c.setting,
                 open_label=c.open_label,
+                lead_in=c.lead_in,
                 suicidal_ideation_fraction=c.suicidal_ideation_fraction,
                 **({"age_mean": c.age_mean, "age_max": max(75.0, c.age_mean + 20.0)} if c.age_mean is not None else {}),
                 **({"age_min": c.age_min} if c.age_min is not None else {}),
