@@ -27,7 +27,7 @@ g, h, k are patient gains (log-normal between-subject variability; all three fal
 over 65, :func:`age_log_gain`) times the condition's multipliers and the design's context:
 h × ``placebo_emergency_gain`` for trials enrolling at an emergency presentation (ASPIRE
 I/II, Canuso 2018), × ``placebo.lead_in_gain`` for trials that randomise the non-responders
-of an open-label prospective treatment phase (TRANSFORM-1/2, TRD2005; Jones et al. 2021
+of an open-label prospective treatment phase (TRANSFORM-1/2/3, TRD2005; Jones et al. 2021
 meta-regression) and × ``placebo.open_label_gain`` when patients know they receive active treatment (fixed at 1:
 not identified by the targets);
 k × ``ssri_resistance_factor`` per failed adequate antidepressant trial (STAR*D

@@ -52,7 +52,7 @@ class PopulationSpec(StrictModel):
     """Patients know they receive active treatment (an open-label study or series)."""
     lead_in: Flag = False
     """Only the non-responders of an open-label prospective treatment phase are randomised
-    (TRANSFORM-1/2, TRD2005)."""
+    (TRANSFORM-1/2/3, TRD2005; docs/model.md §6)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
