@@ -528,6 +528,19 @@ def test_every_example_design_parses() -> None:
     assert {"ect", "withdrawal", "crossover"} <= kinds
 
 
+def test_the_transform_examples_randomise_after_a_lead_in_and_synapse_does_not() -> None:
+    """TRANSFORM-1/2/3 randomised the non-responders of a 4-week prospective phase (a larger
+    placebo response, Jones et al. 2021); SYNAPSE added the spray to the current treatment."""
+
+    def lead_in(name: str) -> bool:
+        design = parse_design(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")))
+        return design.population.demographics().lead_in
+
+    names = ("transform1_esketamine_plus_new_antidepressant", "transform2_esketamine_flexible_dose")
+    assert all(lead_in(n) for n in (*names, "transform3_esketamine_older_adults"))
+    assert not lead_in("synapse_2018_esketamine_dose_finding")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
