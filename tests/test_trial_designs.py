@@ -536,8 +536,9 @@ def test_the_transform_examples_randomise_after_a_lead_in_and_synapse_does_not()
         design = parse_design(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")))
         return design.population.demographics().lead_in
 
-    names = ("transform1_esketamine_plus_new_antidepressant", "transform2_esketamine_flexible_dose")
-    assert all(lead_in(n) for n in (*names, "transform3_esketamine_older_adults"))
+    assert lead_in("transform1_esketamine_plus_new_antidepressant")
+    assert lead_in("transform2_esketamine_flexible_dose")
+    assert lead_in("transform3_esketamine_older_adults")
     assert not lead_in("synapse_2018_esketamine_dose_finding")
 
 

@@ -117,7 +117,7 @@ class EfficacyParameters:
             older_adult_gain=p["older_adult_response_gain"],
         )
 
-    def placebo_context_gain(self, setting: str, open_label: bool, lead_in: bool = False) -> float:
+    def placebo_context_gain(self, setting: str, open_label: bool, lead_in: bool) -> float:
         """The placebo multiplier of a design's context (an emergency presentation; open
         label; an open-label prospective treatment phase before randomisation, Jones et al.
         2021).  An inpatient stay alone does not raise it: the NIMH inpatient crossover
