@@ -37,15 +37,17 @@ def _score_before(item: KetamineSessions, decided: np.ndarray, k: int) -> np.nda
     return res.scales["MADRS"][:, 0]
 
 
-def test_stop_at_remission() -> None:
-    item = _course(stop_when={"remission": True})
+@pytest.mark.parametrize("score_at_most", [None, 12.0])
+def test_stop_at_remission(score_at_most: float | None) -> None:
+    """The scale's cut-off, or a trial's own (TRANSFORM: MADRS <= 12; KetECT: <= 10)."""
+    item = _course(stop_when={"remission": True, "score_at_most": score_at_most})
     decided = decide_sessions(
         [item], POP.covariates, "trd", POP.baselines, "MADRS", PARAMS, pk_etas=POP.pk_etas, gains=POP.gains(PARAMS)
     )[0]
     given = decided > 0
     assert given[:, 0].all()
     assert np.all(np.diff(given.astype(int), axis=1) <= 0)  # once stopped, stopped
-    remission = scale("MADRS").remission_max
+    remission = scale("MADRS").remission_max if score_at_most is None else score_at_most
     for k in range(1, len(DAYS)):
         before = _score_before(item, decided, k)
         was_on = given[:, k - 1]
@@ -107,6 +109,14 @@ def test_bad_rules_are_refused() -> None:
         )
     with pytest.raises(ValueError, match="exactly one"):
         _course(stop_when={"remission": True, "response": True})
+    with pytest.raises(ValueError, match=r"stop_when\.score_at_most: applies to remission only"):
+        _course(stop_when={"response": True, "score_at_most": 12})
+    with pytest.raises(ValueError, match=r"stop_when\.score_at_most: 61 is outside MADRS's range 0-60"):
+        _course(stop_when={"remission": True, "scale": "MADRS", "score_at_most": 61})
+    with pytest.raises(InputError, match=r"stop_when\.score_at_most"):
+        simulate_course(
+            [_course(stop_when={"remission": True, "score_at_most": 61})], POP.covariates, "trd", {"MADRS": 30.0}, 48.0
+        )
     with pytest.raises(ValueError, match="to_mg_per_kg"):
         _course(escalate={"to_mg": 80})
     with pytest.raises(ValueError, match="after_session"):

@@ -418,19 +418,64 @@ def test_a_rate_endpoint_counts_what_it_names_and_a_contradicting_measure_is_ref
 
 
 def test_a_remission_rate_at_listed_assessments_equals_counting_remitters_directly() -> None:
-    """n41: the share of patients below the scale's remission cut-off at one or more of the
-    listed assessments, read directly from the same run, and below the responders' share."""
-    from ketasim.trials.validation import _remitted, _responded, rating_scale, start_h
+    """n41: the share of patients at or below the trial's remission cut-off (MADRS <= 10) at
+    one or more of the listed assessments, counted directly from the same run, and below the
+    responders' share."""
+    from ketasim.trials.validation import _responded, rating_scale, start_h
 
     target = next(t for t in load_targets() if t.id == "n41")
-    assert target.assessed_at_h is not None
+    assert target.assessed_at_h is not None and target.score_at_most == 10
     times = np.array([start_h(target.arm) + h for h in target.assessed_at_h])
     run = _EVALUATOR.run(target, target.arm, times)
     name = rating_scale(target)
-    remitted = float(np.mean(np.any(_remitted(run, name), axis=1)))
+    remitted = float(np.mean(np.any(run.scales[name] <= 10.0, axis=1)))
     responded = float(np.mean(np.any(_responded(run, name), axis=1)))
     assert predict(target, _EVALUATOR)[0] == pytest.approx(remitted)
     assert remitted < responded
+
+
+@pytest.mark.parametrize("target_id", ["73-pbo", "n40"])
+def test_a_trials_own_remission_cut_off_counts_more_remitters_the_higher_it_is(target_id: str) -> None:
+    """TRANSFORM-1 counted MADRS <= 12 as remission, Hu 2016 MADRS <= 10, the vocabulary <= 9:
+    the scale's own cut-off reproduces the default exactly, and a higher one counts at least as
+    many remitters (the same patients, so the order is exact, not statistical)."""
+    from ketasim.trials.targets import Target
+    from ketasim.vocabulary import scale
+
+    base = next(t for t in load_targets() if t.id == target_id)
+    default_cut = scale(base.scale).remission_max
+    data = base.model_dump()
+    rates = {}
+    for cut in (None, default_cut, 10.0, 12.0, 15.0):
+        changed = {"score_at_most": cut, "score_at_most_note": None if cut is None else "test"}
+        rates[cut] = predict(Target.model_validate({**data, **changed}), _EVALUATOR)[0]
+    assert rates[None] == rates[default_cut]
+    assert rates[None] <= rates[10.0] <= rates[12.0] <= rates[15.0]
+    assert rates[None] < rates[15.0]
+    assert predict(base, _EVALUATOR)[0] == rates[base.score_at_most]
+
+
+@pytest.mark.parametrize(
+    ("target_id", "changes", "message"),
+    [
+        ("72-pbo", {"score_at_most": 12, "score_at_most_note": "x"}, "score_at_most 12 is a remission cut-off"),
+        ("73-pbo", {"score_at_most": 61}, "within MADRS's range 0-60"),
+        ("73-pbo", {"score_at_most_note": None}, "score_at_most_note giving its source"),
+        ("73-pbo", {"score_at_most": -1}, "score_at_most"),
+        ("73-pbo", {"score_at_most": float("nan")}, "score_at_most"),
+        ("73-pbo", {"score_at_most": True}, "score_at_most"),
+    ],
+)
+def test_a_remission_cut_off_is_refused_off_its_scale_on_a_response_or_without_a_source(
+    target_id: str, changes: dict[str, object], message: str
+) -> None:
+    from pydantic import ValidationError
+
+    from ketasim.trials.targets import Target
+
+    base = next(t for t in load_targets() if t.id == target_id).model_dump()
+    with pytest.raises(ValidationError, match=message):
+        Target.model_validate({**base, **changes})
 
 
 def test_time_to_improvement_needs_its_threshold_and_visits() -> None:

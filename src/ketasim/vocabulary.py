@@ -82,9 +82,10 @@ class Scale(_Entry):
         """Response: a fall of at least ``response_drop`` of the baseline (arrays broadcast)."""
         return np.asarray(np.asarray(scores) <= (1.0 - self.response_drop) * np.asarray(baseline) + _EPS)
 
-    def remitted(self, scores: FloatArray) -> BoolArray:
-        """Remission: a score at or below ``remission_max``."""
-        return np.asarray(np.asarray(scores) <= self.remission_max + _EPS)
+    def remitted(self, scores: FloatArray, at_most: float | None = None) -> BoolArray:
+        """Remission: a score at or below ``remission_max`` (or a trial's own ``at_most``)."""
+        cut = self.remission_max if at_most is None else at_most
+        return np.asarray(np.asarray(scores) <= cut + _EPS)
 
     def bounded(self, scores: FloatArray) -> FloatArray:
         """Scores within the scale's range."""

@@ -31,17 +31,28 @@ MAX_ESCALATION_STEPS = 8
 
 class StopWhen(StrictModel):
     """End the course once the patient, rated before a session, has responded or remitted
-    (the scale's own definitions)."""
+    (the scale's own definitions, or a trial's remission cut-off ``score_at_most``)."""
 
     response: Flag = False
     remission: Flag = False
     scale: ScaleName | None = None
     """The scale rated before each session (default: the trial's scale, or a scenario's first)."""
+    score_at_most: Real | None = Field(default=None, ge=0)
+    """A trial's own remission cut-off (a score at or below it; default: the scale's)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.response == self.remission:
             raise ValueError("stop_when: give exactly one of response: true or remission: true")
+        if self.score_at_most is not None and not self.remission:
+            raise ValueError("stop_when.score_at_most: applies to remission only")
+        if self.score_at_most is not None and self.scale is not None:
+            s = vocabulary().scales[self.scale]
+            if not s.min <= self.score_at_most <= s.max:
+                raise ValueError(
+                    f"stop_when.score_at_most: {self.score_at_most:g} is outside {self.scale}'s range"
+                    f" {s.min:g}-{s.max:g}"
+                )
         return self
 
 

@@ -12,7 +12,7 @@ from ketasim.io.data import read_packaged_yaml
 from ketasim.model.steady import MAX_PLASMA_NG_ML
 from ketasim.regimens import TreatmentItem
 from ketasim.schema import Count, Flag, Real, StrictModel
-from ketasim.vocabulary import DrugName, names
+from ketasim.vocabulary import DrugName, names, scale
 
 Endpoint = Literal[
     "mean_change",
@@ -117,6 +117,10 @@ class Target(StrictModel):
     """What a patient must reach: a response (scale-specific drop) or remission (below the
     scale's cut-off).  A rate endpoint names its own (``remission_rate`` → remission), and a
     ``measure`` that contradicts it is refused."""
+    score_at_most: Real | None = Field(default=None, ge=0)
+    """The trial's own remission cut-off (a score at or below it), when it differs from the
+    scale's (the esketamine programme: MADRS ≤ 12); default: the scale's ``remission_max``."""
+    score_at_most_note: str | None = None
     ratio: Literal["odds", "risk"] = "odds"
     quantity: str | None = None
     statistic: Literal["at_time", "peak", "patient_peak", "patient_peak_sd", "largest_session_mean_peak"] = "at_time"
@@ -200,6 +204,14 @@ class Target(StrictModel):
                 f"target {self.id}: measure {self.measure!r} contradicts endpoint {self.endpoint}"
                 f" (allowed: {rate_measure!r})"
             )
+        if self.score_at_most is not None:
+            s = scale(self.scale)
+            if self.measure != "remission" or not s.min <= self.score_at_most <= s.max or not self.score_at_most_note:
+                raise ValueError(
+                    f"target {self.id}: score_at_most {self.score_at_most:g} is a remission cut-off within"
+                    f" {self.scale}'s range {s.min:g}-{s.max:g} (measure {self.measure!r}), with"
+                    " score_at_most_note giving its source"
+                )
         if not self.addressable and not self.reason:
             raise ValueError(f"target {self.id}: not addressable needs a reason")
         needs_control = self.endpoint in ("odds_ratio", "difference", "not_significant")

@@ -302,12 +302,11 @@ def _responded(r: CourseResult, name: str) -> NDArray[np.bool_]:
     return scale(name).responded(r.scales[name], r.baselines[name][:, None])
 
 
-def _remitted(r: CourseResult, name: str) -> NDArray[np.bool_]:
-    return scale(name).remitted(r.scales[name])
-
-
 def _measure(target: Target) -> Callable[[CourseResult, str], NDArray[np.bool_]]:
-    return _remitted if target.measure == "remission" else _responded
+    """Who meets the target's measure: a response, or remission by the trial's own cut-off."""
+    if target.measure == "response":
+        return _responded
+    return lambda r, name: scale(name).remitted(r.scales[name], target.score_at_most)
 
 
 def _odds(p: float) -> float:
@@ -530,7 +529,7 @@ def predict(target: Target, ev: Evaluator) -> Prediction:
     if e == "response_rate":
         return float(np.mean(_responded(r, name)[:, 0])), None
     if e == "remission_rate":
-        return float(np.mean(_remitted(r, name)[:, 0])), None
+        return float(np.mean(_measure(target)(r, name)[:, 0])), None
     if e == "effect_size" and target.control is None:  # within-arm: improvement / SD at baseline
         g = float(-np.mean(change) / np.std(r.baselines[name], ddof=1))
         return _signed(g, target.observed), None
