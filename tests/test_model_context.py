@@ -278,6 +278,51 @@ def test_a_placebo_arms_largest_mean_peak_over_sessions_is_that_of_the_reading_e
     assert got is not None and abs(got - expected) < 4.0 * spread
 
 
+def test_a_placebo_arms_average_mean_peak_over_sessions_is_that_of_the_reading_error_alone() -> None:
+    """Oracle for ``average_session_mean_peak`` (Takahashi 2021's 'average maximum increase'
+    over dosing days): with BP flat, each patient's recorded rise at a session is σ·(max of k
+    N(0, 1) − N(0, 1)), mean σ·m and variance σ²·(v + 1) from scipy's order statistics; the
+    average over S sessions of n patients is normal with mean σ·m and SD σ·√((v + 1)/(n·S))."""
+    from ketasim.trials.targets import load_targets
+    from ketasim.trials.validation import Evaluator, predict
+
+    target = next(t for t in load_targets() if t.id == "tk21-pbo-dbp")
+    assert target.assessed_at_h is not None and target.statistic == "average_session_mean_peak"
+    sigma, n = 6.0, 2000
+    k, sessions = len(target.assessed_at_h) - 1, len(target.arm.treatment[0].days)  # type: ignore[union-attr]
+    first = lambda x: x * k * stats.norm.pdf(x) * stats.norm.cdf(x) ** (k - 1)  # noqa: E731
+    second = lambda x: x**2 * k * stats.norm.pdf(x) * stats.norm.cdf(x) ** (k - 1)  # noqa: E731
+    m = float(integrate.quad(first, -12, 12)[0])
+    v = float(integrate.quad(second, -12, 12)[0]) - m**2
+    params = PARAMS.replace({"sbp_reading_sd_mmhg": sigma, "dbp_reading_sd_mmhg": sigma})
+    got, _ = predict(target, Evaluator(n=n, params=params))
+    assert got is not None and abs(got - sigma * m) < 4.0 * sigma * math.sqrt((v + 1.0) / (n * sessions))
+
+
+def test_the_average_over_sessions_is_at_most_the_largest_and_both_are_one_sessions_mean_peak() -> None:
+    """The same per-session means, reduced two ways: their average never exceeds their largest,
+    and over a single dosing day both equal the mean patient peak (statistic patient_peak)."""
+    from ketasim.regimens import KetamineSessions as Sessions
+    from ketasim.trials.targets import load_targets
+    from ketasim.trials.validation import Evaluator, predict
+
+    eight = next(t for t in load_targets() if t.id == "tk21-esk84-sbp")
+    ev = Evaluator(n=300, params=PARAMS)
+    average, _ = predict(eight, ev)
+    largest, _ = predict(eight.model_copy(update={"statistic": "largest_session_mean_peak"}), ev)
+    assert average is not None and largest is not None and average <= largest
+    first = eight.arm.treatment[0]
+    assert isinstance(first, Sessions)
+    one = eight.model_copy(
+        update={"arm": eight.arm.model_copy(update={"treatment": (first.model_copy(update={"days": (0.0,)}),)})}
+    )
+    values = [
+        predict(one.model_copy(update={"statistic": s}), ev)[0]
+        for s in ("average_session_mean_peak", "largest_session_mean_peak", "patient_peak")
+    ]
+    assert values[0] == pytest.approx(values[1], rel=1e-12) and values[1] == pytest.approx(values[2], rel=1e-12)
+
+
 def test_the_largest_session_mean_peak_of_one_session_is_the_mean_patient_peak() -> None:
     """Two code paths, one quantity: over a single dosing day the largest mean maximum rise is
     the mean over patients of each patient's largest rise (statistic patient_peak), reading

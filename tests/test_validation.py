@@ -314,6 +314,7 @@ def test_a_target_field_of_the_wrong_kind_or_outside_its_range_is_refused_naming
     ("changes", "message"),
     [
         ({"scale": "CADSS"}, "largest_session_mean_peak is read from SBP or DBP readings"),
+        ({"scale": "CADSS", "statistic": "average_session_mean_peak"}, "average_session_mean_peak is read from SBP"),
         ({"assessed_at_h": None}, "give assessed_at_h"),
     ],
 )

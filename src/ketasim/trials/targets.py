@@ -123,12 +123,16 @@ class Target(StrictModel):
     score_at_most_note: str | None = None
     ratio: Literal["odds", "risk"] = "odds"
     quantity: str | None = None
-    statistic: Literal["at_time", "peak", "patient_peak", "patient_peak_sd", "largest_session_mean_peak"] = "at_time"
+    statistic: Literal[
+        "at_time", "peak", "patient_peak", "patient_peak_sd", "largest_session_mean_peak", "average_session_mean_peak"
+    ] = "at_time"
     """at_time: the mean at time_h; peak: the largest value of the mean course;
     patient_peak: the mean over patients of each patient's largest value; patient_peak_sd:
     the SD over patients of each patient's largest value; largest_session_mean_peak: over the
     arm's sessions, the largest of each session's mean over patients of the patient's largest
-    rise at that session (Doherty 2020's "largest mean maximum increase" across dosing days)."""
+    rise at that session (Doherty 2020's "largest mean maximum increase" across dosing days);
+    average_session_mean_peak: the average of those session means (Takahashi 2021's "average
+    maximum increase" across all dosing days)."""
     session: Literal["first", "last"] = "first"
     time_from: Literal["dose_start", "infusion_end"] = "dose_start"
     assessed_at_h: tuple[Real, ...] | None = None
@@ -224,10 +228,11 @@ class Target(StrictModel):
             raise ValueError(f"target {self.id}: fraction_of_effect needs `fraction`")
         if self.fraction == "late_share" and self.late_after_h is None:
             raise ValueError(f"target {self.id}: fraction late_share needs late_after_h")
-        peaks = ("patient_peak", "patient_peak_sd", "largest_session_mean_peak")
+        over_sessions = ("largest_session_mean_peak", "average_session_mean_peak")
+        peaks = ("patient_peak", "patient_peak_sd", *over_sessions)
         bp_peak = self.statistic in peaks and self.scale in ("SBP", "DBP")
-        if self.statistic == "largest_session_mean_peak" and not bp_peak:
-            raise ValueError(f"target {self.id}: largest_session_mean_peak is read from SBP or DBP readings")
+        if self.statistic in over_sessions and not bp_peak:
+            raise ValueError(f"target {self.id}: {self.statistic} is read from SBP or DBP readings")
         if (bp_peak or self.quantity in BP_INCIDENCES) and self.assessed_at_h is None and self.addressable:
             raise ValueError(f"target {self.id}: a BP peak or rise is read at the readings' times: give assessed_at_h")
         if self.active_control_share is not None:

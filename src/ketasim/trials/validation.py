@@ -342,9 +342,11 @@ def _side_effect_course(target: Target, ev: Evaluator) -> Prediction:
     else:
         t_start = t0
     key = {"SBP": "sbp_mmhg", "DBP": "dbp_mmhg", "HR": "heart_rate_bpm", "CADSS": "cadss"}[target.scale]
-    if target.statistic == "largest_session_mean_peak":
+    if target.statistic in ("largest_session_mean_peak", "average_session_mean_peak"):
         (rises,) = _session_rises(target, ev, key)
-        return float(np.max(np.mean(rises, axis=0))), None
+        session_means = np.mean(rises, axis=0)
+        over = np.max if target.statistic == "largest_session_mean_peak" else np.mean
+        return float(over(session_means)), None
     if target.statistic in ("patient_peak", "patient_peak_sd"):
         peaks = _patient_peaks(target, ev, key, t_start)
         return float(np.mean(peaks) if target.statistic == "patient_peak" else np.std(peaks, ddof=1)), None
