@@ -116,7 +116,7 @@ def _reached(rule: StopWhen, scale_name: str, rated: FloatArray, baseline: Float
             "stop_when.scale", f"{rule.scale!r} is not rated here; the course is rated on {scale_name}"
         )
     s = scale_entry(scale_name)
-    if rule.score_at_most is not None and not s.min <= rule.score_at_most <= s.max:
+    if rule.score_at_most is not None and not s.contains(rule.score_at_most):
         raise InputError.one(
             "stop_when.score_at_most", f"{rule.score_at_most:g} is outside {scale_name}'s range {s.min:g}-{s.max:g}"
         )

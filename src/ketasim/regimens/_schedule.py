@@ -48,7 +48,7 @@ class StopWhen(StrictModel):
             raise ValueError("stop_when.score_at_most: applies to remission only")
         if self.score_at_most is not None and self.scale is not None:
             s = vocabulary().scales[self.scale]
-            if not s.min <= self.score_at_most <= s.max:
+            if not s.contains(self.score_at_most):
                 raise ValueError(
                     f"stop_when.score_at_most: {self.score_at_most:g} is outside {self.scale}'s range"
                     f" {s.min:g}-{s.max:g}"

@@ -210,7 +210,7 @@ class Target(StrictModel):
             )
         if self.score_at_most is not None:
             s = scale(self.scale)
-            if self.measure != "remission" or not s.min <= self.score_at_most <= s.max or not self.score_at_most_note:
+            if self.measure != "remission" or not s.contains(self.score_at_most) or not self.score_at_most_note:
                 raise ValueError(
                     f"target {self.id}: score_at_most {self.score_at_most:g} is a remission cut-off within"
                     f" {self.scale}'s range {s.min:g}-{s.max:g} (measure {self.measure!r}), with"
