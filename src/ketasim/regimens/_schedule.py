@@ -45,13 +45,12 @@ class StopWhen(StrictModel):
         if self.response == self.remission:
             raise ValueError("stop_when: give exactly one of response: true or remission: true")
         if self.score_at_most is not None and not self.remission:
-            raise ValueError("stop_when.score_at_most: applies to remission only")
+            raise ValueError("score_at_most: applies to remission only")
         if self.score_at_most is not None and self.scale is not None:
             s = vocabulary().scales[self.scale]
             if not s.contains(self.score_at_most):
                 raise ValueError(
-                    f"stop_when.score_at_most: {self.score_at_most:g} is outside {self.scale}'s range"
-                    f" {s.min:g}-{s.max:g}"
+                    f"score_at_most: {self.score_at_most:g} is outside {self.scale}'s range {s.min:g}-{s.max:g}"
                 )
         return self
 
