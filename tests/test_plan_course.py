@@ -80,6 +80,42 @@ def test_the_forecast_shown_is_a_simulation_of_the_planned_schedule(trd_plan: Pl
     assert np.allclose(np.round(median, 3), trd_plan.forecast.median, atol=1e-9)
 
 
+def test_the_trade_off_is_judged_on_the_same_weekly_ratings_for_every_interval(trd_plan: Plan) -> None:
+    """Each row of the trade-off table, recomputed copy by copy with plain loops from a fresh
+    simulation of that interval: response the day after induction, then every 7 days from the
+    end of induction to the horizon (pre-dose on a session day), the same days for all rows."""
+    from ketasim.clinic.forecast import likelihood_weights
+
+    m = trd_plan.maintenance
+    assert m is not None and m.options
+    p = load_patient(EXAMPLES / "trd_iv_ketamine.yaml")
+    params = default_parameters()
+    pop = copies(p, COPIES)
+    regimen = plan_regimen(p)
+    end = regimen.end_of_induction_day
+    expected_days = [end + 1.0] + [end + 7.0 * k for k in range(1, 100) if end + 7.0 * k <= regimen.horizon_day]
+    assert m.rating_days == expected_days
+    baseline = p.baseline_scores["MADRS"]
+    for option in m.options:
+        laid = regimen.with_interval(option.interval_days)
+        sim = simulate_copies(p, laid, pop, params, escalation_multipliers(p, laid, pop, params))
+        w = likelihood_weights(p, sim, params)
+        day_index = {float(d): i for i, d in enumerate(sim.days)}
+        responders = kept = share = 0.0
+        for c in range(pop.n):
+            seen = [sim.scores[c, day_index[d]] <= 0.5 * baseline for d in expected_days]
+            share += w[c] * sum(seen) / len(seen)
+            if seen[0]:
+                responders += w[c]
+                kept += w[c] * all(seen)
+        assert option.ratings_in_response_share == pytest.approx(share / w.sum(), abs=1e-3)
+        if responders > 1e-9:
+            assert option.stay_in_response_probability == pytest.approx(kept / responders, abs=1e-3)
+        else:
+            assert option.stay_in_response_probability is None
+        assert 0.0 <= option.ratings_in_response_share <= 1.0
+
+
 @given(interval=st.sampled_from([7.0, 14.0, 21.0, 28.0, 35.0, 42.0]), horizon=st.integers(20, 120))
 @settings(max_examples=30, deadline=None)
 def test_sessions_after_induction_never_leave_a_gap_wider_than_the_interval(interval: float, horizon: int) -> None:

@@ -100,8 +100,10 @@ def print_plan(plan: Plan) -> None:
     if m is not None:
         console.print(f"Maintenance: {_sentence(m.reason)}", markup=False)
         if m.options:
-            table = Table(title=f"Maintenance trade-off (to day {m.horizon_day:g})")
-            for col in ("every (days)", "sessions a month", "stay in response", "in response at horizon"):
+            table = Table(
+                title=f"Maintenance trade-off (weekly ratings, day {m.rating_days[0]:g} to {m.rating_days[-1]:g})"
+            )
+            for col in ("every (days)", "sessions a month", "stay in response", "ratings in response"):
                 table.add_column(col, justify="right")
             for o in m.options:
                 stay = "—" if o.stay_in_response_probability is None else f"{o.stay_in_response_probability:.0%}"
@@ -110,7 +112,7 @@ def print_plan(plan: Plan) -> None:
                     f"{o.interval_days:g}{chosen}",
                     f"{o.sessions_per_month:.1f}",
                     stay,
-                    f"{o.in_response_at_horizon_probability:.0%}",
+                    f"{o.ratings_in_response_share:.0%}",
                 )
             console.print(table)
     for p in plan.session_predictions[:1]:

@@ -3,11 +3,16 @@ keeps this patient in response.
 
 For every interval the schedule allows (IV: weekly to every 6 weeks; esketamine from week 9:
 every 2 weeks or weekly — ``data/clinic/schedules.yaml``) the patient's virtual copies are
-simulated with that schedule, and weighted by the patient's observed scores.  The probability
-of *staying in response* is, among the copies in response the day after induction, the
-weighted share still in response on every day to the plan's horizon.  The planner takes the
-widest interval whose probability is at least ``keep_response_probability`` (default 0.8,
-**assumed**, a policy choice), or the narrowest when none reaches it — and says so.
+simulated with that schedule, and weighted by the patient's observed scores.  Response is
+judged the day after induction and then at a rating every ``response_check_every_days`` (7,
+**assumed**) from the end of induction to the plan's horizon, before the dose when a session
+falls that day — the same days for every interval, so no interval is favoured by where its
+sessions fall.  The probability of *staying in response* is, among the copies in
+response the day after induction, the weighted share in response at every one of those
+ratings; *ratings in response* is the weighted mean share of those ratings in response, over
+all copies.  The planner takes the widest interval whose probability of staying in response is
+at least ``keep_response_probability`` (default 0.8, **assumed**, a policy choice), or the
+narrowest when none reaches it — and says so.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ class MaintenanceOption(BaseModel):
     sessions_per_month: float
     """Sessions after induction per month, to the plan's horizon."""
     stay_in_response_probability: float | None
-    """Among copies in response the day after induction: still in response every day to the horizon."""
-    in_response_at_horizon_probability: float
-    """All copies: in response on the horizon day."""
+    """Among copies in response the day after induction: in response at every weekly rating to
+    the horizon (None: no copy is in response then)."""
+    ratings_in_response_share: float
+    """All copies: the mean share of the weekly ratings, from the day after induction to the
+    horizon, that are in response."""
 
 
 class Maintenance(BaseModel):
@@ -44,6 +51,8 @@ class Maintenance(BaseModel):
     keep_response_probability: float
     keep_response_source: str
     horizon_day: float
+    rating_days: list[float]
+    """The days at which response is judged (the same for every interval)."""
     chosen_interval_days: float | None
     options: list[MaintenanceOption]
     reason: str
@@ -56,21 +65,28 @@ def keep_level(patient: PatientFile) -> float:
     return float(chosen if chosen is not None else value("schedules", "plan", "keep_response_probability"))
 
 
+def rating_days(regimen: Regimen) -> FloatArray:
+    """The days response is judged on: the day after induction, then every
+    ``response_check_every_days`` from the end of induction to the horizon (a rating on a
+    session's day is taken before the dose, as the measurement plan asks)."""
+    every = float(value("schedules", "plan", "response_check_every_days"))
+    end = regimen.end_of_induction_day
+    return np.concatenate([[end + 1.0], np.arange(end + every, regimen.horizon_day + 1e-9, every)])
+
+
 def stay_in_response(
     patient: PatientFile, regimen: Regimen, sim: Simulated, w: FloatArray
 ) -> tuple[float | None, float]:
-    """(P(stay in response to the horizon | in response the day after induction), P(in
-    response on the horizon day)), weighted by ``w``."""
+    """(P(in response at every rating to the horizon | in response the day after induction),
+    mean share of ratings in response), weighted by ``w``; ratings on :func:`rating_days`."""
     s = scale(patient.scale)
     baseline = patient.baseline_scores[patient.scale]
-    start = int(np.searchsorted(sim.days, regimen.end_of_induction_day + 1.0))
-    stop = int(np.searchsorted(sim.days, regimen.horizon_day, side="right"))
-    responding = np.asarray(s.responded(sim.scores[:, start:stop], baseline), dtype=bool)
+    at = np.searchsorted(sim.days, rating_days(regimen))
+    responding = np.asarray(s.responded(sim.scores[:, at], baseline), dtype=bool)
     at_start = responding[:, 0]
-    kept = responding.all(axis=1)
     total = float(np.sum(w * at_start))
-    stay = float(np.sum(w * kept) / total) if total > 1e-9 else None
-    return stay, float(np.sum(w * responding[:, -1]))
+    stay = float(np.sum(w * responding.all(axis=1)) / total) if total > 1e-9 else None
+    return stay, float(np.sum(w * responding.mean(axis=1)) / np.sum(w))
 
 
 def choose_maintenance(
@@ -89,14 +105,14 @@ def choose_maintenance(
     for interval in sorted(regimen.intervals):
         candidate = regimen.with_interval(interval)
         sim = simulate_copies(patient, candidate, pop, params, multipliers)
-        stay, at_horizon = stay_in_response(patient, candidate, sim, likelihood_weights(patient, sim, params))
+        stay, share = stay_in_response(patient, candidate, sim, likelihood_weights(patient, sim, params))
         after = sum(s.phase != "induction" for s in candidate.sessions)
         options.append(
             MaintenanceOption(
                 interval_days=interval,
                 sessions_per_month=round(after / after_induction * DAYS_PER_MONTH, 2),
                 stay_in_response_probability=None if stay is None else round(stay, 3),
-                in_response_at_horizon_probability=round(at_horizon, 3),
+                ratings_in_response_share=round(share, 3),
             )
         )
         runs[interval] = (candidate, sim)
@@ -128,6 +144,7 @@ def choose_maintenance(
                 "**", ""
             ),
             horizon_day=regimen.horizon_day,
+            rating_days=[float(d) for d in rating_days(regimen)],
             chosen_interval_days=chosen.interval_days,
             options=options,
             reason=reason,
@@ -141,6 +158,7 @@ def no_maintenance(patient: PatientFile, regimen: Regimen, why: str) -> Maintena
         keep_response_probability=keep_level(patient),
         keep_response_source="",
         horizon_day=regimen.horizon_day,
+        rating_days=[],
         chosen_interval_days=None,
         options=[],
         reason=why,

@@ -136,7 +136,7 @@ def plan_html(patient: PatientFile, plan: Plan, params: ParameterSet | None = No
                 ),
                 f"{o.sessions_per_month:.1f}",
                 "—" if o.stay_in_response_probability is None else f"{o.stay_in_response_probability:.0%}",
-                f"{o.in_response_at_horizon_probability:.0%}",
+                f"{o.ratings_in_response_share:.0%}",
             ]
             for o in (plan.maintenance.options if plan.maintenance else [])
         ],

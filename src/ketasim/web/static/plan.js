@@ -58,10 +58,10 @@ async function submit() {
         p.earliest_discharge_min ?? ""]; })) + `<p class="muted">${escapeHtml((r.reasons || []).concat(r.notes || []).join("; "))}</p>`
     : "<p class='muted'>No session is planned.</p>";
   const m = doc.maintenance;
-  $("maintenance").innerHTML = m ? `<p>${escapeHtml(m.reason)}</p>` + (m.options.length ? table(["every (days)", "sessions a month", "stay in response", "in response at horizon"],
+  $("maintenance").innerHTML = m ? `<p>${escapeHtml(m.reason)}</p>` + (m.options.length ? table(["every (days)", "sessions a month", "stay in response", "ratings in response"],
     m.options.map(o => [o.interval_days + (o.interval_days === m.chosen_interval_days ? " (chosen)" : ""), o.sessions_per_month.toFixed(1),
       o.stay_in_response_probability === null ? "—" : `${(100 * o.stay_in_response_probability).toFixed(0)}%`,
-      `${(100 * o.in_response_at_horizon_probability).toFixed(0)}%`])) : "") : "<p class='muted'>No maintenance planned.</p>";
+      `${(100 * o.ratings_in_response_share).toFixed(0)}%`])) : "") : "<p class='muted'>No maintenance planned.</p>";
   $("monitoring").innerHTML = table(["t (min)", "action", "P(hold)"], doc.monitoring.filter(m => m.session === 1)
     .map(m => [m.t_min, m.action, m.hold_probability === null ? "" : `${(100 * m.hold_probability).toFixed(1)}%`]));
   $("measurement").innerHTML = table(["instrument", "phase", "when", "feeds"], (doc.measurement || []).map(x => [x.instrument, x.phase, x.when, x.feeds]));
