@@ -94,7 +94,7 @@ def test_the_trade_off_is_judged_on_the_same_weekly_ratings_for_every_interval(t
     regimen = plan_regimen(p)
     end = regimen.end_of_induction_day
     expected_days = [end + 1.0] + [end + 7.0 * k for k in range(1, 100) if end + 7.0 * k <= regimen.horizon_day]
-    assert m.rating_days == expected_days
+    assert m.rating_every_days == 7.0 and m.rating_days == expected_days
     baseline = p.baseline_scores["MADRS"]
     for option in m.options:
         laid = regimen.with_interval(option.interval_days)

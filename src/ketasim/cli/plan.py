@@ -101,7 +101,8 @@ def print_plan(plan: Plan) -> None:
         console.print(f"Maintenance: {_sentence(m.reason)}", markup=False)
         if m.options:
             table = Table(
-                title=f"Maintenance trade-off (weekly ratings, day {m.rating_days[0]:g} to {m.rating_days[-1]:g})"
+                title=f"Maintenance trade-off (ratings every {m.rating_every_days:g} days, day {m.rating_days[0]:g} "
+                f"to {m.rating_days[-1]:g})"
             )
             for col in ("every (days)", "sessions a month", "stay in response", "ratings in response"):
                 table.add_column(col, justify="right")

@@ -53,6 +53,8 @@ class Maintenance(BaseModel):
     horizon_day: float
     rating_days: list[float]
     """The days at which response is judged (the same for every interval)."""
+    rating_every_days: float
+    """The days between those ratings after the first."""
     chosen_interval_days: float | None
     options: list[MaintenanceOption]
     reason: str
@@ -65,11 +67,16 @@ def keep_level(patient: PatientFile) -> float:
     return float(chosen if chosen is not None else value("schedules", "plan", "keep_response_probability"))
 
 
+def rating_every_days() -> float:
+    """Days between the ratings response is judged on (``schedules.yaml``, assumed)."""
+    return float(value("schedules", "plan", "response_check_every_days"))
+
+
 def rating_days(regimen: Regimen) -> FloatArray:
     """The days response is judged on: the day after induction, then every
-    ``response_check_every_days`` from the end of induction to the horizon (a rating on a
+    :func:`rating_every_days` from the end of induction to the horizon (a rating on a
     session's day is taken before the dose, as the measurement plan asks)."""
-    every = float(value("schedules", "plan", "response_check_every_days"))
+    every = rating_every_days()
     end = regimen.end_of_induction_day
     return np.concatenate([[end + 1.0], np.arange(end + every, regimen.horizon_day + 1e-9, every)])
 
@@ -145,6 +152,7 @@ def choose_maintenance(
             ),
             horizon_day=regimen.horizon_day,
             rating_days=[float(d) for d in rating_days(regimen)],
+            rating_every_days=rating_every_days(),
             chosen_interval_days=chosen.interval_days,
             options=options,
             reason=reason,
@@ -159,6 +167,7 @@ def no_maintenance(patient: PatientFile, regimen: Regimen, why: str) -> Maintena
         keep_response_source="",
         horizon_day=regimen.horizon_day,
         rating_days=[],
+        rating_every_days=rating_every_days(),
         chosen_interval_days=None,
         options=[],
         reason=why,
