@@ -172,9 +172,9 @@ def test_default_course_improves_over_the_series_not_only_after_session_one() ->
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss (packaged calibration of 2026-12-07, thirty-first session): 22.1 -> 20.7, 1.4 points "
-    "(2.1 at the thirtieth session's fit), below the 2-point bar since the refit with three open-label "
-    "series. docs/model.md section 8, 'Three open-label series'.",
+    reason="Known miss (packaged calibration of 2026-12-07, thirty-second session): 22.6 -> 20.8, 1.7 points "
+    "(1.4 at the thirty-first session's fit, 2.1 at the thirtieth's), below the 2-point bar since the refit "
+    "with three open-label series. docs/model.md section 8, 'Three open-label series'.",
 )
 def test_default_course_improves_over_the_series_by_more_than_the_mcid() -> None:
     """... by at least 2 MADRS points (above the minimal clinically important difference of
