@@ -226,3 +226,41 @@ def test_a_rating_on_a_session_day_is_taken_before_that_days_dose() -> None:
     assert before is not None and at is not None and after is not None
     assert abs(at - before) < 0.5
     assert after < at - 0.5
+
+
+def test_blood_pressure_is_read_by_a_cuff_at_each_session_as_the_validation_reads_it() -> None:
+    """Oracle: on saline the model's pressure curve is flat, so each patient's largest recorded
+    rise is the largest, over the sessions, of (highest of the post-dose readings − the
+    pre-dose reading), every reading with the fitted cuff error; an independent draw of that
+    statistic must have the same distribution (two-sample KS) as the trial engine's."""
+    from scipy import stats
+
+    from ketasim.params import default_parameters
+    from ketasim.pd.adverse import AdverseParameters
+    from ketasim.trials.run import simulate_chunk
+
+    design = parse_design(small_design(n_per_arm=1500, dropout_fraction=0.0, dropout_model="fixed"))
+    params = default_parameters()
+    chunk = simulate_chunk(design, "saline", 0, 0, 1500, params)
+    adverse = AdverseParameters.from_params(params)
+    rng = np.random.default_rng(2026)
+    sessions, readings = 3, len(design.bp_readings_min)
+    for key, sd in (("sbp_peak_rise_mmhg", adverse.sbp_reading_sd), ("dbp_peak_rise_mmhg", adverse.dbp_reading_sd)):
+        e = sd * rng.standard_normal((200_000, sessions, readings))
+        oracle = np.max(np.max(e[:, :, 1:], axis=2) - e[:, :, 0], axis=1)
+        got = chunk.vitals[key]
+        assert got.shape == (1500,)
+        assert stats.ks_2samp(got, oracle).pvalue > 1e-3, key
+    # one reading's systolic and diastolic errors share a draw (docs/model.md section 6): on a flat curve
+    # every diastolic rise is the systolic one scaled by the ratio of the SDs
+    ratio = adverse.dbp_reading_sd / adverse.sbp_reading_sd
+    assert np.allclose(chunk.vitals["dbp_peak_rise_mmhg"], ratio * chunk.vitals["sbp_peak_rise_mmhg"])
+    ketamine = simulate_chunk(design, "ketamine", 0, 0, 1500, params)
+    assert np.mean(ketamine.vitals["sbp_peak_rise_mmhg"]) > np.mean(chunk.vitals["sbp_peak_rise_mmhg"]) + 3.0
+
+
+@pytest.mark.parametrize("readings", [[10, 40], [0], [0, 40, 40], [0, 90, 40], [0, 2000], [0, float("nan")], [0, True]])
+def test_bad_cuff_readings_are_refused_naming_the_field(tmp_path: Path, readings: list[Any]) -> None:
+    code, text = _run("trial", str(_write(tmp_path, small_design(bp_readings_min=readings))), "--format", "json")
+    assert code == 2, text
+    assert "bp_readings_min" in text, text

@@ -341,6 +341,12 @@ def endpoint_name(e: Endpoint) -> str:
     return e.type
 
 
+BP_READINGS_MIN: tuple[float, ...] = (0.0, 40.0, 60.0, 90.0)
+"""Default cuff readings at a session (min): pre-dose, 40 min, 1 h and 1.5 h — **assumed**
+from the esketamine label's check at about 40 min and its 1.5-h observation, as the label's
+BP targets of the validation read them (``data/targets.yaml``, bp1–bp4)."""
+
+
 class TrialDesign(StrictModel):
     """A virtual clinical trial."""
 
@@ -362,6 +368,9 @@ class TrialDesign(StrictModel):
     replicates: Count = Field(default=1, ge=1, le=MAX_REPLICATES)
     alpha: Real = Field(default=0.05, gt=0, lt=1)
     seed: Count = Field(default=1, ge=0, le=2**63 - 1)
+    bp_readings_min: tuple[Real, ...] = Field(default=BP_READINGS_MIN, min_length=2, max_length=50)
+    """When the cuff reads blood pressure at each session (minutes from its start; the first,
+    0, is the pre-dose reading a rise is counted from)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -374,6 +383,12 @@ class TrialDesign(StrictModel):
         if days != sorted(set(days)) or days[0] < 0:
             raise ValueError("assessment_days: must be increasing, without repeats, from day 0 on")
         s = scale_entry(self.scale)
+        readings = list(self.bp_readings_min)
+        if readings[0] != 0 or readings != sorted(set(readings)) or readings[-1] > 24 * 60:
+            raise ValueError(
+                f"bp_readings_min: {readings} is not allowed: minutes from a session's start, increasing, "
+                "the first 0 (the pre-dose reading), the last at most 1440"
+            )
         if self.population.baseline_mean is not None and not s.contains(self.population.baseline_mean):
             raise ValueError(
                 f"population.baseline_mean: {self.population.baseline_mean:g} is outside {self.scale}'s range "

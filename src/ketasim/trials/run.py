@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -33,11 +33,11 @@ from ketasim.model import expose, outcomes
 from ketasim.model.adaptive import decide_sessions
 from ketasim.params import ParameterSet
 from ketasim.pd._filters import solver_grid
-from ketasim.pd.adverse import AdverseParameters, bp_log_sensitivity, haemodynamics
+from ketasim.pd.adverse import AdverseParameters, record_bp
 from ketasim.pd.comparators import comparator_effect
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk import load_model
-from ketasim.population import VirtualPopulation, sample_population, session_normals
+from ketasim.population import VirtualPopulation, sample_population
 from ketasim.regimens import KetamineSessions, TreatmentItem, course_start_h, session_times_h, shifted
 from ketasim.trials.conduct import conduct
 from ketasim.trials.design import TrialDesign
@@ -104,7 +104,8 @@ def _nodes(design: TrialDesign) -> int:
             if isinstance(item, KetamineSessions)
             for w in load_model(item.drug).input_windows(item.doses())
         ]
-        most = max(most, solver_grid(windows, horizon).size + len(design.assessment_days))
+        readings = len(session_times_h(arm.treatment)) * len(design.bp_readings_min)  # the cuff's, as outputs
+        most = max(most, solver_grid(windows, horizon).size + len(design.assessment_days) + readings)
     return most
 
 
@@ -153,11 +154,12 @@ def chunk_population(design: TrialDesign, arm: str, replicate: int, chunk: int, 
 
 def _streams(design: TrialDesign, replicate: int, arm: str, chunk: int) -> dict[str, np.random.Generator]:
     """Independent random streams of a chunk: ``rater`` (scores, other dropout, adverse
-    events — as before courses followed the patient), ``decisions``, ``vitals``, ``dropout``."""
+    events — as before courses followed the patient), ``decisions``, ``vitals``, ``dropout``,
+    ``cuff`` (the blood-pressure readings' error)."""
     key = (design.seed, replicate, 1 + list(design.arms).index(arm), chunk)
     return {
         name: np.random.default_rng(np.random.SeedSequence((*key, stream)))
-        for name, stream in (("rater", 7), ("decisions", 8), ("vitals", 9), ("dropout", 10))
+        for name, stream in (("rater", 7), ("decisions", 8), ("vitals", 9), ("dropout", 10), ("cuff", 11))
     }
 
 
@@ -203,7 +205,11 @@ def _run_course(
     adverse events and blood pressure."""
     days = np.asarray(design.assessment_days, dtype=np.float64)
     times = _assessment_times(design, treatment, t0)
-    horizon = t0 + 24.0 * design.follow_up_days + 1.0
+    planned = np.asarray(session_times_h(treatment), dtype=np.float64)
+    cuff_h = np.asarray(design.bp_readings_min, dtype=np.float64) / 60.0
+    out_times = np.unique(np.concatenate([times, (planned[:, None] + cuff_h[None, :]).ravel()]))
+    at_assessment = np.searchsorted(out_times, times)
+    horizon = max(t0 + 24.0 * design.follow_up_days + 1.0, float(out_times[-1]))
     efficacy = EfficacyParameters.from_params(params, design.condition)
     s = scale(design.scale)
     gains = pop.gains(params)
@@ -216,12 +222,12 @@ def _run_course(
         pk_etas=pop.pk_etas, gains=gains, rate=rate,
     )  # fmt: skip
     ex = expose(
-        treatment, pop.covariates, horizon, params=params, pk_etas=pop.pk_etas, output_times_h=times,
+        treatment, pop.covariates, horizon, params=params, pk_etas=pop.pk_etas, output_times_h=out_times,
         dose_scale=decided, readouts_only=True,
     )  # fmt: skip
-    res = outcomes(ex, design.condition, pop.baselines, times, params=params, gains=gains)
+    res = outcomes(ex, design.condition, pop.baselines, out_times, params=params, gains=gains)
     rng = rngs["rater"]
-    scores = observe(res.scales[design.scale], design.scale, efficacy.residual_sd, rng)
+    scores = observe(res.scales[design.scale][:, at_assessment], design.scale, efficacy.residual_sd, rng)
     at_zero = days == 0
     if period_two:  # the period's own baseline: the rating before its first session
         baseline = scores[:, np.argmax(at_zero)].copy()
@@ -283,20 +289,41 @@ def _run_course(
         had = (sd[None, :, None] >= -1e-9) & (sd[None, :, None] <= dropout[:, None, None] + 1e-9)
         before = before + (had & (sd[None, :, None] < when[None, None, :] - 1e-9)).sum(axis=1)
 
-    session_h = np.array([x.time_h for x in res.sessions])
-    session_z = None if gains.bp_session_keys is None else session_normals(gains.bp_session_keys, session_h.size)
-    eta_bp = bp_log_sensitivity(gains.eta_bp, session_z, gains.bp_session_omega, session_h, session_h)
-    rises = haemodynamics(np.where(attended, peaks, 0.0), AdverseParameters.from_params(params), eta_bp)
     base_vitals = conduct(params).baseline_vitals(rngs["vitals"], pop.covariates.age_years)
-    sbp_rise = np.max(rises["sbp_rise_mmhg"], axis=1, initial=0.0)
-    dbp_rise = np.max(rises["dbp_rise_mmhg"], axis=1, initial=0.0)
-    vitals = {
-        "sbp_peak_rise_mmhg": sbp_rise,
-        "dbp_peak_rise_mmhg": dbp_rise,
-        "sbp_peak_mmhg": base_vitals["systolic_mmhg"] + sbp_rise,
-        "dbp_peak_mmhg": base_vitals["diastolic_mmhg"] + dbp_rise,
-    }
+    windows = np.searchsorted(out_times, np.array([x.time_h for x in res.sessions])[:, None] + cuff_h[None, :])
+    adverse = AdverseParameters.from_params(params)
+    vitals: dict[str, FloatArray] = {}
+    one_draw = int(rngs["cuff"].integers(2**63))  # a reading's SBP and DBP errors share it (docs/model.md §6)
+    readings: tuple[tuple[str, Literal["SBP", "DBP"], str], ...] = (
+        ("sbp_mmhg", "SBP", "systolic_mmhg"),
+        ("dbp_mmhg", "DBP", "diastolic_mmhg"),
+    )
+    for series, pressure, base in readings:
+        cuff = np.random.default_rng(one_draw)
+        rise, above = _recorded_rises(res.adverse[series][:, windows], attended, pressure, adverse, cuff)
+        vitals[f"{series[:3]}_peak_rise_mmhg"] = rise
+        vitals[f"{series[:3]}_peak_mmhg"] = base_vitals[base] + above
     return _Course(baseline, scores, dropout, reason, before.astype(np.float32), events, vitals)
+
+
+def _recorded_rises(
+    curve: FloatArray,
+    attended: NDArray[np.bool_],
+    pressure: Literal["SBP", "DBP"],
+    adverse: AdverseParameters,
+    rng: np.random.Generator,
+) -> tuple[FloatArray, FloatArray]:
+    """Blood pressure as the cuff records it at each session attended (``curve``: patients ×
+    sessions × readings, the first before the dose; :func:`~ketasim.pd.adverse.record_bp`),
+    as the validation reads the published rises: per patient, (the largest rise of a reading
+    over its session's pre-dose reading, the highest reading above the patient's own
+    pre-dose curve), over the sessions attended; 0 and 0 for a patient who attended none."""
+    recorded = record_bp(curve, pressure, adverse, rng)
+    highest = np.max(recorded[:, :, 1:], axis=2)
+    rise = np.where(attended, highest - recorded[:, :, 0], -np.inf).max(axis=1, initial=-np.inf)
+    above = np.where(attended, highest - curve[:, :, 0], -np.inf).max(axis=1, initial=-np.inf)
+    none = ~attended.any(axis=1)
+    return np.where(none, 0.0, rise), np.where(none, 0.0, above)
 
 
 def simulate_chunk(
