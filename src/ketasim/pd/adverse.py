@@ -200,6 +200,13 @@ def record_bp(
     return recorded
 
 
+def recorded_session_rise(readings: FloatArray) -> FloatArray:
+    """A session's rise as published (readings on the last axis, the first pre-dose): the
+    highest reading after the dose minus the pre-dose one."""
+    rise: FloatArray = np.max(readings[..., 1:], axis=-1) - readings[..., 0]
+    return rise
+
+
 def session_probabilities(peak_occupancy: FloatArray, p: AdverseParameters) -> dict[str, FloatArray]:
     """Probability of each adverse event at a session, from the session's peak occupancy
     (0 for a placebo session: then only the placebo rate p₀ remains)."""

@@ -33,7 +33,7 @@ from ketasim.model import expose, outcomes
 from ketasim.model.adaptive import decide_sessions
 from ketasim.params import ParameterSet
 from ketasim.pd._filters import solver_grid
-from ketasim.pd.adverse import AdverseParameters, record_bp
+from ketasim.pd.adverse import AdverseParameters, record_bp, recorded_session_rise
 from ketasim.pd.comparators import comparator_effect
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk import load_model
@@ -319,8 +319,8 @@ def _recorded_rises(
     over its session's pre-dose reading, the highest reading above the patient's own
     pre-dose curve), over the sessions attended; 0 and 0 for a patient who attended none."""
     recorded = record_bp(curve, pressure, adverse, rng)
+    rise = np.where(attended, recorded_session_rise(recorded), -np.inf).max(axis=1, initial=-np.inf)
     highest = np.max(recorded[:, :, 1:], axis=2)
-    rise = np.where(attended, highest - recorded[:, :, 0], -np.inf).max(axis=1, initial=-np.inf)
     above = np.where(attended, highest - curve[:, :, 0], -np.inf).max(axis=1, initial=-np.inf)
     none = ~attended.any(axis=1)
     return np.where(none, 0.0, rise), np.where(none, 0.0, above)

@@ -31,7 +31,7 @@ from ketasim.errors import InputError
 from ketasim.model import CourseResult, Exposure, expose, outcomes, with_parameters
 from ketasim.model.steady import steady_rises
 from ketasim.params import ParameterSet, default_parameters
-from ketasim.pd.adverse import AdverseParameters, record_bp
+from ketasim.pd.adverse import AdverseParameters, record_bp, recorded_session_rise
 from ketasim.pd.cascade import CascadeParameters
 from ketasim.pd.symptoms import EfficacyParameters, observe
 from ketasim.pk.checks import PKChecks, pk_checks
@@ -402,7 +402,7 @@ def _session_rises(target: Target, ev: Evaluator, *keys: str) -> list[FloatArray
     rises = []
     for key in keys:
         readings = _readings(target, r.adverse[key], key, ev).reshape(ev.n, len(starts), at.size)
-        rises.append(np.max(readings[:, :, 1:] - readings[:, :, :1], axis=2))
+        rises.append(recorded_session_rise(readings))
     return rises
 
 
