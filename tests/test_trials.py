@@ -255,6 +255,11 @@ def test_blood_pressure_is_read_by_a_cuff_at_each_session_as_the_validation_read
     # every diastolic rise is the systolic one scaled by the ratio of the SDs
     ratio = adverse.dbp_reading_sd / adverse.sbp_reading_sd
     assert np.allclose(chunk.vitals["dbp_peak_rise_mmhg"], ratio * chunk.vitals["sbp_peak_rise_mmhg"])
+    # each session's rise is kept (the statistics over sessions read them): its largest is the patient's
+    for series in ("sbp", "dbp"):
+        per_session = chunk.vitals[f"{series}_session_rise_mmhg"]
+        assert per_session.shape == (1500, sessions)
+        assert np.array_equal(np.max(per_session, axis=1), chunk.vitals[f"{series}_peak_rise_mmhg"])
     ketamine = simulate_chunk(design, "ketamine", 0, 0, 1500, params)
     assert np.mean(ketamine.vitals["sbp_peak_rise_mmhg"]) > np.mean(chunk.vitals["sbp_peak_rise_mmhg"]) + 3.0
 

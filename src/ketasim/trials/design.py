@@ -191,14 +191,17 @@ class RelapseFraction(_Endpoint):
 
 
 VitalMeasure = Literal[
-    "sbp_peak_rise_mmhg", "dbp_peak_rise_mmhg", "sbp_at_least_180", "dbp_at_least_110", "rise_at_least_40_25"
-]
+    "sbp_peak_rise_mmhg", "dbp_peak_rise_mmhg", "sbp_at_least_180", "dbp_at_least_110", "rise_at_least_40_25",
+    "sbp_largest_session_mean_rise_mmhg", "dbp_largest_session_mean_rise_mmhg",
+    "sbp_average_session_mean_rise_mmhg", "dbp_average_session_mean_rise_mmhg",
+]  # fmt: skip
 
 
 class VitalSign(_Endpoint):
     """Blood pressure over the sessions attended: mean of each patient's largest rise
-    (mmHg), or the fraction with SBP ≥ 180, DBP ≥ 110 or a rise of ≥ 40 systolic or ≥ 25
-    diastolic at least once."""
+    (mmHg); the fraction with SBP ≥ 180, DBP ≥ 110 or a rise of ≥ 40 systolic or ≥ 25
+    diastolic at least once; or, per session, the mean over the patients attending of their
+    rise, and the largest (Doherty 2020) or the average (Takahashi 2021) of those means."""
 
     type: Literal["vital_sign"]
     measure: VitalMeasure

@@ -46,11 +46,14 @@ from ketasim.trials.statistics import (
     Comparison,
     Estimate,
     KaplanMeier,
+    OverSessions,
     compare_means,
     compare_medians,
     compare_proportions,
+    compare_session_statistics,
     kaplan_meier,
     mean_ci,
+    session_statistic,
     wilson,
 )
 from ketasim.vocabulary import scale
@@ -324,7 +327,22 @@ VITAL_STATISTIC = {
     "sbp_at_least_180": "fraction with systolic pressure >= 180 mmHg at least once",
     "dbp_at_least_110": "fraction with diastolic pressure >= 110 mmHg at least once",
     "rise_at_least_40_25": "fraction with a systolic rise >= 40 or a diastolic rise >= 25 mmHg at least once",
+    "sbp_largest_session_mean_rise_mmhg": "largest over the sessions of the mean systolic rise of the patients "
+    "attending (mmHg; bootstrap CI)",
+    "dbp_largest_session_mean_rise_mmhg": "largest over the sessions of the mean diastolic rise of the patients "
+    "attending (mmHg; bootstrap CI)",
+    "sbp_average_session_mean_rise_mmhg": "average over the sessions of the mean systolic rise of the patients "
+    "attending (mmHg; bootstrap CI)",
+    "dbp_average_session_mean_rise_mmhg": "average over the sessions of the mean diastolic rise of the patients "
+    "attending (mmHg; bootstrap CI)",
 }
+
+
+def _session_statistic(e: Endpoint) -> tuple[str, OverSessions] | None:
+    """For a statistic over sessions: (the per-session rises it reads, largest or average)."""
+    if not (isinstance(e, VitalSign) and "_session_mean_" in e.measure):
+        return None
+    return f"{e.measure[:3]}_session_rise_mmhg", ("largest" if "_largest_" in e.measure else "average")
 
 
 def _vital(e: VitalSign, d: ArmData) -> FloatArray | BoolArray:
@@ -401,6 +419,12 @@ def arm_endpoint(
             return ArmEndpoint(value=None, ci95=(None, None), statistic="LS-mean change from baseline (MMRM)")
         estimates, _ = _mmrm(design, e, [control] if is_control else [control, d])
         return ArmEndpoint(**_estimate(estimates[-1]), statistic="LS-mean change from baseline (MMRM)")
+    if (session := _session_statistic(e)) is not None:
+        key, over = session
+        return ArmEndpoint(
+            **_estimate(session_statistic(d.vitals[key], over, seed=design.seed)),
+            statistic=VITAL_STATISTIC[e.measure],  # type: ignore[union-attr]
+        )
     if isinstance(e, VitalSign) and e.measure.endswith("_mmhg"):
         x = np.asarray(_vital(e, d), dtype=np.float64)
         return ArmEndpoint(
@@ -469,6 +493,11 @@ def compare(design: TrialDesign, e: Endpoint, arm: ArmData, control: ArmData) ->
         treated = np.concatenate([np.ones(t1.size, bool), np.zeros(t0.size, bool)])
         hr = cox_hazard_ratio(np.concatenate([t1, t0]), np.concatenate([h1, h0]), treated)
         return Compared(hr, "hazard ratio of relapse (Cox)")
+    if (session := _session_statistic(e)) is not None:
+        key, over = session
+        return Compared(
+            compare_session_statistics(arm.vitals[key], control.vitals[key], over, paired=paired, seed=design.seed)
+        )
     if isinstance(e, VitalSign) and e.measure.endswith("_mmhg"):
         return Compared(
             compare_means(np.asarray(_vital(e, arm), float), np.asarray(_vital(e, control), float), paired=paired)

@@ -57,6 +57,9 @@ PRE_DOSE_H = 5.0 / 60.0
 DROPOUT_REASONS = ("completed", "other", "adverse_events", "lack_of_efficacy")
 """Codes of :attr:`ChunkResult.dropout_reason`."""
 VITALS = ("sbp_peak_rise_mmhg", "dbp_peak_rise_mmhg", "sbp_peak_mmhg", "dbp_peak_mmhg")
+"""Per patient, over the sessions attended."""
+SESSION_VITALS = ("sbp_session_rise_mmhg", "dbp_session_rise_mmhg")
+"""Per patient and session of the arm's course: the recorded rise, NaN at a session not attended."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class ChunkResult:
     dropout_reason: NDArray[np.int8]  # index into DROPOUT_REASONS
     sessions_before: NDArray[np.float32]  # (P, A) sessions had before each assessment
     events: dict[str, NDArray[np.bool_]]
-    vitals: dict[str, FloatArray]  # VITALS, over the sessions attended
+    vitals: dict[str, FloatArray]  # VITALS (P,), SESSION_VITALS (P, sessions)
     covariates: dict[str, FloatArray]
 
 
@@ -117,7 +120,15 @@ def plan(design: TrialDesign, *, replicates: int, to_file: bool, memory_mib: flo
     n = design.n_per_arm
     total = n * len(design.arms) * replicates
     a = len(design.assessment_days)  # scores, baseline, dropout, sessions had, reason, events, vitals
-    per_patient = 8 * (a + 3) + 4 * a + 1 + len(names("adverse_events")) + 4 * len(VITALS) + 8 * 4
+    sessions = max(len(session_times_h(arm.treatment)) for arm in design.arms.values())
+    per_patient = (
+        8 * (a + 3)
+        + 4 * a
+        + 1
+        + len(names("adverse_events"))
+        + 4 * (len(VITALS) + len(SESSION_VITALS) * sessions)
+        + 8 * 4
+    )
     held = total * per_patient + (0 if to_file else total * len(design.assessment_days) * BYTES_PER_ROW)
     need = (held + min(size, n) * nodes * BYTES_PER_NODE_PATIENT + 350 * 2**20) / 2**20
     if need > memory_mib:
@@ -300,8 +311,11 @@ def _run_course(
     )
     for series, pressure, base in readings:
         cuff = np.random.default_rng(one_draw)
-        rise, above = _recorded_rises(res.adverse[series][:, windows], attended, pressure, adverse, cuff)
-        vitals[f"{series[:3]}_peak_rise_mmhg"] = rise
+        per_session, largest, above = _recorded_rises(
+            res.adverse[series][:, windows], attended, pressure, adverse, cuff
+        )
+        vitals[f"{series[:3]}_peak_rise_mmhg"] = largest
+        vitals[f"{series[:3]}_session_rise_mmhg"] = per_session[:, in_period]
         vitals[f"{series[:3]}_peak_mmhg"] = base_vitals[base] + above
     return _Course(baseline, scores, dropout, reason, before.astype(np.float32), events, vitals)
 
@@ -312,18 +326,20 @@ def _recorded_rises(
     pressure: Literal["SBP", "DBP"],
     adverse: AdverseParameters,
     rng: np.random.Generator,
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Blood pressure as the cuff records it at each session attended (``curve``: patients ×
     sessions × readings, the first before the dose; :func:`~ketasim.pd.adverse.record_bp`),
-    as the validation reads the published rises: per patient, (the largest rise of a reading
-    over its session's pre-dose reading, the highest reading above the patient's own
-    pre-dose curve), over the sessions attended; 0 and 0 for a patient who attended none."""
+    as the validation reads the published rises: (each session's rise, the largest reading
+    after the dose less the pre-dose one, NaN at a session not attended; per patient the
+    largest of them; per patient the highest reading above the patient's own pre-dose
+    curve), the last two 0 for a patient who attended none."""
     recorded = record_bp(curve, pressure, adverse, rng)
-    rise = np.where(attended, recorded_session_rise(recorded), -np.inf).max(axis=1, initial=-np.inf)
+    per_session = np.where(attended, recorded_session_rise(recorded), np.nan)
+    largest = np.where(attended, per_session, -np.inf).max(axis=1, initial=-np.inf)
     highest = np.max(recorded[:, :, 1:], axis=2)
     above = np.where(attended, highest - curve[:, :, 0], -np.inf).max(axis=1, initial=-np.inf)
     none = ~attended.any(axis=1)
-    return np.where(none, 0.0, rise), np.where(none, 0.0, above)
+    return per_session, np.where(none, 0.0, largest), np.where(none, 0.0, above)
 
 
 def simulate_chunk(
@@ -334,6 +350,22 @@ def simulate_chunk(
     patient, dropout and why, adverse events and blood pressure.  In a crossover with
     periods, half the patients have this arm first and half second (after the other arm and
     the washout)."""
+    problems = [
+        (name, f"{value!r} is not a whole number")
+        for name, value in (("replicate", replicate), ("chunk", chunk), ("size", size))
+        if isinstance(value, bool) or not isinstance(value, int)
+    ]
+    if not problems:
+        if arm not in design.arms:
+            problems.append(("arm", f"{arm!r} is not one of the design's arms {sorted(design.arms)}"))
+        if replicate < 0:
+            problems.append(("replicate", f"{replicate} is negative"))
+        if size < 1:
+            problems.append(("size", f"{size} patients per chunk; at least 1"))
+        elif not 0 <= chunk * size < design.n_per_arm:
+            problems.append(("chunk", f"chunk {chunk} of {size} patients is outside the arm's {design.n_per_arm}"))
+    if problems:
+        raise TrialError(problems)
     pop = chunk_population(design, arm, replicate, chunk, size)
     treatment = design.arms[arm].treatment
     rngs = _streams(design, replicate, arm, chunk)

@@ -5,6 +5,14 @@
 * proportions with the Wilson interval; differences with Newcombe's hybrid-score interval
   (Newcombe 1998, Stat Med 17:873, method 10) and the pooled z-test (parallel) or
   McNemar's exact test (crossover);
+* statistics over sessions (the largest or the average of the sessions' means over the
+  patients attending, as Doherty 2020 and Takahashi 2021 report blood pressure) with a
+  basic (reverse-percentile) bootstrap over patients (Davison & Hinkley 1997, §5.2;
+  ``scipy.stats.bootstrap``): the largest of several session means is biased upwards, and the
+  basic interval reflects that bias where the percentile and BCa intervals repeat it (95%
+  intervals covered a largest of 8 equal session means 81%, 3.5% and 33% of the time in 150
+  simulated arms of 150 patients); the difference's p-value inverts the same interval
+  (two-sided, with one added to the count and the resamples);
 * Kaplan–Meier on the assessment days with Greenwood's variance and the log–log interval;
   the median's interval is where that band crosses 0.5 (Brookmeyer & Crowley 1982,
   Biometrics 38:29); groups compared by the log-rank test.
@@ -13,7 +21,9 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -116,6 +126,77 @@ def compare_proportions(arm: BoolArray, control: BoolArray, *, paired: bool) -> 
         se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
         p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else (1.0 if d == 0 else 0.0)
     return Comparison(d, (lo, hi), p)
+
+
+OverSessions = Literal["largest", "average"]
+BOOTSTRAP_RESAMPLES = 999
+BOOTSTRAP_MIB = 64
+"""Memory for one batch of bootstrap resamples."""
+
+
+def _over_sessions(x: FloatArray, axis: int, over: OverSessions) -> FloatArray:
+    """Each session's mean over the patients attending (``axis``; NaN: not attended), then
+    the largest or the average over the sessions (the first remaining axis)."""
+    with warnings.catch_warnings():  # a session nobody attended in a resample has no mean
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(x, axis=axis)
+        return np.asarray(np.nanmax(means, axis=0) if over == "largest" else np.nanmean(means, axis=0))
+
+
+def _bootstrap(
+    samples: tuple[FloatArray, ...], statistic: object, estimate: float, *, paired: bool, seed: int
+) -> tuple[tuple[float, float], FloatArray]:
+    """Basic bootstrap 95% CI of ``estimate`` and the bootstrap distribution, resampling
+    patients (rows); a resample whose statistic is undefined (nobody attended a session) is
+    left out."""
+    batch = max(1, int(BOOTSTRAP_MIB * 2**20 // (8 * sum(x.size for x in samples))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's own interval: undefined with such resamples; not used
+        res = stats.bootstrap(
+            samples, statistic, paired=paired, vectorized=True, axis=0, n_resamples=BOOTSTRAP_RESAMPLES,
+            batch=batch, method="basic", random_state=np.random.default_rng(seed),
+        )  # fmt: skip
+    dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
+    dist = dist[np.isfinite(dist)]
+    if not dist.size:
+        return (math.nan, math.nan), dist
+    low, high = np.percentile(dist, [2.5, 97.5])
+    return (2.0 * estimate - float(high), 2.0 * estimate - float(low)), dist
+
+
+def _usable(x: FloatArray) -> bool:
+    return x.ndim == 2 and x.shape[1] > 0 and bool(np.isfinite(x).any(axis=1).sum() >= 2)
+
+
+def session_statistic(rises: FloatArray, over: OverSessions, *, seed: int) -> Estimate:
+    """Over the sessions (columns), the ``largest`` or ``average`` of each session's mean
+    over the patients attending (rows; NaN where not attended), with a basic bootstrap 95%
+    CI over patients (NaN without sessions or with fewer than 2 patients who attended)."""
+    if not _usable(rises):
+        return Estimate(math.nan, (math.nan, math.nan))
+    value = float(_over_sessions(rises, 0, over))
+    ci, _ = _bootstrap((rises,), lambda x, axis: _over_sessions(x, axis, over), value, paired=False, seed=seed)
+    return Estimate(value, ci)
+
+
+def compare_session_statistics(
+    arm: FloatArray, control: FloatArray, over: OverSessions, *, paired: bool, seed: int
+) -> Comparison:
+    """Arm − control of :func:`session_statistic`: basic bootstrap CI (patients resampled
+    within each arm, or as pairs in a crossover); the two-sided p-value at which that
+    interval would just reach 0 (it excludes 0 where 2·difference is outside the resamples'
+    central range)."""
+    if not (_usable(arm) and _usable(control)) or (paired and arm.shape[0] != control.shape[0]):
+        return Comparison(math.nan, (math.nan, math.nan), math.nan)
+    diff = float(_over_sessions(arm, 0, over) - _over_sessions(control, 0, over))
+
+    def difference(a: FloatArray, c: FloatArray, axis: int) -> FloatArray:
+        return _over_sessions(a, axis, over) - _over_sessions(c, axis, over)
+
+    ci, dist = _bootstrap((arm, control), difference, diff, paired=paired, seed=seed)
+    far = min(int(np.sum(dist <= 2.0 * diff)), int(np.sum(dist >= 2.0 * diff)))
+    p = min(1.0, 2.0 * (far + 1) / (dist.size + 1)) if dist.size else math.nan  # Davison & Hinkley 1997, §4.4
+    return Comparison(diff, ci, p)
 
 
 @dataclass(frozen=True)
