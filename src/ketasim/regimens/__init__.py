@@ -1,5 +1,6 @@
 """Dose records, treatment schedules and regimens."""
 
+from ketasim.regimens._dose import MAX_AMOUNT_MG as MAX_AMOUNT_MG
 from ketasim.regimens._dose import MIN_AMOUNT_MG as MIN_AMOUNT_MG
 from ketasim.regimens._dose import MIN_AMOUNT_MG_PER_KG as MIN_AMOUNT_MG_PER_KG
 from ketasim.regimens._dose import Dose as Dose
@@ -25,6 +26,7 @@ from ketasim.regimens._schedule import treatment_end_day as treatment_end_day
 __all__ = [
     "DEFAULT_INFUSION_MIN",
     "DOSE_FIELD_NAMES",
+    "MAX_AMOUNT_MG",
     "MIN_AMOUNT_MG",
     "MIN_AMOUNT_MG_PER_KG",
     "AntidepressantSwitch",

@@ -24,6 +24,8 @@ FloatArray = NDArray[np.float64]
 #: round-off rule (a fraction of the patient's peak) stops working.
 MIN_AMOUNT_MG = 1e-3
 MIN_AMOUNT_MG_PER_KG = 1e-5
+MAX_AMOUNT_MG = 5000.0
+MAX_AMOUNT_MG_PER_KG = 20.0
 
 
 class Dose(StrictModel):
@@ -39,8 +41,8 @@ class Dose(StrictModel):
     """
 
     time_h: Real = Field(default=0.0, ge=0.0, le=24.0 * 365 * 5)
-    amount_mg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG, le=5000.0)
-    amount_mg_per_kg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG_PER_KG, le=20.0)
+    amount_mg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG, le=MAX_AMOUNT_MG)
+    amount_mg_per_kg: Real | None = Field(default=None, ge=MIN_AMOUNT_MG_PER_KG, le=MAX_AMOUNT_MG_PER_KG)
     route: RouteName = "iv"
     duration_h: Real | None = Field(default=None, ge=0.0, le=24.0)
     rate_mg_per_h: Real | None = Field(default=None, gt=0.0, le=1e6)

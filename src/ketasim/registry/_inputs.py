@@ -3,16 +3,25 @@ the value and what is allowed (NaN, Infinity and booleans-as-numbers refused).""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from ketasim.clinic.patient import PatientFile
 from ketasim.covariates import Sex
 from ketasim.io.data import read_packaged_yaml
-from ketasim.regimens import MIN_AMOUNT_MG
+from ketasim.regimens import MAX_AMOUNT_MG, MIN_AMOUNT_MG
 from ketasim.registry._db import RegistryError
 from ketasim.schema import Count, Flag, Printable, Real, StrictModel
 from ketasim.vocabulary import DrugName, RouteName, names
@@ -20,6 +29,28 @@ from ketasim.vocabulary import scale as scale_entry
 
 MAX_ITEMS = 20
 MAX_VITALS_PER_CALL = 200
+EARLIEST_RECORD = datetime(1900, 1, 1, tzinfo=UTC)
+CLOCK_MARGIN = timedelta(days=1)
+"""A record may be dated up to a day ahead of the server's clock (time zones, clocks)."""
+
+
+def _a_time_not_a_number(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError(f"{value!r} is not a date and time (ISO 8601 with a time zone)")
+    return value
+
+
+def _in_record_range(value: datetime) -> datetime:
+    latest = datetime.now(UTC) + CLOCK_MARGIN
+    if not EARLIEST_RECORD <= value <= latest:
+        raise ValueError(
+            f"{value.isoformat()} is outside {EARLIEST_RECORD.date()} to {latest.date()} (recorded events)"
+        )
+    return value
+
+
+RecordedAt = Annotated[AwareDatetime, BeforeValidator(_a_time_not_a_number), AfterValidator(_in_record_range)]
+"""When a recorded event happened: an ISO date-time with its zone, 1900 to a day from now."""
 
 
 class Instrument(BaseModel):
@@ -136,17 +167,17 @@ class RemsAnswers(StrictModel):
     dissociation: Flag | None = None
     respiratory_depression: Flag | None = None
     serious_adverse_event: Flag | None = None
-    submitted_at: AwareDatetime | None = None
+    submitted_at: RecordedAt | None = None
 
 
 class SessionIn(StrictModel):
     """One treatment session as given."""
 
     patient_uid: str = Field(min_length=1, max_length=36)
-    started_at: AwareDatetime
+    started_at: RecordedAt
     drug: DrugName
     route: RouteName
-    dose_mg: Real = Field(ge=MIN_AMOUNT_MG)
+    dose_mg: Real = Field(ge=MIN_AMOUNT_MG, le=MAX_AMOUNT_MG)
     lot_number: str | None = Field(default=None, max_length=64)
     device_times_min: tuple[Real, ...] | None = Field(default=None, max_length=3)
     infusion_end_min: Real | None = Field(default=None, gt=0, le=24 * 60)
@@ -173,7 +204,7 @@ class SessionIn(StrictModel):
 class VitalIn(StrictModel):
     """One reading; at least one value (physiological ranges)."""
 
-    taken_at: AwareDatetime
+    taken_at: RecordedAt
     systolic_mmhg: Real | None = Field(default=None, ge=50, le=300)
     diastolic_mmhg: Real | None = Field(default=None, ge=20, le=200)
     heart_rate_bpm: Real | None = Field(default=None, ge=20, le=250)
@@ -196,7 +227,7 @@ class QuestionnaireIn(StrictModel):
 
     patient_uid: str = Field(min_length=1, max_length=36)
     instrument: str
-    taken_at: AwareDatetime
+    taken_at: RecordedAt
     items: tuple[Count, ...] | None = Field(default=None, max_length=MAX_ITEMS)
     total: Real | None = None
 

@@ -247,6 +247,7 @@ class Registry:
     def _insert_session(self, db: Session, actor: Actor, s: SessionIn, readings: list[VitalIn]) -> SessionRecord:
         """Write one session and its readings in the caller's transaction (checked, audited)."""
         patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
+        _not_before_birth("started_at", s.started_at, patient.birth_date)
         _check_dose(s, float(patient.clinical["weight_kg"]))
         row = _session_row(actor, None, s, _details(s), None)
         db.add(row)
@@ -279,6 +280,7 @@ class Registry:
             if s.patient_uid != old.patient_uid:
                 raise RegistryError.one("patient_uid", "a session cannot move to another patient")
             patient = self._patient_for(db, actor, s.patient_uid, "write_clinical")
+            _not_before_birth("started_at", s.started_at, patient.birth_date)
             _check_dose(s, float(patient.clinical["weight_kg"]))
             details = _details(s)
             if "discharged_by" in old.details:
@@ -352,7 +354,8 @@ class Registry:
 
     def _insert_questionnaire(self, db: Session, actor: Actor, q: QuestionnaireIn) -> QuestionnaireRecord:
         """Write one questionnaire in the caller's transaction (checked, audited)."""
-        self._patient_for(db, actor, q.patient_uid, "write_clinical")
+        patient = self._patient_for(db, actor, q.patient_uid, "write_clinical")
+        _not_before_birth("taken_at", q.taken_at, patient.birth_date)
         row = QuestionnaireRow(
             uid=str(uuid.uuid4()),
             version=1,
@@ -454,6 +457,11 @@ def _vital_rows(actor: Actor, session_uid: str, start: datetime, readings: list[
 def _check_reason(reason: str) -> None:
     if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 500:
         raise RegistryError.one("reason", "a correction needs its reason (3–500 characters)")
+
+
+def _not_before_birth(field: str, when: datetime, birth: date) -> None:
+    if when.date() < birth:
+        raise RegistryError.one(field, f"{when.date()} is before the patient's date of birth")
 
 
 def _check_dose(s: SessionIn, weight_kg: float) -> None:

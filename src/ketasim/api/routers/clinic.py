@@ -10,6 +10,7 @@ audit in :mod:`ketasim.registry`.  Patient data never goes to the logs: URLs car
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -280,6 +281,8 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
 
 READING_ROWS = 3
 """Rows on the session sheet: before dosing, about 40 min, before discharge (label)."""
+READING_BEFORE_MIN = 120
+"""How long before the dose a pre-dose reading may be taken (min)."""
 
 
 def _session_from_form(form: dict[str, str], patient_uid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -303,6 +306,8 @@ def _session_from_form(form: dict[str, str], patient_uid: str) -> tuple[dict[str
         if not any(values.values()):
             continue
         at = _number(f"minute_{i}", form.get(f"minute_{i}", "") or "0")
+        if not -READING_BEFORE_MIN <= at <= 24 * 60:
+            raise InputError.one(f"minute_{i}", f"{at:g} is outside -{READING_BEFORE_MIN}–1440 (minutes from the dose)")
         reading: dict[str, Any] = {"taken_at": (start + timedelta(minutes=at)).isoformat()}
         reading.update({f: _number(f"{f}_{i}", v) for f, v in values.items() if v})
         readings.append(reading)
@@ -313,7 +318,7 @@ VITAL_FIELDS = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_pct")
 
 
 def _integer(field: str, text: str) -> int:
-    if not text.strip().lstrip("-").isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,9}", text.strip()):  # ASCII digits only: '²' and '٣' are digits to str.isdigit
         raise InputError.one(field, f"{text!r} is not a whole number")
     return int(text)
 
