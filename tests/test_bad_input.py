@@ -109,6 +109,35 @@ def test_a_broken_rules_or_parameter_file_is_refused(tmp_path: Path) -> None:
     _refused(["plan", str(PATIENT), "--rules", str(tmp_path)], "--rules", "is a directory")
 
 
+@pytest.mark.parametrize(
+    ("where", "value", "reason"),
+    [
+        (("values", "efficacy_emax"), True, "values.efficacy_emax"),  # a boolean is not a number
+        (("values", "efficacy_emax"), "0.3", "values.efficacy_emax"),  # nor is a string
+        (("cross_validation", 0, "values", "zzz"), 1.0, "cross_validation[0].values.zzz: is not a free parameter"),
+        (("cross_validation", 0, "values", "efficacy_emax"), -1e6, "cross_validation[0].values.efficacy_emax"),
+        (("cross_validation", 0, "fold"), True, "fold"),
+    ],
+)
+def test_a_parameter_file_is_checked_whole_before_anything_is_computed(
+    tmp_path: Path, where: tuple[str | int, ...], value: object, reason: str
+) -> None:
+    """Found by an audit: a fold's unknown name failed only after the in-sample validation had
+    been computed (a traceback), a fold's value was never range-checked, and ``true`` or
+    ``"0.3"`` passed for a number."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "src" / "ketasim" / "data" / "calibrated.yaml").read_text(encoding="utf-8"))
+    node = doc
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    _refused(["params", "mechanism", "--params", str(path)], "--params", reason)
+    _refused(["validate", "--n", "50", "--families", "ocd", "--params", str(path)], "--params", reason)
+
+
 OUTPUTS = [
     (["pk", "--drug", "esketamine", "--route", "intranasal", "--dose-mg", "56", "--plot"], ".png", "--plot"),
     (["simulate", "--plot"], ".png", "--plot"),

@@ -285,3 +285,21 @@ def test_what_the_registry_could_not_keep_is_refused_and_its_pages_still_open(ap
         assert r.status_code == 422 and field in r.text, (form, r.status_code, r.text[-300:])
     assert web.get("/clinic").status_code == 200
     assert doc.get(f"/api/clinic/patients/{pid}").json()["trajectory"] == []
+    # the planner's age_years may come along, but must be a number that agrees with the date of birth
+    for age in (float("nan"), 17, True):
+        r = doc.post(
+            "/api/clinic/patients",
+            content=_json({**PATIENT, "mrn": "A-101", "age_years": age}),
+            headers={**h, "content-type": "application/json"},
+        )
+        assert r.status_code == 422 and "age_years" in r.text, (age, r.text)
+    today = datetime.now(UTC).date()
+    years = today.year - 1968 - ((today.month, today.day) < (2, 29))  # born 1968-02-29
+    agreeing = {**PATIENT, "mrn": "A-102", "age_years": years}
+    assert doc.post("/api/clinic/patients", json=agreeing, headers=h).status_code == 201
+    r = doc.post(
+        f"/api/clinic/patients/{pid}/sessions",
+        headers=h,
+        json={**nasal, "started_at": now, "dose_mg": 56, "lot_number": "a\u0000b"},
+    )
+    assert r.status_code == 422 and "lot_number" in r.text

@@ -122,3 +122,19 @@ def test_refusals_exit_2_or_3_and_write_nothing(cli: Cli, tmp_path: Path) -> Non
     assert r.returncode == 2 and "--role" in r.stderr
     r = cli("init", "--db", "mysql://somewhere/db")
     assert r.returncode == 2 and "not supported" in r.stderr
+
+
+def test_a_database_that_cannot_be_opened_is_refused_naming_db(tmp_path: Path) -> None:
+    """Found by an audit: a file that is not a database, or a server that cannot be reached,
+    ended in a traceback (exit 1); now exit 2 naming --db, and the URL's password not echoed."""
+    not_db = tmp_path / "notes.json"
+    not_db.write_text('{"a": 1}')
+    cli = Cli(tmp_path)
+    cli.env["KETASIM_DB"] = f"sqlite:///{not_db}"
+    r = cli("init")
+    assert r.returncode == 2 and "--db" in r.stderr and "cannot be opened" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    down = "postgresql+psycopg://someone:hunter2secret@127.0.0.1:1/ketasim"
+    r = subprocess.run([KETASIM, "serve", "--db", down, "--port", "18799"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--db" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert "hunter2secret" not in r.stdout + r.stderr

@@ -595,3 +595,7 @@ def test_a_fhir_bundle_goes_back_in_whole_or_not_at_all(clinic: Clinic, tmp_path
     assert [(v.systolic_mmhg, v.heart_rate_bpm) for v in other.vitals(doc, session.uid)] == [(130, 70), (150, None)]
     with pytest.raises(RegistryError, match="bundle"):
         import_fhir(other, doc, {"resourceType": "Patient"})
+    unknown = copy.deepcopy(bundle)
+    unknown["entry"][1]["resource"]["resourceType"] = "Zzz"  # was a KeyError deep in fhir.resources (audit)
+    with pytest.raises(RegistryError, match=r"bundle.entry\[1\].resource.resourceType"):
+        import_fhir(other, doc, unknown)

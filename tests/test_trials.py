@@ -269,3 +269,13 @@ def test_bad_cuff_readings_are_refused_naming_the_field(tmp_path: Path, readings
     code, text = _run("trial", str(_write(tmp_path, small_design(bp_readings_min=readings))), "--format", "json")
     assert code == 2, text
     assert "bp_readings_min" in text, text
+
+
+@pytest.mark.parametrize("name", ["", "a\nb", "x" * 61])
+def test_an_arm_name_is_short_printable_text(tmp_path: Path, name: str) -> None:
+    """Found by an audit: an empty name, a newline or 100,000 characters ran (arm names label
+    tables, files and figures)."""
+    design = small_design()
+    design["arms"][name] = design["arms"].pop("ketamine")
+    code, out = _run("trial", str(_write(tmp_path, design)))
+    assert code == 2 and "arms" in out, out

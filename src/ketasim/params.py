@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from ketasim.errors import ParameterError
 from ketasim.io.data import read_packaged_yaml
 from ketasim.io.files import read_mapping
+from ketasim.schema import Count, Real
 
 Status = Literal["published", "assumed", "calibrated"]
 PACKAGED_CALIBRATION = "calibrated.yaml"
@@ -114,11 +115,11 @@ class FoldFit(_Strict):
     """One cross-validation fold: the sources held out, their targets, and the values
     fitted without them."""
 
-    fold: int
+    fold: Count
     sources: tuple[str, ...]
     held_out: tuple[str, ...]
-    values: dict[str, float]
-    objective: float
+    values: dict[str, Real]
+    objective: Real
 
 
 class Calibration(_Strict):
@@ -126,9 +127,9 @@ class Calibration(_Strict):
 
     fit_date: str
     method: str
-    values: dict[str, float]
+    values: dict[str, Real]
     targets_used: tuple[str, ...]
-    objective: float | None = None
+    objective: Real | None = None
     notes: tuple[str, ...] = ()
     uncertainty: dict[str, ParameterFit] = {}
     cross_validation: tuple[FoldFit, ...] = ()
@@ -246,22 +247,23 @@ class ParameterSet:
         return "\n".join(lines)
 
 
+def _value_problems(where: str, values: Mapping[str, float], declared: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every free parameter given once, known, and inside its fit's range."""
+    problems = [(f"{where}.{n}", "missing: every free parameter needs a value") for n in declared if n not in values]
+    for name, value in values.items():
+        p = declared.get(name)
+        if p is None:
+            problems.append((f"{where}.{name}", "is not a free parameter (data/pd/free_parameters.yaml)"))
+        elif not (p.low * (1 - 1e-9) <= value <= p.high * (1 + 1e-9)):
+            problems.append((f"{where}.{name}", f"{value:g} is outside the fit's range {p.low:g}–{p.high:g}"))
+    return problems
+
+
 def _build(cal: Calibration, origin: str) -> ParameterSet:
     declared = {p.name: p for p in free_parameters()}
-    missing = [n for n in declared if n not in cal.values]
-    unknown = [n for n in cal.values if n not in declared]
-    problems = [(f"values.{n}", "missing: every free parameter needs a value") for n in missing]
-    problems += [(f"values.{n}", "is not a free parameter (data/pd/free_parameters.yaml)") for n in unknown]
-    for name, value in cal.values.items():
-        p = declared.get(name)
-        if p is not None and not (p.low * (1 - 1e-9) <= value <= p.high * (1 + 1e-9)):
-            problems.append((f"values.{name}", f"{value:g} is outside the fit's range {p.low:g}–{p.high:g}"))
+    problems = _value_problems("values", cal.values, declared)
     for fold in cal.cross_validation:
-        missing_f = [n for n in declared if n not in fold.values]
-        problems += [
-            (f"cross_validation[{fold.fold}].values.{n}", "missing: every free parameter needs a value")
-            for n in missing_f
-        ]
+        problems += _value_problems(f"cross_validation[{fold.fold}].values", fold.values, declared)
     if problems:
         raise ParameterError(problems)
     entries = dict(fixed_entries())

@@ -46,6 +46,7 @@ def _ref(resource: dict[str, Any], field: str) -> str | None:
 
 
 def _parse_bundle(bundle: Any) -> list[dict[str, Any]]:
+    from fhir.resources.R4B import get_fhir_model_class
     from fhir.resources.R4B.bundle import Bundle
 
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
@@ -53,6 +54,15 @@ def _parse_bundle(bundle: Any) -> list[dict[str, Any]]:
     entries = bundle.get("entry") or []
     if len(entries) > MAX_RESOURCES:
         raise RegistryError.one("bundle.entry", f"{len(entries)} resources; at most {MAX_RESOURCES}")
+    for i, entry in enumerate(entries):
+        kind = entry.get("resource", {}).get("resourceType") if isinstance(entry, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            try:
+                get_fhir_model_class(str(kind))
+            except ValueError:
+                raise RegistryError.one(
+                    f"bundle.entry[{i}].resource.resourceType", f"{kind!r} is not a FHIR R4B resource type"
+                ) from None
     try:
         Bundle.model_validate(bundle)
     except ValidationError as err:

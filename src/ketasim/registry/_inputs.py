@@ -178,7 +178,7 @@ class SessionIn(StrictModel):
     drug: DrugName
     route: RouteName
     dose_mg: Real = Field(ge=MIN_AMOUNT_MG, le=MAX_AMOUNT_MG)
-    lot_number: str | None = Field(default=None, max_length=64)
+    lot_number: Printable | None = Field(default=None, max_length=64)
     device_times_min: tuple[Real, ...] | None = Field(default=None, max_length=3)
     infusion_end_min: Real | None = Field(default=None, gt=0, le=24 * 60)
     infusion_rate_mg_per_h: Real | None = Field(default=None, gt=0)

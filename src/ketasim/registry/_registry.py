@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ketasim.errors import DoseError
@@ -74,9 +75,17 @@ class Registry:
 
     @classmethod
     def open(cls, url: str | None = None) -> Registry:
-        """Connect and bring the schema to the newest migration."""
+        """Connect and bring the schema to the newest migration (``RegistryError`` naming
+        ``db`` when the file is not a database or the server cannot be reached)."""
         engine = connect(url)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except DBAPIError as err:  # the URL may hold a password: never echo it
+            engine.dispose()
+            kind = type(err.orig).__name__ if err.orig is not None else type(err).__name__
+            raise RegistryError.one(
+                "db", f"cannot be opened ({kind}): not a ketasim database, or its server cannot be reached"
+            ) from None
         return cls(engine)
 
     # ---- units of work --------------------------------------------------------------------

@@ -19,13 +19,15 @@ from ketasim.io.files import read_mapping
 from ketasim.model import check_treatment
 from ketasim.population import POPULATION_WEIGHT_RANGE_KG, Demographics, Setting
 from ketasim.regimens import EctCourse, KetamineSessions, PlaceboSessions, TreatmentItem, treatment_end_day
-from ketasim.schema import Count, Flag, Real, StrictModel
+from ketasim.schema import Count, Flag, Printable, Real, StrictModel
 from ketasim.vocabulary import AdverseEventName, ConditionName, ScaleName
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import scale as scale_entry
 
 MAX_PATIENTS_PER_ARM = 10_000_000
 MAX_REPLICATES = 10_000
+ArmName = Annotated[Printable, Field(min_length=1, max_length=60)]
+"""An arm's name: printable, 1–60 characters (it labels tables, files and figures)."""
 Day = Annotated[Real, Field(ge=0, le=3650)]
 
 
@@ -364,7 +366,7 @@ class TrialDesign(StrictModel):
     dropout_model: Literal["modelled", "fixed"] = "modelled"
     withdrawal: Withdrawal | None = None
     crossover: CrossoverTiming | None = None
-    arms: dict[str, Arm] = Field(min_length=1, max_length=20)
+    arms: dict[ArmName, Arm] = Field(min_length=1, max_length=20)
     control: str | None = None
     assessment_days: tuple[Day, ...] = Field(min_length=1, max_length=200)
     endpoints: tuple[Endpoint, ...] = Field(min_length=1, max_length=100)

@@ -9,6 +9,7 @@ this user may not see (unknown, or another site's): 404; bad input: 422 naming t
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -52,6 +53,28 @@ def answers() -> Iterator[None]:
         raise HTTPException(404, "; ".join(f"{f}: {m}" for f, m in err.problems)) from None
 
 
+def _check_age(age: Any, birth: Any) -> None:
+    """The planner's ``age_years`` may come along, but the registry takes the age from the date
+    of birth: it must be a number that agrees with it (to a year)."""
+    if age is None:
+        return
+    if isinstance(age, bool) or not isinstance(age, int | float) or not math.isfinite(age):
+        raise RegistryError.one("age_years", f"{age!r} is not a finite number")
+    try:
+        born = date.fromisoformat(birth) if isinstance(birth, str) else None
+    except ValueError:
+        born = None
+    if born is None:
+        return  # the date of birth is refused on its own
+    today = datetime.now(UTC).date()
+    years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if abs(age - years) > 1:
+        raise RegistryError.one(
+            "age_years",
+            f"{age:g} disagrees with birth_date {born} (age {years}); the age is taken from the date of birth",
+        )
+
+
 def patient_from_contract(body: dict[str, Any]) -> dict[str, Any]:
     """The contract's patient (the planner's patient JSON plus ``name``, ``birth_date``,
     ``mrn``) as the registry's :class:`~ketasim.registry.PatientIn` fields."""
@@ -63,6 +86,7 @@ def patient_from_contract(body: dict[str, Any]) -> dict[str, Any]:
         raise RegistryError.one(unknown[0], f"is not a patient field; allowed: {', '.join(sorted(known))}")
     if body.get("observed_scores"):
         raise RegistryError.one("observed_scores", "record scores with POST /api/clinic/patients/{id}/scores")
+    _check_age(body.get("age_years"), body.get("birth_date"))
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise RegistryError.one("name", "the patient's full name (1–200 characters) is required")
