@@ -402,3 +402,40 @@ def test_an_input_error_raised_in_a_worker_process_reaches_the_caller_intact(kin
     ):
         pool.submit(loader, missing).result()
     assert caught.value.problems == [("(file)", f"{missing!r} does not exist")]
+
+
+def test_an_error_reports_at_most_fifty_problems_and_survives_a_process_boundary() -> None:
+    """Found by an audit: a patient file with 100,000 unknown flags wrote 30 MB of errors."""
+    import pickle
+
+    from ketasim.errors import MAX_PROBLEMS, InputError
+
+    err = InputError((f"history[{i}]", "unknown") for i in range(100_000))
+    assert len(err.problems) == MAX_PROBLEMS
+    assert err.problems[-1] == ("(input)", f"{100_000 - MAX_PROBLEMS + 1} more problems not shown")
+    assert pickle.loads(pickle.dumps(err)).problems == err.problems
+    assert len(InputError([("a", "b")] * MAX_PROBLEMS).problems) == MAX_PROBLEMS  # not cut at the limit
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"device_times_min": [0, -5]}, "device_times_min"),
+        ({"device_times_min": [5, 0]}, "device_times_min"),
+        ({"device_times_min": [1e9]}, "device_times_min"),
+        (
+            {"route": "iv", "drug": "racemic_ketamine", "infusion_end_min": 40, "infusion_rate_mg_per_h": 1e12},
+            "infusion_rate",
+        ),
+    ],
+)
+def test_a_sessions_device_times_and_rate_are_plausible(changes: dict[str, Any], field: str) -> None:
+    from pydantic import ValidationError
+
+    from ketasim.registry._inputs import SessionIn
+
+    base = {"patient_uid": "p", "started_at": "2026-11-02T09:00:00+00:00", "drug": "esketamine",
+            "route": "intranasal", "dose_mg": 56}  # fmt: skip
+    with pytest.raises(ValidationError, match=field):
+        SessionIn.model_validate({**base, **changes})
+    SessionIn.model_validate({**base, "device_times_min": [0, 5, 10]})

@@ -15,13 +15,19 @@ from typing import Any, Self
 from pydantic import ValidationError
 
 Problem = tuple[str, str]
+MAX_PROBLEMS = 50
+"""An error reports at most this many problems (the last says how many more were found)."""
 
 
 class InputError(ValueError):
     """Input refused before anything was computed: (field path, message) pairs."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems) or [("(input)", "invalid")]
+        found = list(problems) or [("(input)", "invalid")]
+        if len(found) > MAX_PROBLEMS:  # a file with 100,000 bad entries reports 50 lines, not 30 MB
+            more = len(found) - (MAX_PROBLEMS - 1)
+            found = [*found[: MAX_PROBLEMS - 1], ("(input)", f"{more} more problems not shown")]
+        self.problems: list[Problem] = found
         super().__init__("; ".join(f"{field}: {message}" for field, message in self.problems))
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -181,7 +181,7 @@ class SessionIn(StrictModel):
     lot_number: Printable | None = Field(default=None, max_length=64)
     device_times_min: tuple[Real, ...] | None = Field(default=None, max_length=3)
     infusion_end_min: Real | None = Field(default=None, gt=0, le=24 * 60)
-    infusion_rate_mg_per_h: Real | None = Field(default=None, gt=0)
+    infusion_rate_mg_per_h: Real | None = Field(default=None, gt=0, le=MAX_AMOUNT_MG)
     cadss_max: Real | None = Field(default=None, ge=0, le=92)
     moaas_min: Count | None = Field(default=None, ge=0, le=5)
     adverse_events: tuple[str, ...] = Field(default=(), max_length=20)
@@ -198,6 +198,9 @@ class SessionIn(StrictModel):
             raise ValueError("infusion_end_min: a nasal session has device times, not an infusion")
         if self.route == "iv" and self.device_times_min is not None:
             raise ValueError("device_times_min: an IV session has an infusion, not devices")
+        times = self.device_times_min or ()
+        if any(not 0 <= t <= 60 for t in times) or list(times) != sorted(times):
+            raise ValueError(f"device_times_min: {list(times)} must be minutes 0–60 from the start, in order")
         return self
 
 
