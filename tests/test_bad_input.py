@@ -439,3 +439,27 @@ def test_a_sessions_device_times_and_rate_are_plausible(changes: dict[str, Any],
     with pytest.raises(ValidationError, match=field):
         SessionIn.model_validate({**base, **changes})
     SessionIn.model_validate({**base, "device_times_min": [0, 5, 10]})
+
+
+def test_the_python_entries_take_their_model_or_a_mapping_and_refuse_anything_else() -> None:
+    """Found by an audit: ``pk_profile(dict)`` and ``plan_patient({})`` raised AttributeError.
+    A mapping is now validated into the model (the same result as the model itself), and any
+    other type is an InputError naming the argument."""
+    from ketasim.clinic.plan import plan_patient
+    from ketasim.errors import InputError, PlannerError, ScenarioError
+    from ketasim.model.scenario import simulate_scenario
+    from ketasim.pk import PKRequest, pk_profile
+
+    fields = {"drug": "esketamine", "route": "intranasal", "dose_mg": 56, "at_h": [0.5, 1.0]}
+    assert pk_profile(fields) == pk_profile(PKRequest.model_validate(fields))
+    for call, error, argument in (
+        (lambda: pk_profile("esketamine"), InputError, "request"),  # type: ignore[arg-type]
+        (lambda: simulate_scenario(7), ScenarioError, "scenario"),  # type: ignore[arg-type]
+        (lambda: plan_patient(None), PlannerError, "patient"),  # type: ignore[arg-type]
+        (lambda: pk_profile({**fields, "dose_mg": True}), InputError, "dose_mg"),
+    ):
+        with pytest.raises(error) as info:
+            call()
+        assert info.value.problems[0][0] == argument, info.value.problems
+    with pytest.raises(InputError, match="copies"):
+        plan_patient(PATIENT_DOC, copies="many")  # type: ignore[arg-type]

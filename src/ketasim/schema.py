@@ -10,9 +10,12 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
+
+from ketasim.errors import InputError
 
 Real = Annotated[float, Strict()]
 """A finite number (an integer is accepted; ``true``, ``"1"`` and NaN are not)."""
@@ -44,3 +47,19 @@ class StrictModel(BaseModel):
     """Closed, frozen, no NaN/Infinity."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def as_model(model: type[M], value: Any, error: type[InputError], argument: str) -> M:
+    """A public function's input: the model itself, or a mapping validated into it (the
+    ``error`` naming each field); anything else refused naming the ``argument``."""
+    if isinstance(value, model):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return model.model_validate(value)
+        except ValidationError as err:
+            raise error.from_validation(err, value) from None
+    raise error.one(argument, f"a {model.__name__} or a mapping of its fields is expected, not {type(value).__name__}")

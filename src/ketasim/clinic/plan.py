@@ -31,8 +31,9 @@ from ketasim.clinic.monitoring import (
 from ketasim.clinic.patient import PatientFile
 from ketasim.clinic.review import CourseReview, course_review
 from ketasim.clinic.rules import Decision, Finding, RuleSet, decision, screen
-from ketasim.errors import InputError
+from ketasim.errors import InputError, PlannerError
 from ketasim.params import ParameterSet, default_parameters
+from ketasim.schema import as_model
 
 MAX_COPIES = 5000
 
@@ -74,8 +75,9 @@ def plan_patient(
     only.  ``copies`` virtual copies of the patient carry the forecast (simulated in chunks,
     so the memory a plan needs does not grow with them).
     """
-    if not 10 <= copies <= MAX_COPIES:
-        raise InputError.one("copies", f"{copies} is not allowed: 10–{MAX_COPIES}")
+    patient = as_model(PatientFile, patient, PlannerError, "patient")
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 10 <= copies <= MAX_COPIES:
+        raise InputError.one("copies", f"{copies!r} is not allowed: a whole number 10–{MAX_COPIES}")
     p = params or default_parameters()
     planned_on = (on or _dt.date.today()).isoformat()
     regimen = plan_regimen(patient, rules)

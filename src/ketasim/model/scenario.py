@@ -25,7 +25,7 @@ from ketasim.pd.adverse import Flag
 from ketasim.pd.cascade import STATE_NAMES
 from ketasim.population import typical_gains
 from ketasim.regimens import KetamineSessions, TreatmentItem, treatment_end_day
-from ketasim.schema import Label, Real, StrictModel
+from ketasim.schema import Label, Real, StrictModel, as_model
 from ketasim.vocabulary import ConditionName, ScaleName
 from ketasim.vocabulary import condition as condition_entry
 from ketasim.vocabulary import scale as scale_entry
@@ -122,6 +122,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def simulate_scenario(scenario: Scenario, params: ParameterSet | None = None) -> CourseResult:
     """Simulate the scenario's typical patient (no random effects). Raises ``ScenarioError``
     naming the field for a dose outside clinical bounds, before computing anything."""
+    scenario = as_model(Scenario, scenario, ScenarioError, "scenario")
     p = scenario.patient
     cov = Covariates.one(p.weight_kg, p.age_years, p.sex)
     try:

@@ -11,11 +11,11 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from ketasim.covariates import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Covariates, Sex
-from ketasim.errors import DoseError
+from ketasim.errors import DoseError, InputError
 from ketasim.pk._model import load_model
 from ketasim.pk.nca import compute_nca
 from ketasim.regimens import DEFAULT_INFUSION_MIN, DOSE_FIELD_NAMES, MIN_AMOUNT_MG, MIN_AMOUNT_MG_PER_KG, Dose
-from ketasim.schema import Real, StrictModel
+from ketasim.schema import Real, StrictModel, as_model
 from ketasim.vocabulary import DrugName, RouteName, vocabulary
 
 DEFAULT_TIMES_H: tuple[float, ...] = tuple(
@@ -102,6 +102,7 @@ def pk_profile(request: PKRequest) -> PKProfile:
     Raises :class:`ketasim.errors.DoseError` for a dose outside the clinical bounds, named
     by the request's fields (``dose_mg``, ``duration_min``).
     """
+    request = as_model(PKRequest, request, InputError, "request")
     model = load_model(request.drug)
     dose = request.dose()
     cov = request.covariates()
