@@ -463,3 +463,13 @@ def test_the_python_entries_take_their_model_or_a_mapping_and_refuse_anything_el
         assert info.value.problems[0][0] == argument, info.value.problems
     with pytest.raises(InputError, match="copies"):
         plan_patient(PATIENT_DOC, copies="many")  # type: ignore[arg-type]
+
+
+def test_small_cli_refusals_found_by_the_audit(tmp_path: Path) -> None:
+    """An empty item in --at-h was dropped silently; /dev/zero 'did not exist'; an unusable
+    --host ended in uvicorn's exit 3."""
+    pk = ["pk", "--drug", "esketamine", "--route", "intranasal", "--dose-mg", "56"]
+    _refused([*pk, "--at-h", "1,,2"], "--at-h", "empty item")
+    _refused(["simulate", "/dev/zero"], "not a regular file")
+    _refused(["plan", str(PATIENT), "--rules", "/dev/zero"], "--rules", "not a regular file")
+    _refused(["serve", "--host", "999.1.1.1", "--port", "18770"], "--host", "999.1.1.1")

@@ -88,8 +88,10 @@ def input_file(arg: str, path: Path) -> Path:
     """An input file argument that exists and is a file (else exit 2 naming it)."""
     if path.is_dir():
         bad(arg, f"{str(path)!r} is a directory, not a file")
-    if not path.is_file():
+    if not path.exists():
         bad(arg, f"{str(path)!r} does not exist")
+    if not path.is_file():
+        bad(arg, f"{str(path)!r} is not a regular file (a device, a pipe or a socket)")
     return path
 
 

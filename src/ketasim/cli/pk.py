@@ -31,8 +31,11 @@ FLAGS = flag_names(
 def _times(text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None
+    parts = text.split(",")
+    if len(parts) > 1 and any(not part.strip() for part in parts):
+        bad("--at-h", f"{text!r} has an empty item; give hours separated by single commas, e.g. 0,0.5,1,2")
     try:
-        times = tuple(float(part) for part in text.split(",") if part.strip())
+        times = tuple(float(part) for part in parts if part.strip())
     except ValueError:
         bad("--at-h", f"{text!r} is not a comma-separated list of hours, e.g. 0,0.5,1,2")
     if not times:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -42,6 +43,10 @@ def serve_command(
     for h in hosts:
         if not check_host_pattern(h):
             bad("--allow-host", f"{h!r} is not a host name, an IP address or *.domain")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        bad("--host", f"{host!r} is not an interface this machine can listen on (an IP address or a host name)")
     limits = Limits(validation_n=validation_n, max_patient_courses=max_patient_courses, allowed_hosts=hosts)
     registry = None
     if db is not None:

@@ -64,6 +64,8 @@ def read_document(path: str | Path, error: type[InputError] = InputError, field:
         raise refuse("is a directory, not a file")
     if not p.exists():
         raise refuse("does not exist")
+    if not p.is_file():
+        raise refuse("is not a regular file (a device, a pipe or a socket)")
     try:
         size = p.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
