@@ -138,3 +138,22 @@ def test_a_database_that_cannot_be_opened_is_refused_naming_db(tmp_path: Path) -
     r = subprocess.run([KETASIM, "serve", "--db", down, "--port", "18799"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--db" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert "hunter2secret" not in r.stdout + r.stderr
+
+
+def test_only_init_and_demo_create_a_registry(tmp_path: Path) -> None:
+    """Found by an audit: a refused `clinic dashboard` left a new, initialised database behind,
+    and `serve --db` created missing folders."""
+    cli = Cli(tmp_path)
+    missing = tmp_path / "none.db"
+    cli.env["KETASIM_DB"] = f"sqlite:///{missing}"
+    r = cli("dashboard", "--as", "nobody")
+    assert r.returncode == 2 and "--db" in r.stderr and "clinic init" in r.stderr, r.stderr
+    assert not missing.exists()
+    folder = tmp_path / "not" / "there"
+    r = subprocess.run(
+        [KETASIM, "serve", "--db", f"sqlite:///{folder / 'x.db'}", "--port", "18798"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and "clinic init" in r.stderr, r.stderr
+    assert not (tmp_path / "not").exists()
+    assert cli("init").returncode == 0 and missing.is_file()

@@ -59,11 +59,12 @@ PASSWORD_ENV = "KETASIM_PASSWORD"
 NEW_PASSWORD_ENV = "KETASIM_NEW_PASSWORD"
 
 
-def _open(db: str | None) -> Any:
+def _open(db: str | None, *, create: bool = False) -> Any:
+    """The registry at ``--db`` (or KETASIM_DB); only ``init`` and ``demo`` create one."""
     from ketasim.registry import Registry
 
     with refusing("--db", {"db": "--db"}):
-        return Registry.open(db or os.environ.get("KETASIM_DB"))
+        return Registry.open(db or os.environ.get("KETASIM_DB"), create=create)
 
 
 def _password(env: str, prompt: str) -> str:
@@ -119,7 +120,7 @@ def init_command(db: DbOption = None) -> None:
     """Create or upgrade the registry's database (idempotent)."""
     from ketasim.registry import default_url
 
-    _open(db)
+    _open(db, create=True)
     shown = db or os.environ.get("KETASIM_DB") or default_url()
     console.print(f"registry ready: {shown.split('@')[-1]}")
 
@@ -131,7 +132,7 @@ def demo_command(db: DbOption = None) -> None:
     synthetic patient three weeks into an esketamine course."""
     from ketasim.registry import create_demo
 
-    registry = _open(db)
+    registry = _open(db, create=True)
     with refusing("--db", {"db": "--db"}):
         made = create_demo(registry)
     shown = (db or os.environ.get("KETASIM_DB") or "").split("@")[-1]

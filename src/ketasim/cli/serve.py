@@ -53,7 +53,7 @@ def serve_command(
         from ketasim.registry import Registry
 
         with refusing("--db", {"db": "--db"}):
-            registry = Registry.open(db)
+            registry = Registry.open(db, create=False)
     app_ = create_app(limits, parameters(params_file), registry)
     console.print(f"ketasim {__version__}: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     disclaimer()

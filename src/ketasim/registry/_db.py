@@ -45,8 +45,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def connect(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default :func:`default_url`); refuses other databases."""
+def connect(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine for ``url`` (default :func:`default_url`); refuses other databases, and
+    without ``create`` an SQLite file that does not exist (nothing is created)."""
     url = url or default_url()
     try:
         parsed = make_url(url)
@@ -57,6 +58,8 @@ def connect(url: str | None = None) -> Engine:
     if parsed.drivername == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
             raise RegistryError.one("db", "an SQLite registry needs a file path: sqlite:///PATH")
+        if not create and not Path(parsed.database).is_file():
+            raise RegistryError.one("db", "holds no ketasim registry yet: create it with `ketasim clinic init`")
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, future=True)
     if parsed.drivername == "sqlite":

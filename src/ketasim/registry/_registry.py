@@ -24,7 +24,7 @@ from ketasim.regimens import Dose
 from ketasim.registry import _auth
 from ketasim.registry._audit import audit
 from ketasim.registry._auth import Actor, Permission, authorize
-from ketasim.registry._db import RecordNotFoundError, RegistryError, connect, migrate, transaction
+from ketasim.registry._db import RecordNotFoundError, RegistryError, connect, is_initialised, migrate, transaction
 from ketasim.registry._inputs import PatientIn, QuestionnaireIn, SessionIn, VitalIn, parse
 from ketasim.registry._models import (
     AuditEvent,
@@ -74,11 +74,14 @@ class Registry:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str | None = None) -> Registry:
+    def open(cls, url: str | None = None, *, create: bool = True) -> Registry:
         """Connect and bring the schema to the newest migration (``RegistryError`` naming
-        ``db`` when the file is not a database or the server cannot be reached)."""
-        engine = connect(url)
+        ``db`` when the file is not a database or the server cannot be reached, and, with
+        ``create=False``, when there is no registry there yet: nothing is created)."""
+        engine = connect(url, create=create)
         try:
+            if not create and not is_initialised(engine):
+                raise RegistryError.one("db", "holds no ketasim registry yet: create it with `ketasim clinic init`")
             migrate(engine)
         except DBAPIError as err:  # the URL may hold a password: never echo it
             engine.dispose()
