@@ -69,6 +69,8 @@ def _files(tmp: Path) -> dict[str, Path]:
             b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
         ),
         "deep.yaml": b"a: " + b"[" * 200 + b"]" * 200 + b"\n",
+        "twice.yaml": b"name: a\nfollow_up_days: 3\nname: b\n",  # which name was meant? (audit)
+        "twice.json": b'{"patient": {"weight_kg": 82, "weight_kg": 500}}',
     }
     out = {}
     for name, content in docs.items():
@@ -91,6 +93,8 @@ FILE_REASONS = {
     "bomb.yaml": "aliases expanded",
     "deep.yaml": "nested too deeply",
     "big.yaml": "documents are at most",
+    "twice.yaml": "the key 'name' appears twice (line 3)",
+    "twice.json": "the key 'weight_kg' appears twice",
 }
 
 

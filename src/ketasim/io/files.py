@@ -2,7 +2,8 @@
 
 Input documents (YAML or JSON) are refused, with a message naming the file and the reason,
 when they are missing, a directory, unreadable, larger than :data:`MAX_DOCUMENT_BYTES`, binary,
-not valid YAML/JSON (Python-object tags included: only the safe loader is used), nested
+not valid YAML/JSON (Python-object tags included: only the safe loader is used; a key given
+twice in one mapping is refused, as YAML 1.2 and RFC 8259's interoperability advice ask), nested
 deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_NODES` values once aliases are
 expanded, or when JSON holds NaN or Infinity.
 
@@ -81,7 +82,7 @@ def read_document(path: str | Path, error: type[InputError] = InputError, field:
         raise refuse("is not UTF-8 text") from None
     is_json = p.suffix.lower() == ".json"
     try:
-        data = parse_json(text) if is_json else yaml.safe_load(text)
+        data = parse_json(text) if is_json else yaml.load(text, Loader=_UniqueKeyLoader)
     except (json.JSONDecodeError, yaml.YAMLError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise refuse(f"is not valid {'JSON' if is_json else 'YAML'}: {first}") from None
@@ -94,12 +95,41 @@ def read_document(path: str | Path, error: type[InputError] = InputError, field:
 
 
 def parse_json(text: str) -> Any:
-    """JSON without NaN or Infinity (``ValueError`` if present)."""
+    """JSON without NaN or Infinity, or a key twice in one object (``ValueError``)."""
 
     def refuse_constant(name: str) -> Any:
         raise ValueError(f"{name} is not a number JSON allows")
 
-    return json.loads(text, parse_constant=refuse_constant)
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ValueError(f"the key {key!r} appears twice in one object (which one was meant?)")
+            out[key] = value
+        return out
+
+    return json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML 1.2 forbids it;
+    PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                twice = key in seen
+            except TypeError:  # an unhashable key: the base loader refuses it
+                continue
+            if twice:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} appears twice (line {line})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def shape_problem(data: Any) -> str | None:
