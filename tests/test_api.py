@@ -311,3 +311,20 @@ def test_heavy_requests_over_the_limit_get_503_with_retry_after(client: TestClie
         r = client.post("/api/plan", json=PATIENT)
         assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and "limit" in r.json()["detail"]
     assert client.post("/api/plan", json=PATIENT).status_code == 200
+
+
+def test_a_key_given_twice_in_a_json_body_is_refused(client: TestClient) -> None:
+    """Found by an audit: ``{"weight_kg": 82, "weight_kg": 500}`` was taken as 500 without a
+    word. Now a 422 names the key; the same body without the repeat still works, and a body
+    that is not JSON keeps the route's own answer."""
+    one = json.dumps({"drug": "esketamine", "route": "intranasal", "dose_mg": 56})
+    twice = one[:-1] + ', "dose_mg": 84}'
+    nested = json.dumps({"patient": {"weight_kg": 82}})[:-2] + ', "weight_kg": 500}}'
+    headers = {"content-type": "application/json"}
+    assert client.post("/api/pk", content=one, headers=headers).status_code == 200
+    r = client.post("/api/pk", content=twice, headers=headers)
+    assert r.status_code == 422 and "'dose_mg' appears twice" in r.text, r.text
+    r = client.post("/api/simulate", content=nested, headers=headers)
+    assert r.status_code == 422 and "'weight_kg' appears twice" in r.text, r.text
+    r = client.post("/api/pk", content=b"{not json", headers=headers)
+    assert r.status_code == 422 and "appears twice" not in r.text

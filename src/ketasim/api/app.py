@@ -25,7 +25,7 @@ from ketasim.api.context import Context
 from ketasim.api.jobs import JobManager, ValidationStore
 from ketasim.api.limits import Limits, default_cache_dir
 from ketasim.api.routers import model, pages, plan, trials, validation
-from ketasim.api.security import BodyLimit, Gate, HostAllowList, SecurityHeaders
+from ketasim.api.security import BodyLimit, Gate, HostAllowList, SecurityHeaders, UniqueJsonKeys
 from ketasim.params import ParameterSet, default_parameters
 
 
@@ -84,7 +84,9 @@ def create_app(limits: Limits | None = None, params: ParameterSet | None = None,
         api.include_router(clinic_api.router(registry, throttle))
         clinic.install_errors(api)
     api.mount("/static", StaticFiles(directory=str(pages.WEB_STATIC)), name="static")
-    wrapped: ASGIApp = HostAllowList(SecurityHeaders(BodyLimit(api, lim.max_body_bytes)), lim.allowed_hosts)
+    wrapped: ASGIApp = HostAllowList(
+        SecurityHeaders(BodyLimit(UniqueJsonKeys(api), lim.max_body_bytes)), lim.allowed_hosts
+    )
     return _Served(wrapped, api)
 
 

@@ -179,6 +179,70 @@ class BodyLimit:
                 await _json(send, 413, str(err.detail))
 
 
+class UniqueJsonKeys:
+    """422 for a JSON body that gives a key twice in one object (which value was meant? JSON
+    parsers keep the last silently; RFC 8259 §4 says names SHOULD be unique). The body is read
+    whole — :class:`BodyLimit`, outside, bounds it — and handed on unchanged; a body that is
+    not valid JSON is left to the route's own answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if b"json" not in headers.get(b"content-type", b"").lower():
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        twice = _repeated_key(body)
+        if twice is not None:
+            await _json(send, 422, f"the key {twice!r} appears twice in one JSON object (which value was meant?)")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+class _RepeatedKeyError(Exception):
+    pass
+
+
+def _repeated_key(body: bytes) -> str | None:
+    """The first key given twice in one object of a JSON body, or None (also for bodies that
+    are not JSON)."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise _RepeatedKeyError(key)
+            seen[key] = value
+        return seen
+
+    try:
+        json.loads(body, object_pairs_hook=unique)
+    except _RepeatedKeyError as err:
+        return str(err.args[0])
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
 _libc: Any = None
 if ctypes.util.find_library("c"):
     try:
