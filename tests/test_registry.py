@@ -599,3 +599,28 @@ def test_a_fhir_bundle_goes_back_in_whole_or_not_at_all(clinic: Clinic, tmp_path
     unknown["entry"][1]["resource"]["resourceType"] = "Zzz"  # was a KeyError deep in fhir.resources (audit)
     with pytest.raises(RegistryError, match=r"bundle.entry\[1\].resource.resourceType"):
         import_fhir(other, doc, unknown)
+
+
+def test_a_session_row_dated_9999_stored_before_input_was_bounded_does_not_break_the_dashboard(
+    clinic: Clinic,
+) -> None:
+    """Input now refuses such a date (tests/test_clinic_api.py); a row written before that, put
+    here below the validation, used to make the dashboard fail for every user (OverflowError)."""
+    from ketasim.registry._db import transaction
+    from ketasim.registry._inputs import SessionIn
+    from ketasim.registry._registry import _details, _session_row
+
+    uid = clinic.patient()
+    clinic.session(uid, 0)
+    legacy = SessionIn.model_construct(
+        patient_uid=uid, started_at=datetime(9999, 12, 31, 12, 0, tzinfo=UTC), drug="esketamine",
+        route="intranasal", dose_mg=56.0, lot_number=None, device_times_min=None, infusion_end_min=None,
+        infusion_rate_mg_per_h=None, cadss_max=None, moaas_min=None, adverse_events=(),
+        ready_for_discharge_min=None, rems=None,
+    )  # fmt: skip
+    with transaction(clinic.r.engine) as db:
+        db.add(_session_row(clinic.nurse, None, legacy, _details(legacy), None))
+    board = dashboard(clinic.r, clinic.doctor)
+    (row,) = [r for r in board.with_alerts if r.patient_uid == uid]
+    overdue = [a for a in row.alerts if a.kind == "rems_overdue"]
+    assert len(overdue) == 1 and str(T0.date()) in overdue[0].message  # the real session's form is still chased

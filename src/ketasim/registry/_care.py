@@ -182,7 +182,10 @@ def alerts(
             elif v.taken_at <= s.started_at and ((sbp or 0) > sbp_hold or (dbp or 0) > dbp_hold):
                 text = f"BP {_bp(sbp, dbp)} before dosing, over the hold limits {sbp_hold:g}/{dbp_hold:g}"
                 add("bp_over_hold_limits", False, v.uid, v.taken_at, text, hold_source)
-        due = s.started_at + timedelta(days=rems_deadline_days())
+        try:
+            due = s.started_at + timedelta(days=rems_deadline_days())
+        except OverflowError:  # a row dated near year 9999, stored before input was bounded
+            continue
         late = datetime.combine(on, datetime.min.time(), UTC) > due
         if s.drug == "esketamine" and not (s.rems or {}).get("submitted_at") and late:
             text = f"REMS Patient Monitoring Form of the {s.started_at.date()} session not submitted"
