@@ -22,6 +22,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ketasim.io.files import RepeatedKeyError, unique_keys
+
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 """The Host headers the server answers by default: loopback only."""
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -218,26 +220,13 @@ class UniqueJsonKeys:
         await self.app(scope, replay, send)
 
 
-class _RepeatedKeyError(Exception):
-    pass
-
-
 def _repeated_key(body: bytes) -> str | None:
     """The first key given twice in one object of a JSON body, or None (also for bodies that
-    are not JSON)."""
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in seen:
-                raise _RepeatedKeyError(key)
-            seen[key] = value
-        return seen
-
+    are not JSON: the route answers those)."""
     try:
-        json.loads(body, object_pairs_hook=unique)
-    except _RepeatedKeyError as err:
-        return str(err.args[0])
+        json.loads(body, object_pairs_hook=unique_keys)
+    except RepeatedKeyError as err:
+        return err.key
     except (ValueError, RecursionError):
         return None
     return None

@@ -94,21 +94,31 @@ def read_document(path: str | Path, error: type[InputError] = InputError, field:
     return data
 
 
+class RepeatedKeyError(ValueError):
+    """A JSON object that gives a key twice (``key``: the first repeated)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"the key {key!r} appears twice in one object (which one was meant?)")
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook`` refusing a repeated key (:class:`RepeatedKeyError`)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RepeatedKeyError(key)
+        out[key] = value
+    return out
+
+
 def parse_json(text: str) -> Any:
     """JSON without NaN or Infinity, or a key twice in one object (``ValueError``)."""
 
     def refuse_constant(name: str) -> Any:
         raise ValueError(f"{name} is not a number JSON allows")
 
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ValueError(f"the key {key!r} appears twice in one object (which one was meant?)")
-            out[key] = value
-        return out
-
-    return json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique)
+    return json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique_keys)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
