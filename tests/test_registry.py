@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from ketasim.clinic.patient import MAX_COURSE_DAY
 from ketasim.registry import (
     PERMISSIONS,
     ROLES,
@@ -29,6 +30,7 @@ from ketasim.registry import (
     dashboard,
     export_fhir,
     import_fhir,
+    latest_plan,
     patient_status,
     rems_form,
     rems_form_html,
@@ -504,6 +506,35 @@ def test_status_updates_the_forecast_from_stored_scores_and_says_what_is_due(cli
     board = dashboard(clinic.r, clinic.nurse, on=status.next_session_due)
     assert [r.patient_uid for r in board.due_today] == [uid]
     assert "does not replace clinical judgement" in status.disclaimer
+
+
+@pytest.mark.parametrize("last_day", [MAX_COURSE_DAY, MAX_COURSE_DAY + 1, 800])
+def test_a_course_longer_than_the_planner_takes_still_shows_its_record(clinic: Clinic, last_day: int) -> None:
+    """Years of maintenance (or a session typed with a wrong year) put the latest score past the
+    planner's last course day; the record gave 422 for every reader.  Now the status keeps the
+    scores, response and alerts and says why there is no forecast; a new plan is refused."""
+    uid = clinic.patient()
+    clinic.session(uid, -last_day)
+    clinic.session(uid, 0)
+    clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": uid, "instrument": "MADRS",
+        "taken_at": T0.isoformat(), "total": 12})  # fmt: skip
+    on = (T0 + timedelta(days=1)).date()
+    status = patient_status(clinic.r, clinic.doctor, uid, on=on)
+    assert [round(p.day) for p in status.trajectory] == [last_day] and status.state.responded
+    assert status.sessions_done == 2 and status.first_session == T0 - timedelta(days=last_day)
+    if last_day <= MAX_COURSE_DAY:
+        assert status.forecast is not None and status.review is not None and status.forecast_note is None
+        assert save_plan(clinic.r, clinic.doctor, uid).version == 1
+        return
+    assert status.forecast is None and status.review is None
+    assert (
+        status.forecast_note
+        and f"day {last_day}" in status.forecast_note
+        and str(MAX_COURSE_DAY) in status.forecast_note
+    )
+    with pytest.raises(RegistryError, match=f"patient_uid: {uid} cannot be planned.*{MAX_COURSE_DAY} days"):
+        save_plan(clinic.r, clinic.doctor, uid)
+    assert latest_plan(clinic.r, clinic.doctor, uid) is None  # nothing written
 
 
 def test_an_actor_that_does_not_exist_gets_nothing(clinic: Clinic) -> None:

@@ -276,6 +276,8 @@ def status_command(
     ]
     if status.forecast is not None:
         rows.append(("forecast response probability", f"{status.forecast.response_probability:.2f}"))
+    elif status.forecast_note:
+        rows.append(("forecast", status.forecast_note))
     rows += [(f"alert ({a.severity})", f"{a.kind}: {a.message}") for a in status.alerts]
     _out(status, output_format, rows)
 

@@ -65,10 +65,14 @@ class PlannedTreatment(StrictModel):
         return self
 
 
+MAX_COURSE_DAY = 730
+"""The last day of a course the planner takes a score from (day 0 is the first session)."""
+
+
 class ObservedScore(StrictModel):
     """A score recorded during treatment; day 0 is the first session."""
 
-    day: Real = Field(le=730)
+    day: Real = Field(le=MAX_COURSE_DAY)
     scale: str
     score: Real
 

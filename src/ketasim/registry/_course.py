@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ketasim import DISCLAIMER
 from ketasim.clinic.forecast import Forecast
-from ketasim.clinic.patient import PatientFile
+from ketasim.clinic.patient import MAX_COURSE_DAY, PatientFile
 from ketasim.clinic.plan import plan_patient
 from ketasim.clinic.review import CourseReview
 from ketasim.params import ParameterSet
@@ -68,6 +68,8 @@ class PatientStatus(BaseModel):
     next_session_due: date | None
     next_session_basis: str
     alerts: list[Alert]
+    forecast_note: str | None = None
+    """Why there is no forecast or course review, when the planner cannot take the course."""
     disclaimer: str = DISCLAIMER
 
 
@@ -137,6 +139,18 @@ def planner_file(record: PatientRecord, on: date, points: list[ScorePoint]) -> P
     return p.planner_patient(on, observed)
 
 
+def beyond_planner(points: list[ScorePoint]) -> str | None:
+    """Why the planner cannot take this course's scores (the latest lies past the planner's
+    last course day, counted from the first session), or None."""
+    if not points or points[-1].day <= MAX_COURSE_DAY:
+        return None
+    last = points[-1]
+    return (
+        f"the latest {last.instrument} score ({last.taken_at.date()}) falls on day {last.day:.0f} after the first "
+        f"session; the planner forecasts a course of at most {MAX_COURSE_DAY} days"
+    )
+
+
 def save_plan(registry: Registry, actor: Actor, patient_uid: str, params: ParameterSet | None = None) -> StoredPlan:
     """Run the planner on the stored patient (with every stored score) and keep the plan as
     a new version, not yet approved."""
@@ -145,6 +159,8 @@ def save_plan(registry: Registry, actor: Actor, patient_uid: str, params: Parame
         course = _load(db, row)
         on = datetime.now(UTC).date()
         points = trajectory(course.patient, course.sessions, course.questionnaires)
+        if (why := beyond_planner(points)) is not None:
+            raise RegistryError.one("patient_uid", f"{patient_uid} cannot be planned from its stored course: {why}")
         plan = plan_patient(planner_file(course.patient, on, points), copies=PLAN_COPIES, params=params)
         old = course.plan
         new = PlanRow(
@@ -232,8 +248,11 @@ def patient_status(
         course = _load(db, row)
         audit(db, actor, "read", "status", patient_uid, patient_uid=patient_uid)
     points = trajectory(course.patient, course.sessions, course.questionnaires)
-    planned = plan_patient(planner_file(course.patient, on, points), copies=PLAN_COPIES, params=params)
-    forecast = planned.forecast
+    note = beyond_planner(points)
+    planned = (
+        None if note else plan_patient(planner_file(course.patient, on, points), copies=PLAN_COPIES, params=params)
+    )
+    forecast = planned.forecast if planned else None
     due, basis = next_due(dict(course.plan.plan) if course.plan else None, course.sessions, forecast)
     return PatientStatus(
         patient_uid=patient_uid,
@@ -241,12 +260,13 @@ def patient_status(
         state=course_state(course.patient, points),
         trajectory=points,
         forecast=forecast,
-        review=planned.course_review,
+        review=planned.course_review if planned else None,
         first_session=first_session_at(course.sessions),
         sessions_done=len(course.sessions),
         next_session_due=due,
         next_session_basis=basis,
         alerts=alerts(course.patient, course.sessions, course.vitals, course.questionnaires, on),
+        forecast_note=f"no forecast or course review: {note}" if note else None,
     )
 
 
