@@ -303,3 +303,24 @@ def test_what_the_registry_could_not_keep_is_refused_and_its_pages_still_open(ap
         json={**nasal, "started_at": now, "dose_mg": 56, "lot_number": "a\u0000b"},
     )
     assert r.status_code == 422 and "lot_number" in r.text
+
+
+def test_a_course_past_the_planners_days_opens_with_a_note_in_the_api_and_the_page(app: Any) -> None:
+    """A session more than 730 days before the latest score (years of maintenance, or a wrong
+    year typed) made the record a 422 for every reader: the planner takes at most 730 days."""
+    doc, h = client(app, "prescriber")
+    pid = doc.post("/api/clinic/patients", json=PATIENT, headers=h).json()["id"]
+    now = datetime.now(UTC)
+    for start in (now - timedelta(days=800), now - timedelta(hours=2)):
+        body = {"started_at": start.isoformat(), "drug": "esketamine", "route": "intranasal", "dose_mg": 56}
+        assert doc.post(f"/api/clinic/patients/{pid}/sessions", headers=h, json=body).status_code == 201
+    score = {"date": now.date().isoformat(), "scale": "MADRS", "score": 14}
+    assert doc.post(f"/api/clinic/patients/{pid}/scores", json=score, headers=h).status_code == 201
+    r = doc.get(f"/api/clinic/patients/{pid}")
+    assert r.status_code == 200, r.text
+    record = r.json()
+    assert record["forecast"] is None and record["review"] is None and record["state"]["responded"] is True
+    assert "730 days" in record["forecast_note"] and len(record["trajectory"]) == 1
+    web, _ = _web_client(app, "nurse")
+    page = web.get(f"/clinic/patients/{pid}")
+    assert page.status_code == 200 and 'id="forecast-note"' in page.text and "730 days" in page.text
