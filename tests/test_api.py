@@ -302,7 +302,10 @@ def test_security_headers_on_pages_and_api(client: TestClient) -> None:
         )
         assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
         assert h["referrer-policy"] == "no-referrer"
+        assert "strict-transport-security" not in h  # plain HTTP: HSTS would be ignored
     assert client.get("/api/health").headers["cache-control"] == "no-store"
+    secure = TestClient(client.app, base_url="https://localhost")
+    assert secure.get("/api/health").headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_heavy_requests_over_the_limit_get_503_with_retry_after(client: TestClient) -> None:

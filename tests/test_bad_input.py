@@ -477,3 +477,4 @@ def test_small_cli_refusals_found_by_the_audit(tmp_path: Path) -> None:
     _refused(["simulate", "/dev/zero"], "not a regular file")
     _refused(["plan", str(PATIENT), "--rules", "/dev/zero"], "--rules", "not a regular file")
     _refused(["serve", "--host", "999.1.1.1", "--port", "18770"], "--host", "999.1.1.1")
+    _refused(["serve", "--trust-proxy", "proxy.example", "--port", "18770"], "--trust-proxy", "not an IP address")

@@ -324,3 +324,17 @@ def test_a_course_past_the_planners_days_opens_with_a_note_in_the_api_and_the_pa
     web, _ = _web_client(app, "nurse")
     page = web.get(f"/clinic/patients/{pid}")
     assert page.status_code == 200 and 'id="forecast-note"' in page.text and "730 days" in page.text
+
+
+def test_signing_in_again_ends_the_session_the_client_had(app: Any) -> None:
+    """Found by a security audit: a second sign-in left the first session alive until idle."""
+    from ketasim.api.routers.clinic_api import COOKIE
+
+    c, _ = client(app, "nurse")
+    first = c.cookies.get(COOKIE)
+    assert first and c.get("/api/clinic/dashboard").status_code == 200
+    r = c.post("/api/clinic/login", json={"username": "nurse", "password": PASSWORD})
+    assert r.status_code == 200 and c.cookies.get(COOKIE) != first
+    assert c.get("/api/clinic/dashboard").status_code == 200
+    stale = TestClient(app, base_url="http://localhost", cookies={COOKIE: first})
+    assert stale.get("/api/clinic/dashboard").status_code == 401

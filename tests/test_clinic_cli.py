@@ -157,3 +157,21 @@ def test_only_init_and_demo_create_a_registry(tmp_path: Path) -> None:
     assert r.returncode == 2 and "clinic init" in r.stderr, r.stderr
     assert not (tmp_path / "not").exists()
     assert cli("init").returncode == 0 and missing.is_file()
+
+
+def test_an_administrator_disables_and_resets_accounts_from_the_command_line(cli: Cli) -> None:
+    r = cli("change-user", "nurse", "--disable", "--as", "admin")
+    assert r.returncode == 0 and "disabled" in r.stdout, r.stderr
+    r = cli("dashboard", "--as", "nurse")
+    assert r.returncode == 3 and "refused" in r.stdout  # she can no longer sign in
+    r = cli("change-user", "nurse", "--enable", "--role", "viewer", "--password-stdin", "--as", "admin",
+            new="her brand new passphrase")  # fmt: skip
+    assert r.returncode == 0 and "viewer" in r.stdout, r.stderr
+    assert cli("dashboard", "--as", "nurse", password="her brand new passphrase").returncode == 0
+    assert cli("dashboard", "--as", "nurse").returncode == 3  # the old password is gone
+    r = cli("change-user", "nobody", "--disable", "--as", "admin")
+    assert r.returncode == 2 and "NAME" in r.stderr and "not an account" in r.stderr
+    r = cli("change-user", "admin", "--disable", "--as", "admin")
+    assert r.returncode == 2 and "own account" in r.stderr
+    r = cli("change-user", "doc", "--disable", "--as", "doc")
+    assert r.returncode == 3 and "may not manage users" in r.stdout

@@ -4,6 +4,7 @@ by the tests (tests/pg.py).  Every test that touches storage runs on both."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -113,15 +114,34 @@ def test_migrations_build_exactly_the_models_schema(clinic: Clinic) -> None:
     Registry.open(str(clinic.r.engine.url.render_as_string(hide_password=False)))  # idempotent upgrade
 
 
-@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}", "replace", "TRUNCATE {t}"])
 @pytest.mark.parametrize("table", ["patients", "audit_events", "questionnaires"])
 def test_clinical_and_audit_rows_cannot_be_changed_or_deleted(clinic: Clinic, table: str, statement: str) -> None:
+    """UPDATE and DELETE since the first schema; SQLite's INSERT OR REPLACE of a stored row
+    (which deletes it without a DELETE trigger) and PostgreSQL's TRUNCATE since an audit found
+    them (2026-12-07)."""
     uid = clinic.patient()
     clinic.r.record_questionnaire(
         clinic.nurse, {"patient_uid": uid, "instrument": "MADRS", "taken_at": T0.isoformat(), "total": 30}
     )
+    sqlite = clinic.r.engine.dialect.name == "sqlite"
+    if statement == "TRUNCATE {t}" and sqlite:
+        return  # SQLite has no TRUNCATE (its DELETE without WHERE is the case above)
+    with clinic.r.engine.connect() as c:
+        before = c.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings().all()
+    if statement == "replace":
+        row = dict(before[0])
+        cols = ", ".join(row)
+        verb = "INSERT OR REPLACE" if sqlite else "INSERT"
+        tail = "" if sqlite else " ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id"
+        statement = f"{verb} INTO {{t}} ({cols}) VALUES ({', '.join(':' + k for k in row)}){tail}"
+        params = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
+    else:
+        params = {}
     with pytest.raises(DBAPIError, match="append-only"), clinic.r.engine.begin() as c:
-        c.execute(text(statement.format(t=table)))
+        c.execute(text(statement.format(t=table)), params)
+    with clinic.r.engine.connect() as c:
+        assert c.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings().all() == before
 
 
 def test_a_correction_is_a_new_version_that_keeps_the_old(clinic: Clinic) -> None:
@@ -655,3 +675,94 @@ def test_a_session_row_dated_9999_stored_before_input_was_bounded_does_not_break
     (row,) = [r for r in board.with_alerts if r.patient_uid == uid]
     overdue = [a for a in row.alerts if a.kind == "rems_overdue"]
     assert len(overdue) == 1 and str(T0.date()) in overdue[0].message  # the real session's form is still chased
+
+
+# ---- found by a security audit (2026-12-07) ----------------------------------------------------
+
+
+def test_an_administrator_manages_and_audits_their_own_site_only(clinic: Clinic) -> None:
+    """An admin of one site could create a prescriber at another site and read its patients,
+    and read every site's audit. A site with no accounts may still be opened by any admin."""
+    with pytest.raises(PermissionError, match="own site"):
+        clinic.r.create_user(clinic.admin, "rogue", "R", "prescriber", PASSWORD, site="north")
+    east_admin = clinic.r.create_user(clinic.admin, "east-admin", "E", "admin", PASSWORD, site="east")
+    east_doc = clinic.r.create_user(east_admin, "east-doc", "D", "prescriber", PASSWORD, site="east")
+    with pytest.raises(PermissionError, match="own site"):
+        clinic.r.create_user(clinic.admin, "east-2", "E", "nurse", PASSWORD, site="east")
+    main_patient = clinic.patient()
+    clinic.r.patient(clinic.doctor, main_patient)
+    east_patient = clinic.r.add_patient(east_doc, {**copy.deepcopy(PATIENT), "mrn": "E-1"}).uid
+    with pytest.raises(PermissionError):
+        clinic.r.login("nobody-by-that-name", "a wrong password!")
+    east_rows = clinic.r.audit_log(east_admin, limit=10_000)
+    main_rows = clinic.r.audit_log(clinic.admin, limit=10_000)
+    assert {r.patient_uid for r in east_rows} - {None} == {east_patient}
+    main_patients = {r.patient_uid for r in main_rows}
+    assert main_patient in main_patients and east_patient not in main_patients
+    assert clinic.r.audit_log(east_admin, main_patient) == []
+    east_users = {r.username for r in east_rows}
+    assert {"east-doc", "east-admin"} <= east_users and "doctor" not in east_users
+    assert any(r.action == "login" and r.outcome == "refused" for r in east_rows)  # no account: every site sees it
+
+
+def test_a_failed_sign_in_keeps_no_typed_name_and_a_lock_is_audited(clinic: Clinic) -> None:
+    """What was typed as a user name went into the audit: a password or a patient's name."""
+    for typed in ("MySecret-Passw0rd!", "Alex Sample DEMO-0001", '=HYPERLINK("http://evil.example")'):
+        with pytest.raises(PermissionError):
+            clinic.r.login(typed, "whatever it is here")
+    for _ in range(6):
+        with pytest.raises(PermissionError):
+            clinic.r.login("nurse", "not her password!")
+    rows = clinic.r.audit_log(clinic.admin, limit=10_000)
+    logins = [(r.username, r.outcome) for r in rows if r.action == "login"]
+    assert ("-", "refused") in logins and ("nurse", "locked") in logins
+    assert not {u for u, _ in logins} & {"MySecret-Passw0rd!", "Alex Sample DEMO-0001"}
+    assert not any(u.startswith("=") for u, _ in logins)
+
+
+def test_an_administrator_disables_changes_and_resets_accounts(clinic: Clinic) -> None:
+    """There was no way to disable a departing person's account, change a role or reset a
+    password short of editing the database."""
+    _, token, _ = clinic.r.login("nurse", PASSWORD)
+    assert clinic.r.resume(token) is not None
+    clinic.r.change_user(clinic.admin, "nurse", active=False)
+    assert clinic.r.resume(token) is None  # her open session ended
+    with pytest.raises(PermissionError):
+        clinic.r.login("nurse", PASSWORD)
+    with pytest.raises(PermissionError):
+        clinic.r.patients(clinic.nurse)  # an actor held before the change is refused too
+    clinic.r.change_user(clinic.admin, "nurse", active=True, role="viewer")
+    viewer_nurse, _, _ = clinic.r.login("nurse", PASSWORD)
+    assert viewer_nurse.role == "viewer"
+    for _ in range(5):
+        with pytest.raises(PermissionError):
+            clinic.r.login("doctor", "not his password!")
+    with pytest.raises(PermissionError):
+        clinic.r.login("doctor", PASSWORD)  # locked
+    clinic.r.change_user(clinic.admin, "doctor", password="a new long passphrase")
+    assert clinic.r.login("doctor", "a new long passphrase")[0].role == "prescriber"  # the lock is lifted
+    with pytest.raises(PermissionError):
+        clinic.r.login("doctor", PASSWORD)
+    refusals = [
+        (lambda: clinic.r.change_user(clinic.admin, "north", active=False), "username", "not an account of site"),
+        (lambda: clinic.r.change_user(clinic.admin, "admin", active=False), "username", "own account"),
+        (lambda: clinic.r.change_user(clinic.admin, "admin", role="nurse"), "username", "own account"),
+        (lambda: clinic.r.change_user(clinic.admin, "viewer"), "change", "nothing to change"),
+        (lambda: clinic.r.change_user(clinic.admin, "viewer", role="janitor"), "role", "not a role"),
+        (lambda: clinic.r.change_user(clinic.admin, "viewer", password="short"), "password", "12"),
+    ]
+    for call, field, message in refusals:
+        with pytest.raises(RegistryError, match=f"{field}.*{message}"):
+            call()
+    with pytest.raises(PermissionError):
+        clinic.r.change_user(viewer_nurse, "viewer", active=False)
+
+
+def test_a_new_sqlite_registry_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "new-folder" / "clinic.db"
+    registry = Registry.open(f"sqlite:///{path}")
+    registry.create_user(None, "admin", "A", "admin", PASSWORD)
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    for side in path.parent.iterdir():  # -wal and -shm take the database file's mode
+        assert side.stat().st_mode & 0o077 == 0, side
+    registry.engine.dispose()

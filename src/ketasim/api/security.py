@@ -48,6 +48,9 @@ HEADERS = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+"""Sent on responses served over HTTPS (ASVS 9.1.1; a year, without subdomains: the
+deployment's other hosts are not this app's to bind)."""
 _HOST_NAME = re.compile(
     r"^(\*\.)?([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -117,6 +120,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         no_store = str(scope.get("path", "")).startswith("/api/")
+        https = scope.get("scheme") == "https"
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -124,6 +128,8 @@ class SecurityHeaders:
                 headers += HEADERS
                 if no_store:
                     headers.append((b"cache-control", b"no-store"))
+                if https:
+                    headers.append(HSTS)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -187,6 +187,39 @@ def add_user_command(
     console.print(f"account {username} ({role}) created")
 
 
+@clinic_app.command("change-user")
+def change_user_command(
+    username: Annotated[str, typer.Argument(metavar="NAME", help="The account's user name.")],
+    as_user: AsOption,
+    role: Annotated[str | None, typer.Option(help="A new role: admin, prescriber, nurse or viewer.")] = None,
+    enable: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Let the account sign in again, or stop it.")
+    ] = None,
+    new_password: Annotated[
+        bool,
+        typer.Option(
+            "--new-password",
+            help=f"Reset the password: from {NEW_PASSWORD_ENV}, --password-stdin or a prompt (lifts a lock).",
+        ),
+    ] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the new password from stdin.")] = False,
+    db: DbOption = None,
+) -> None:
+    """An administrator changes an account of their own site: role, enabled or disabled (a
+    person who leaves is disabled, never deleted), or password. Its open sessions end."""
+    password = None
+    if new_password or password_stdin:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = _password(NEW_PASSWORD_ENV, f"new password for {username}")
+    flags = {"username": "NAME", "role": "--role", "password": "--new-password", "change": "NAME"}
+    with acting(db, as_user) as (registry, actor), refusing("NAME", flags):
+        changed = registry.change_user(actor, username, role=role, active=enable, password=password)
+    state = "" if enable is None else (", enabled" if enable else ", disabled")
+    console.print(f"account {changed.username} ({changed.role}{state}) changed; its open sessions ended")
+
+
 @clinic_app.command("add-patient")
 def add_patient_command(
     patient_file: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from typing import Annotated
 
@@ -27,6 +28,13 @@ def serve_command(
         str | None,
         typer.Option(help="A clinic registry (sqlite:///PATH or postgresql+psycopg://…): its pages under /clinic."),
     ] = None,
+    trust_proxy: Annotated[
+        str | None,
+        typer.Option(
+            help="The IP address of a reverse proxy (TLS) whose X-Forwarded-For and X-Forwarded-Proto are "
+            "believed; by default no client's are (a client could choose its address for the sign-in throttle)."
+        ),
+    ] = None,
 ) -> None:
     """Start the web app and HTTP API (FastAPI under uvicorn): pages at http://HOST:PORT/,
     API docs at /docs, schema at /openapi.json.  A research and decision-support tool: it
@@ -47,6 +55,11 @@ def serve_command(
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         bad("--host", f"{host!r} is not an interface this machine can listen on (an IP address or a host name)")
+    if trust_proxy is not None:
+        try:
+            ipaddress.ip_address(trust_proxy)
+        except ValueError:
+            bad("--trust-proxy", f"{trust_proxy!r} is not an IP address")
     limits = Limits(validation_n=validation_n, max_patient_courses=max_patient_courses, allowed_hosts=hosts)
     registry = None
     if db is not None:
@@ -57,4 +70,12 @@ def serve_command(
     app_ = create_app(limits, parameters(params_file), registry)
     console.print(f"ketasim {__version__}: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     disclaimer()
-    uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        app_,
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=trust_proxy is not None,
+        forwarded_allow_ips=trust_proxy or "",
+    )

@@ -92,7 +92,8 @@ def create_user(
     db: Session, actor: Actor | None, username: str, full_name: str, role: str, site: str, password: str
 ) -> Actor:
     """A new personal account. ``actor`` None only for the first account of an empty registry
-    (which must be an administrator)."""
+    (which must be an administrator). An administrator manages their own site's accounts; a
+    site that has none yet may be opened by any administrator (it holds no records)."""
     if actor is None:
         if db.scalar(select(User.id).limit(1)) is not None:
             raise PermissionError("the registry has accounts: an administrator creates new ones")
@@ -100,6 +101,8 @@ def create_user(
             raise RegistryError.one("role", "the first account must be an admin")
     else:
         authorize(actor, "manage_users")
+        if site != actor.site and db.scalar(select(User.id).where(User.site == site).limit(1)) is not None:
+            raise PermissionError("an administrator manages the accounts of their own site")
     if role not in ROLES:
         raise RegistryError.one("role", f"{role!r} is not a role; allowed: {', '.join(ROLES)}")
     if not (1 <= len(username) <= 64 and username.replace(".", "").replace("-", "").replace("_", "").isalnum()):
@@ -136,13 +139,14 @@ def authenticate(db: Session, username: str, password: str) -> Actor | None:
     was wrong; an account locks for 15 min after 5 failures)."""
     user = db.scalar(select(User).where(User.username == username))
     t = now()
-    if user is None or not user.active:
+    if user is None or not user.active or (user.locked_until is not None and _aware(user.locked_until) > t):
         with suppress(VerificationError):  # spend the same time as a real check
             _HASHER.verify(_DUMMY_HASH, password)
-        audit(db, None, "login", "user", None, outcome="refused", username=username[:64])
-        return None
-    if user.locked_until is not None and _aware(user.locked_until) > t:
-        audit(db, None, "login", "user", str(user.id), outcome="locked", username=user.username)
+        if user is None:  # what was typed is not kept: it may be a password or a patient's name
+            audit(db, None, "login", "user", None, outcome="refused")
+        else:
+            outcome = "refused" if not user.active else "locked"
+            audit(db, None, "login", "user", str(user.id), outcome=outcome, username=user.username)
         return None
     try:
         _HASHER.verify(user.password_hash, password)
@@ -200,3 +204,42 @@ def end_session(db: Session, token: str) -> None:
         user = db.get(User, row.user_id)
         if user is not None:
             audit(db, Actor(user.id, user.username, user.role, user.site), "logout", "user", str(user.id))
+
+
+def change_user(
+    db: Session,
+    actor: Actor,
+    username: str,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> Actor:
+    """An administrator changes an account of their own site: its role, whether it may sign in
+    (a departing or compromised account is disabled, never deleted: the audit names it), or
+    its password (a reset also lifts a lock). Every change ends the account's open sessions;
+    an administrator cannot disable or demote their own account (the site keeps one)."""
+    authorize(actor, "manage_users")
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None or user.site != actor.site:
+        raise RegistryError.one("username", f"{username!r} is not an account of site {actor.site!r}")
+    if role is None and active is None and password is None:
+        raise RegistryError.one("change", "nothing to change: give a role, enable or disable, or a new password")
+    if role is not None and role not in ROLES:
+        raise RegistryError.one("role", f"{role!r} is not a role; allowed: {', '.join(ROLES)}")
+    if user.id == actor.id and (active is False or (role is not None and role != "admin")):
+        raise RegistryError.one("username", "an administrator cannot disable or demote their own account")
+    if password is not None:
+        check_password_policy(password)
+        user.password_hash = _HASHER.hash(password)
+        user.failed_logins = 0
+        user.locked_until = None
+    if role is not None:
+        user.role = role
+    if active is not None:
+        user.active = active
+    t = now()
+    for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))):
+        row.ended_at = t
+    audit(db, actor, "change", "user", str(user.id))
+    return Actor(user.id, user.username, user.role, user.site)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_file(path: Path) -> None:
+    """A new SQLite registry readable by its owner only (HIPAA §164.312(a)(1)): missing folders
+    are made 0700 and the file 0600 (SQLite gives its -wal and -shm files the same mode); an
+    existing file keeps the mode its owner chose."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def connect(url: str | None = None, *, create: bool = True) -> Engine:
     """An engine for ``url`` (default :func:`default_url`); refuses other databases, and
     without ``create`` an SQLite file that does not exist (nothing is created)."""
@@ -60,7 +69,7 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
             raise RegistryError.one("db", "an SQLite registry needs a file path: sqlite:///PATH")
         if not create and not Path(parsed.database).is_file():
             raise RegistryError.one("db", "holds no ketasim registry yet: create it with `ketasim clinic init`")
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database))
     engine = create_engine(parsed, future=True)
     if parsed.drivername == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -134,6 +134,20 @@ class Registry:
         """A personal account (the first one of an empty registry: an admin, no actor)."""
         with self._unit(actor, "user") as db:
             return _auth.create_user(db, actor, username, full_name, role, site, password)
+
+    def change_user(
+        self,
+        actor: Actor,
+        username: str,
+        *,
+        role: str | None = None,
+        active: bool | None = None,
+        password: str | None = None,
+    ) -> Actor:
+        """Change an account of the administrator's site: role, enabled or not, password (its
+        open sessions end)."""
+        with self._unit(actor, "user") as db:
+            return _auth.change_user(db, actor, username, role=role, active=active, password=password)
 
     def login(self, username: str, password: str) -> tuple[Actor, str, str]:
         """(actor, session token, CSRF token); refused the same way for a wrong name or
@@ -396,17 +410,28 @@ class Registry:
     # ---- audit ----------------------------------------------------------------------------------
 
     def audit_log(self, actor: Actor, patient_uid: str | None = None, limit: int = 500) -> list[AuditRow]:
-        """The newest audit rows (optionally of one patient); reading it is audited too."""
+        """The newest audit rows of the administrator's site (optionally of one patient);
+        reading it is audited too."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise RegistryError.one("limit", f"{limit!r} is not allowed: 1–10000")
         with self._unit(actor, "audit") as db:
             authorize(actor, "read_audit")
-            query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+            query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).where(_of_site(actor.site))
             if patient_uid is not None:
                 query = query.where(AuditEvent.patient_uid == patient_uid)
             rows = [AuditRow.model_validate(r, from_attributes=True) for r in db.scalars(query)]
             audit(db, actor, "read", "audit", None, patient_uid=patient_uid)
             return rows
+
+
+def _of_site(site: str) -> ColumnElement[bool]:
+    """Audit rows an administrator of ``site`` reads: those of its accounts, of its patients,
+    and sign-ins under no known account (registry-wide, and holding no name)."""
+    return or_(
+        AuditEvent.user_id.in_(select(User.id).where(User.site == site)),
+        AuditEvent.patient_uid.in_(select(PatientRow.uid).where(PatientRow.site == site)),
+        AuditEvent.user_id.is_(None) & AuditEvent.patient_uid.is_(None),
+    )
 
 
 SESSION_CORE = ("patient_uid", "started_at", "drug", "route", "dose_mg")

@@ -48,6 +48,15 @@ class _RefusedError(Exception):
         self.status, self.message = status, message
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(text: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP CSV injection): one that
+    starts like a formula gets a leading apostrophe (a lone "-", the audit's no-name, stays)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) and text != "-" else text
+
+
 @contextmanager
 def refusals() -> Iterator[None]:
     """A refused permission is a 403 page, refused input a 422 page (never a 5xx)."""
@@ -113,6 +122,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
             response = _page("clinic_login.html.j2", 401, csrf=fresh, message=str(err))
             _cookie(response, request, LOGIN_COOKIE, fresh)
             return response
+        registry.logout(request.cookies.get(COOKIE, ""))  # a session this browser had before ends
         done = RedirectResponse("/clinic/audit" if who.role == "admin" else "/clinic", status_code=303)
         _cookie(done, request, COOKIE, token)
         done.delete_cookie(LOGIN_COOKIE, path="/")
@@ -169,8 +179,8 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         writer = csv.writer(out)
         writer.writerow(["at", "user", "action", "entity", "record", "patient_id", "outcome"])
         for a in rows:
-            writer.writerow([a.at.isoformat(), a.username, a.action, a.entity, a.entity_uid or "", a.patient_uid or "",
-                             a.outcome])  # fmt: skip
+            cells = [a.username, a.action, a.entity, a.entity_uid or "", a.patient_uid or "", a.outcome]
+            writer.writerow([a.at.isoformat(), *map(inert_cell, cells)])
         return Response(
             out.getvalue(),
             media_type="text/csv",

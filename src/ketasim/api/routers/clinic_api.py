@@ -161,6 +161,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
             _, token, csrf = registry.login(username, password)
         except PermissionError as err:
             raise HTTPException(401, str(err)) from None
+        registry.logout(request.cookies.get(COOKIE, ""))  # a session this client had before ends
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
         )
