@@ -148,15 +148,28 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         return _page("clinic_dashboard.html.j2", actor=actor, csrf=csrf, board=board)
 
     @r.get("/patients", response_class=HTMLResponse)
-    def patients(session: tuple[Actor, str] = signed, q: str = "") -> Response:
-        """The site's patients; ``?q=`` keeps those whose name or MRN contains it."""
-        actor, csrf = session
+    def patients(session: tuple[Actor, str] = signed) -> Response:
+        """The site's patients."""
+        return _patients_page(*session, "")
+
+    @r.post("/patients", response_class=HTMLResponse)
+    def search_patients(
+        session: tuple[Actor, str] = signed,
+        q: Annotated[str, Form(max_length=100)] = "",
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        """Those whose name or MRN contains ``q``: posted, so that a name never sits in a URL
+        (proxy logs, browser history)."""
+        check_csrf(session[1], csrf)
+        return _patients_page(*session, q)
+
+    def _patients_page(actor: Actor, csrf: str, q: str) -> Response:
         with refusals():
             found = registry.patients(actor)
-        term = q.strip().casefold()[:100]
+        term = q.strip().casefold()
         if term:
             found = [p for p in found if term in f"{p.given_name} {p.family_name} {p.mrn}".casefold()]
-        return _page("clinic_patients.html.j2", actor=actor, csrf=csrf, patients=found, q=q[:100])
+        return _page("clinic_patients.html.j2", actor=actor, csrf=csrf, patients=found, q=q)
 
     @r.get("/audit", response_class=HTMLResponse)
     def audit_page(session: tuple[Actor, str] = signed, patient: str = "", limit: int = 200) -> Response:
