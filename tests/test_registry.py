@@ -25,6 +25,7 @@ from ketasim.registry import (
     ROLES,
     Actor,
     QuestionnaireIn,
+    RecordNotFoundError,
     Registry,
     RegistryError,
     approve_plan,
@@ -766,3 +767,17 @@ def test_a_new_sqlite_registry_is_readable_by_its_owner_only(tmp_path: Path) -> 
     for side in path.parent.iterdir():  # -wal and -shm take the database file's mode
         assert side.stat().st_mode & 0o077 == 0, side
     registry.engine.dispose()
+
+
+def test_a_look_up_of_an_id_that_names_nothing_is_audited(clinic: Clinic) -> None:
+    """Probing ids left no trace (found by the security audit); what was typed is kept only
+    when it has an id's form."""
+    ghost = "0b5e6a1c-2f3d-4e5f-8a9b-0c1d2e3f4a5b"
+    for uid in (ghost, "Alex Sample"):
+        with pytest.raises(RecordNotFoundError):
+            clinic.r.patient(clinic.doctor, uid)
+    with pytest.raises(RecordNotFoundError):
+        clinic.r.session(clinic.nurse, ghost)
+    rows = [r for r in clinic.r.audit_log(clinic.admin, limit=10_000) if r.outcome == "not_found"]
+    assert sorted((r.username, r.entity, r.entity_uid or "-") for r in rows) == [
+        ("doctor", "patient", "-"), ("doctor", "patient", ghost), ("nurse", "session", ghost)]  # fmt: skip

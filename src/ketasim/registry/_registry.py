@@ -8,6 +8,7 @@ own transaction.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -122,9 +123,17 @@ class Registry:
             with transaction(self.engine) as other:
                 audit(other, actor, "denied", "patient", patient_uid, patient_uid=patient_uid, outcome="denied")
             row = None
+        elif row is None:
+            self._audit_unknown(actor, "patient", patient_uid)
         if row is None:
             raise RecordNotFoundError.one("patient_uid", "is not a patient of this registry you may see")
         return row
+
+    def _audit_unknown(self, actor: Actor, entity: str, uid: str) -> None:
+        """A look-up of an id that names no record (probing is seen in the audit); what was
+        given is kept only when it has an id's form, as it may be anything typed."""
+        with transaction(self.engine) as other:
+            audit(other, actor, "read", entity, uid if _UUID.fullmatch(uid) else None, outcome="not_found")
 
     # ---- people -----------------------------------------------------------------------------
 
@@ -288,6 +297,7 @@ class Registry:
         authorize(actor, permission)
         row = current(db, DosingSessionRow, session_uid)
         if row is None:
+            self._audit_unknown(actor, "session", session_uid)
             raise RecordNotFoundError.one("session_uid", "is not a session of this registry you may see")
         self._patient_for(db, actor, row.patient_uid, permission)
         return row
@@ -422,6 +432,9 @@ class Registry:
             rows = [AuditRow.model_validate(r, from_attributes=True) for r in db.scalars(query)]
             audit(db, actor, "read", "audit", None, patient_uid=patient_uid)
             return rows
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _of_site(site: str) -> ColumnElement[bool]:
