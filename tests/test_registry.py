@@ -180,6 +180,10 @@ def test_passwords_are_argon2_hashes_and_the_policy_holds(clinic: Clinic) -> Non
     assert hashes and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
     with pytest.raises(RegistryError, match="password"):
         clinic.r.create_user(clinic.admin, "short", "S", "nurse", "too short")
+    # ASVS 2.1.7 (found missing by the security audit): long enough, but common or guessable
+    for weak in ("password1234", "qwertyuiopas", "123456789012", "nat.nurse.2026", "Olive Tester 1"):
+        with pytest.raises(RegistryError, match="password: is too easy to guess"):
+            clinic.r.create_user(clinic.admin, "nat.nurse", "Olive Tester", "nurse", weak)
     with pytest.raises(RegistryError, match="role"):
         clinic.r.create_user(clinic.admin, "x", "X", "janitor", PASSWORD)
     with pytest.raises(PermissionError):

@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from ketasim.registry._audit import audit
 from ketasim.registry._db import RegistryError
@@ -43,6 +44,8 @@ record sessions, vitals and questionnaires; viewers only read. Anything not list
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's strength score a password needs (0–4; 3: "safely unguessable", Wheeler 2016)."""
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 IDLE_TIMEOUT = timedelta(minutes=15)
@@ -71,12 +74,19 @@ class Actor:
     site: str
 
 
-def check_password_policy(password: str) -> None:
-    """ASVS 2.1.1/2.1.2: 12 to 128 characters, not one character repeated."""
+def check_password_policy(password: str, *about: str) -> None:
+    """ASVS 2.1.1/2.1.2: 12 to 128 characters, not one character repeated; ASVS 2.1.7: not a
+    common or breached password nor one easily guessed from ``about`` (the user name, the
+    full name): zxcvbn's estimate, from its lists of passwords leaked in breaches, keyboard
+    patterns and words, must be at least 3 of 4 ("safely unguessable")."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise RegistryError.one("password", f"must have {MIN_PASSWORD}–{MAX_PASSWORD} characters")
     if len(set(password)) < 4:
         raise RegistryError.one("password", "must not be one or a few characters repeated")
+    estimate = zxcvbn(password, user_inputs=[a for a in about if a])
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        why = estimate["feedback"]["warning"] or "it is easy to guess"
+        raise RegistryError.one("password", f"is too easy to guess ({why.rstrip('.')}): use a few uncommon words")
 
 
 def authorize(actor: Actor, permission: Permission, site: str | None = None) -> None:
@@ -111,7 +121,7 @@ def create_user(
         raise RegistryError.one("full_name", "1–200 characters")
     if not 1 <= len(site) <= 64:
         raise RegistryError.one("site", "1–64 characters")
-    check_password_policy(password)
+    check_password_policy(password, username, full_name)
     if db.scalar(select(User.id).where(User.username == username)) is not None:
         raise RegistryError.one("username", f"{username!r} is taken")
     user = User(
@@ -230,7 +240,7 @@ def change_user(
     if user.id == actor.id and (active is False or (role is not None and role != "admin")):
         raise RegistryError.one("username", "an administrator cannot disable or demote their own account")
     if password is not None:
-        check_password_policy(password)
+        check_password_policy(password, user.username, user.full_name)
         user.password_hash = _HASHER.hash(password)
         user.failed_logins = 0
         user.locked_until = None
