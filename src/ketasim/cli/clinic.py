@@ -215,7 +215,8 @@ def change_user_command(
             password = _password(NEW_PASSWORD_ENV, f"new password for {username}")
     flags = {"username": "NAME", "role": "--role", "password": "--new-password", "change": "NAME"}
     with acting(db, as_user) as (registry, actor), refusing("NAME", flags):
-        changed = registry.change_user(actor, username, role=role, active=enable, password=password)
+        given = {"role": role, "active": enable, "password": password}
+        changed = registry.change_user(actor, username, **{k: v for k, v in given.items() if v is not None})
     state = "" if enable is None else (", enabled" if enable else ", disabled")
     console.print(f"account {changed.username} ({changed.role}{state}) changed; its open sessions ended")
 

@@ -15,7 +15,7 @@ import secrets
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal, TypedDict, Unpack, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -216,19 +216,20 @@ def end_session(db: Session, token: str) -> None:
             audit(db, Actor(user.id, user.username, user.role, user.site), "logout", "user", str(user.id))
 
 
-def change_user(
-    db: Session,
-    actor: Actor,
-    username: str,
-    *,
-    role: str | None = None,
-    active: bool | None = None,
-    password: str | None = None,
-) -> Actor:
+class AccountChange(TypedDict, total=False):
+    """What an administrator may change in an account (each optional)."""
+
+    role: str
+    active: bool
+    password: str
+
+
+def change_user(db: Session, actor: Actor, username: str, **change: Unpack[AccountChange]) -> Actor:
     """An administrator changes an account of their own site: its role, whether it may sign in
     (a departing or compromised account is disabled, never deleted: the audit names it), or
     its password (a reset also lifts a lock). Every change ends the account's open sessions;
     an administrator cannot disable or demote their own account (the site keeps one)."""
+    role, active, password = change.get("role"), change.get("active"), change.get("password")
     authorize(actor, "manage_users")
     user = db.scalar(select(User).where(User.username == username))
     if user is None or user.site != actor.site:

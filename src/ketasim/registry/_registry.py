@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 from sqlalchemy.exc import DBAPIError
@@ -144,19 +144,11 @@ class Registry:
         with self._unit(actor, "user") as db:
             return _auth.create_user(db, actor, username, full_name, role, site, password)
 
-    def change_user(
-        self,
-        actor: Actor,
-        username: str,
-        *,
-        role: str | None = None,
-        active: bool | None = None,
-        password: str | None = None,
-    ) -> Actor:
-        """Change an account of the administrator's site: role, enabled or not, password (its
-        open sessions end)."""
+    def change_user(self, actor: Actor, username: str, **change: Unpack[_auth.AccountChange]) -> Actor:
+        """Change an account of the administrator's site: ``role``, ``active`` (enabled or
+        not), ``password`` (its open sessions end)."""
         with self._unit(actor, "user") as db:
-            return _auth.change_user(db, actor, username, role=role, active=active, password=password)
+            return _auth.change_user(db, actor, username, **change)
 
     def login(self, username: str, password: str) -> tuple[Actor, str, str]:
         """(actor, session token, CSRF token); refused the same way for a wrong name or
