@@ -286,6 +286,18 @@ def test_docs_reference_no_external_host(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 404
 
 
+def test_a_post_from_another_sites_page_is_refused(client: TestClient) -> None:
+    """Found by the security audit: the sign-in form's token was a plain double submit that a
+    sibling subdomain could plant; now no state-changing request from another site's page gets
+    past the Origin check, whatever cookie or token it carries."""
+    for origin, status in (("http://evil.example", 403), ("null", 403), ("http://localhost.evil.example:8000", 403),
+                           ("http://localhost:8000", 200), ("http://127.0.0.1:8000", 200), (None, 200)):  # fmt: skip
+        headers = {} if origin is None else {"origin": origin}
+        r = client.post("/api/plan", json=PATIENT, headers=headers)
+        assert r.status_code == status, (origin, r.status_code, r.text[:200])
+    assert client.get("/api/health", headers={"origin": "http://evil.example"}).status_code == 200  # reads are safe
+
+
 def test_wrong_host_is_refused(client: TestClient) -> None:
     assert client.get("/api/health", headers={"host": "attacker.example"}).status_code == 400
     assert client.get("/api/health", headers={"host": "localhost:8000"}).status_code == 200
@@ -301,7 +313,7 @@ def test_security_headers_on_pages_and_api(client: TestClient) -> None:
             and "frame-ancestors 'none'" in h["content-security-policy"]
         )
         assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
-        assert h["referrer-policy"] == "no-referrer"
+        assert h["referrer-policy"] == "same-origin"  # nothing to other sites; our own forms keep their Origin
         assert "strict-transport-security" not in h  # plain HTTP: HSTS would be ignored
     assert client.get("/api/health").headers["cache-control"] == "no-store"
     secure = TestClient(client.app, base_url="https://localhost")

@@ -18,12 +18,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketasim.io.files import RepeatedKeyError, unique_keys
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing (RFC 9110 §9.2.1): answered whatever page sent them."""
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 """The Host headers the server answers by default: loopback only."""
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -43,7 +46,7 @@ HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would make browsers send "Origin: null" on our own forms
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
@@ -85,7 +88,10 @@ async def _json(send: Send, status: int, detail: str, headers: Sequence[tuple[by
 
 
 class HostAllowList:
-    """400 for a Host header not on the list (loopback by default; ``*.example.org`` allowed)."""
+    """400 for a Host header not on the list (loopback by default; ``*.example.org`` allowed),
+    and 403 for a state-changing request whose ``Origin`` is not on it (a browser names the
+    page a form or script was sent from: another site's page is refused before any cookie or
+    token is read, which covers the sign-in form too; ASVS 4.2.2)."""
 
     def __init__(self, app: ASGIApp, hosts: Sequence[str]) -> None:
         self.app = app
@@ -97,6 +103,14 @@ class HostAllowList:
         h = host.lower()
         return h in self.exact or any(h.endswith(s) for s in self.suffixes)
 
+    def origin_allowed(self, origin: str) -> bool:
+        """True for an ``Origin`` header whose host may be served (``null`` never is)."""
+        try:
+            host = urlsplit(origin).hostname
+        except ValueError:
+            return False
+        return origin != "null" and host is not None and self.allowed(host)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             headers = dict(scope.get("headers") or [])
@@ -104,6 +118,12 @@ class HostAllowList:
             if not self.allowed(host):
                 if scope["type"] == "http":
                     await _json(send, 400, f"Host {host!r} is not served here (configure allowed hosts)")
+                return
+            origin = headers.get(b"origin")
+            unsafe = scope["type"] == "websocket" or scope.get("method") not in SAFE_METHODS
+            if unsafe and origin is not None and not self.origin_allowed(origin.decode("latin-1")):
+                if scope["type"] == "http":
+                    await _json(send, 403, "a request from another site's page is refused (Origin not served here)")
                 return
         await self.app(scope, receive, send)
 
