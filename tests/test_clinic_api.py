@@ -338,3 +338,29 @@ def test_signing_in_again_ends_the_session_the_client_had(app: Any) -> None:
     assert c.get("/api/clinic/dashboard").status_code == 200
     stale = TestClient(app, base_url="http://localhost", cookies={COOKIE: first})
     assert stale.get("/api/clinic/dashboard").status_code == 401
+
+
+def test_break_glass_over_http(tmp_path: Path) -> None:
+    """A nurse reaches another site's patient after stating why; bad bodies are 422."""
+    from test_registry import PATIENT as STORED_PATIENT
+
+    registry = Registry.open(f"sqlite:///{tmp_path / 'bg.db'}")
+    admin = registry.create_user(None, "admin", "Ada", "admin", PASSWORD)
+    registry.create_user(admin, "nurse", "Nat", "nurse", PASSWORD)
+    north_doc = registry.create_user(admin, "north-doc", "Nor", "prescriber", PASSWORD, site="north")
+    north = registry.add_patient(north_doc, STORED_PATIENT).uid
+    app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
+    nurse, h = client(app, "nurse")
+    assert nurse.get(f"/api/clinic/patients/{north}").status_code == 404
+    url = f"/api/clinic/patients/{north}/break-glass"
+    why = "seen in our emergency room tonight"
+    bodies = [({"reason": "urgent"}, "reason"), ({"reason": 1234567890123}, "reason"), ({}, "reason"),
+              ({"reason": why, "until": "2099-01-01"}, "until")]  # fmt: skip
+    for body, field in bodies:
+        r = nurse.post(url, json=body, headers=h)
+        assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text)
+    assert nurse.post(url, json={"reason": why}).status_code == 403  # no CSRF token
+    r = nurse.post(url, json={"reason": why}, headers=h)
+    assert r.status_code == 201 and set(r.json()) == {"id", "until"}, r.text
+    assert nurse.get(f"/api/clinic/patients/{north}").status_code == 200
+    registry.engine.dispose()

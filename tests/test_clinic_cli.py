@@ -175,3 +175,17 @@ def test_an_administrator_disables_and_resets_accounts_from_the_command_line(cli
     assert r.returncode == 2 and "own account" in r.stderr
     r = cli("change-user", "doc", "--disable", "--as", "doc")
     assert r.returncode == 3 and "may not manage users" in r.stdout
+
+
+def test_break_glass_from_the_command_line(cli: Cli) -> None:
+    r = cli("add-user", "north-doc", "--role", "prescriber", "--site", "north", "--password-stdin", "--as", "admin",
+            new=PASSWORD)  # fmt: skip
+    assert r.returncode == 0, r.stderr  # a site without accounts may be opened by any admin
+    north = json.loads(cli("add-patient", cli.file("p.yaml", PATIENT), "--as", "north-doc", "--format", "json").stdout)
+    assert cli("status", north["uid"], "--as", "nurse").returncode == 2  # another site's patient: as unknown
+    r = cli("break-glass", north["uid"], "--reason", "urgent", "--as", "nurse")
+    assert r.returncode == 2 and "--reason" in r.stderr
+    r = cli("break-glass", north["uid"], "--reason", "her own clinic is closed tonight", "--as", "nurse",
+            "--format", "json")  # fmt: skip
+    assert r.returncode == 0 and json.loads(r.stdout)["patient_uid"] == north["uid"], r.stderr
+    assert cli("status", north["uid"], "--as", "nurse").returncode == 0

@@ -785,3 +785,47 @@ def test_a_look_up_of_an_id_that_names_nothing_is_audited(clinic: Clinic) -> Non
     rows = [r for r in clinic.r.audit_log(clinic.admin, limit=10_000) if r.outcome == "not_found"]
     assert sorted((r.username, r.entity, r.entity_uid or "-") for r in rows) == [
         ("doctor", "patient", "-"), ("doctor", "patient", ghost), ("nurse", "session", ghost)]  # fmt: skip
+
+
+def test_break_glass_opens_another_sites_patient_for_a_stated_reason_and_audits_every_use(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HIPAA §164.312(a)(2)(ii) emergency access, named by the requirements and not built until
+    the security audit: a reason, a few hours, the grant and each use audited."""
+    north = clinic.r.add_patient(clinic.other_site, {**copy.deepcopy(PATIENT), "mrn": "N-1"}).uid
+    with pytest.raises(RecordNotFoundError):
+        clinic.r.patient(clinic.nurse, north)
+    why = "collapsed in our waiting room; her clinic is closed tonight"
+    refusals = [
+        (lambda: clinic.r.break_glass(clinic.nurse, north, "urgent"), RegistryError, "reason"),
+        (lambda: clinic.r.break_glass(clinic.nurse, north, "x" * 501), RegistryError, "reason"),
+        (lambda: clinic.r.break_glass(clinic.nurse, north, "line one\nline two!"), RegistryError, "reason"),
+        (lambda: clinic.r.break_glass(clinic.viewer, north, why), PermissionError, "write clinical"),
+        (lambda: clinic.r.break_glass(clinic.admin, north, why), PermissionError, "write clinical"),
+        (lambda: clinic.r.break_glass(clinic.nurse, clinic.patient(mrn="M-9"), why), RegistryError, "own site"),
+        (lambda: clinic.r.break_glass(clinic.nurse, "0b5e6a1c-2f3d-4e5f-8a9b-0c1d2e3f4a5b", why), RecordNotFoundError,
+         "patient_uid"),
+    ]  # fmt: skip
+    for call, kind, message in refusals:
+        with pytest.raises(kind, match=message):
+            call()
+    grant = clinic.r.break_glass(clinic.nurse, north, why)
+    assert grant.patient_uid == north and grant.reason == why
+    assert timedelta(hours=3.9) < grant.until - grant.at <= timedelta(hours=4)
+    assert clinic.r.patient(clinic.nurse, north).mrn == "N-1"
+    clinic.r.record_questionnaire(clinic.nurse, {"patient_uid": north, "instrument": "MADRS",
+                                                 "taken_at": T0.isoformat(), "total": 20})  # fmt: skip
+    with pytest.raises(RecordNotFoundError):
+        clinic.r.patient(clinic.doctor, north)  # a grant is the person's own
+    clinic.r.break_glass(clinic.doctor, north, why)
+    with pytest.raises(RecordNotFoundError):
+        export_fhir(clinic.r, clinic.doctor, north)  # export stays with the patient's own site
+    rows = clinic.r.audit_log(clinic.admin, north, limit=10_000)
+    assert {(r.username, r.action) for r in rows if r.outcome == "emergency"} >= {
+        ("nurse", "break_glass"), ("nurse", "emergency"), ("doctor", "break_glass")}  # fmt: skip
+    assert all(why not in (r.entity_uid or "") for r in rows)  # the reason stays in the grant, not the audit
+    monkeypatch.setattr("ketasim.registry._registry.EMERGENCY_HOURS", -1.0)
+    viewer_site_nurse = clinic.r.create_user(clinic.admin, "nurse-2", "N Two", "nurse", PASSWORD)
+    clinic.r.break_glass(viewer_site_nurse, north, why)  # granted already expired
+    with pytest.raises(RecordNotFoundError):
+        clinic.r.patient(viewer_site_nurse, north)

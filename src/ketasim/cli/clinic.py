@@ -187,6 +187,28 @@ def add_user_command(
     console.print(f"account {username} ({role}) created")
 
 
+@clinic_app.command("break-glass")
+def break_glass_command(
+    patient_uid: Annotated[str, typer.Argument(metavar="PATIENT", help="The patient's id (of another site).")],
+    reason: Annotated[str, typer.Option(help="Why the emergency needs this record (10–500 characters).")],
+    as_user: AsOption,
+    db: DbOption = None,
+    output_format: FormatOption = OutputFormat.table,
+) -> None:
+    """Emergency access: a prescriber or nurse reaches a patient of another site for a few
+    hours, after stating why. The grant and every use of it are audited for both sites."""
+    with (
+        acting(db, as_user) as (registry, actor),
+        refusing("PATIENT", {"patient_uid": "PATIENT", "reason": "--reason"}),
+    ):
+        grant = registry.break_glass(actor, patient_uid, reason)
+    _out(
+        grant,
+        output_format,
+        [("emergency access", grant.uid), ("patient", grant.patient_uid), ("until", str(grant.until))],
+    )
+
+
 @clinic_app.command("change-user")
 def change_user_command(
     username: Annotated[str, typer.Argument(metavar="NAME", help="The account's user name.")],

@@ -47,6 +47,7 @@ from ketasim.registry._inputs import instruments as instruments
 from ketasim.registry._registry import Registry as Registry
 from ketasim.registry._research import research_table as research_table
 from ketasim.registry._views import AuditRow as AuditRow
+from ketasim.registry._views import EmergencyGrant as EmergencyGrant
 from ketasim.registry._views import PatientRecord as PatientRecord
 from ketasim.registry._views import QuestionnaireRecord as QuestionnaireRecord
 from ketasim.registry._views import SessionRecord as SessionRecord
@@ -59,6 +60,7 @@ __all__ = [
     "Alert",
     "AuditRow",
     "Dashboard",
+    "EmergencyGrant",
     "ImportSummary",
     "PatientIn",
     "PatientRecord",

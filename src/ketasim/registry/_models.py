@@ -142,5 +142,27 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))
 
 
-APPEND_ONLY = ("patients", "plans", "dosing_sessions", "vital_signs", "questionnaires", "audit_events")
+class EmergencyAccess(Base):
+    """A break-glass grant (HIPAA §164.312(a)(2)(ii)): a clinician reaches a patient of another
+    site, for a stated reason, until a time; the grant and every use of it are audited."""
+
+    __tablename__ = "emergency_access"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    patient_uid: Mapped[str] = mapped_column(String(36), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+APPEND_ONLY = (
+    "patients",
+    "plans",
+    "dosing_sessions",
+    "vital_signs",
+    "questionnaires",
+    "audit_events",
+    "emergency_access",
+)
 """Tables whose rows are never updated or deleted (enforced by triggers)."""

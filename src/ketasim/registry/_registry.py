@@ -30,6 +30,7 @@ from ketasim.registry._inputs import PatientIn, QuestionnaireIn, SessionIn, Vita
 from ketasim.registry._models import (
     AuditEvent,
     DosingSessionRow,
+    EmergencyAccess,
     PatientRow,
     PlanRow,
     QuestionnaireRow,
@@ -38,6 +39,7 @@ from ketasim.registry._models import (
 )
 from ketasim.registry._views import (
     AuditRow,
+    EmergencyGrant,
     PatientRecord,
     QuestionnaireRecord,
     SessionRecord,
@@ -119,6 +121,17 @@ class Registry:
         refused exactly as an unknown one (its existence is not revealed), and audited."""
         authorize(actor, permission)
         row = current(db, PatientRow, patient_uid)
+        if row is not None and row.site != actor.site and permission in EMERGENCY_PERMISSIONS:
+            grant = db.scalar(
+                select(EmergencyAccess.uid).where(
+                    EmergencyAccess.user_id == actor.id,
+                    EmergencyAccess.patient_uid == patient_uid,
+                    EmergencyAccess.until > datetime.now(UTC),
+                )
+            )
+            if grant is not None:  # every use of a grant is audited under it
+                audit(db, actor, "emergency", "patient", grant, patient_uid=patient_uid, outcome="emergency")
+                return row
         if row is not None and row.site != actor.site:
             with transaction(self.engine) as other:
                 audit(other, actor, "denied", "patient", patient_uid, patient_uid=patient_uid, outcome="denied")
@@ -128,6 +141,39 @@ class Registry:
         if row is None:
             raise RecordNotFoundError.one("patient_uid", "is not a patient of this registry you may see")
         return row
+
+    def break_glass(self, actor: Actor, patient_uid: str, reason: str) -> EmergencyGrant:
+        """Emergency access (HIPAA §164.312(a)(2)(ii)): a prescriber or nurse reaches a patient of
+        another site, to read and record care, for :data:`EMERGENCY_HOURS`, after stating why.
+        The grant keeps the reason; the audit names the grant at its start and at every use, so
+        both sites' administrators see it. Approving plans, discharge and export stay with the
+        patient's own site."""
+        text = reason.strip() if isinstance(reason, str) else ""
+        if not (EMERGENCY_REASON[0] <= len(text) <= EMERGENCY_REASON[1] and text.isprintable()):
+            raise RegistryError.one(
+                "reason", f"state why, in {EMERGENCY_REASON[0]}–{EMERGENCY_REASON[1]} printable characters"
+            )
+        with self._unit(actor, "emergency_access", patient_uid) as db:
+            authorize(actor, "write_clinical")
+            row = current(db, PatientRow, patient_uid)
+            if row is None:
+                self._audit_unknown(actor, "patient", patient_uid)
+                raise RecordNotFoundError.one("patient_uid", "is not a patient of this registry")
+            if row.site == actor.site:
+                raise RegistryError.one("patient_uid", "is a patient of your own site: no emergency access is needed")
+            t = datetime.now(UTC)
+            grant = EmergencyAccess(
+                uid=str(uuid.uuid4()),
+                at=t,
+                user_id=actor.id,
+                patient_uid=patient_uid,
+                reason=text,
+                until=t + timedelta(hours=EMERGENCY_HOURS),
+            )
+            db.add(grant)
+            db.flush()
+            audit(db, actor, "break_glass", "patient", grant.uid, patient_uid=patient_uid, outcome="emergency")
+            return EmergencyGrant.model_validate(grant)
 
     def _audit_unknown(self, actor: Actor, entity: str, uid: str) -> None:
         """A look-up of an id that names no record (probing is seen in the audit); what was
@@ -426,6 +472,13 @@ class Registry:
             return rows
 
 
+EMERGENCY_HOURS = 4.0
+"""How long a break-glass grant lasts (**assumed**: about one emergency encounter; HIPAA
+names the procedure, not its length)."""
+EMERGENCY_PERMISSIONS: frozenset[str] = frozenset({"read_clinical", "write_clinical"})
+"""What a grant opens beyond the site: reading the record and recording care."""
+EMERGENCY_REASON = (10, 500)
+"""Characters a stated reason may have."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

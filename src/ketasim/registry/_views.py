@@ -103,6 +103,17 @@ class AuditRow(_Record):
     outcome: str
 
 
+class EmergencyGrant(_Record):
+    """A break-glass grant: who may reach which patient of another site, why, until when."""
+
+    uid: str
+    at: datetime
+    user_id: int
+    patient_uid: str
+    reason: str
+    until: datetime
+
+
 def patient_record(r: PatientRow) -> PatientRecord:
     """The typed view of a patient row."""
     return PatientRecord.model_validate(r)

@@ -218,6 +218,20 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
                 raise InputError([(f, m.replace("total:", "score:")) for f, m in renamed]) from None
         return {"id": q.uid, "total": q.total}
 
+    @r.post("/patients/{patient_id}/break-glass", status_code=201)
+    def break_glass(patient_id: str, body: Json, actor: Actor = Depends(changing)) -> dict[str, Any]:
+        """Emergency access to a patient of another site, for a stated ``reason`` (prescribers
+        and nurses; a few hours; audited at the start and at every use)."""
+        unknown = sorted(set(body) - {"reason"})
+        if unknown:
+            raise RegistryError.one(unknown[0], "is not a field here; allowed: reason")
+        reason = body.get("reason")
+        if not isinstance(reason, str):
+            raise RegistryError.one("reason", f"must be text stating why (got {type(reason).__name__})")
+        with answers():
+            grant = registry.break_glass(actor, patient_id, reason)
+        return {"id": grant.uid, "until": grant.until.isoformat()}
+
     @r.post("/patients/{patient_id}/sessions", status_code=201)
     def add_session(patient_id: str, body: Json, actor: Actor = Depends(changing)) -> dict[str, str]:
         """A treatment session (the registry's session fields; docs/registry.md), with its
