@@ -231,6 +231,9 @@ def change_user(db: Session, actor: Actor, username: str, **change: Unpack[Accou
     an administrator cannot disable or demote their own account (the site keeps one)."""
     role, active, password = change.get("role"), change.get("active"), change.get("password")
     authorize(actor, "manage_users")
+    for field, value, kind in (("role", role, str), ("active", active, bool), ("password", password, str)):
+        if value is not None and not isinstance(value, kind):
+            raise RegistryError.one(field, f"must be {'true or false' if kind is bool else 'text'}")
     user = db.scalar(select(User).where(User.username == username))
     if user is None or user.site != actor.site:
         raise RegistryError.one("username", f"{username!r} is not an account of site {actor.site!r}")

@@ -59,7 +59,10 @@ def _utc(t: datetime) -> datetime:
 
 
 def current(db: Session, model: type[Row], uid: str) -> Row | None:
-    """The newest version of one record."""
+    """The newest version of one record (None for an id that is not text: it names nothing,
+    and PostgreSQL would refuse to compare it)."""
+    if not isinstance(uid, str):
+        return None
     return db.scalar(select(model).where(model.uid == uid).order_by(model.version.desc()).limit(1))
 
 
@@ -179,7 +182,8 @@ class Registry:
         """A look-up of an id that names no record (probing is seen in the audit); what was
         given is kept only when it has an id's form, as it may be anything typed."""
         with transaction(self.engine) as other:
-            audit(other, actor, "read", entity, uid if _UUID.fullmatch(uid) else None, outcome="not_found")
+            kept = uid if isinstance(uid, str) and _UUID.fullmatch(uid) else None
+            audit(other, actor, "read", entity, kept, outcome="not_found")
 
     # ---- people -----------------------------------------------------------------------------
 
