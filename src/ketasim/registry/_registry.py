@@ -114,7 +114,7 @@ class Registry:
             with transaction(self.engine) as db:
                 known = actor is not None and db.get(User, actor.id) is not None
                 audit(
-                    db, actor if known else None, "denied", entity, uid, outcome="denied",
+                    db, actor if known else None, "denied", entity, _id_form(uid), outcome="denied",
                     username=actor.username[:64] if actor else "-",
                 )  # fmt: skip
             raise
@@ -182,8 +182,7 @@ class Registry:
         """A look-up of an id that names no record (probing is seen in the audit); what was
         given is kept only when it has an id's form, as it may be anything typed."""
         with transaction(self.engine) as other:
-            kept = uid if isinstance(uid, str) and _UUID.fullmatch(uid) else None
-            audit(other, actor, "read", entity, kept, outcome="not_found")
+            audit(other, actor, "read", entity, _id_form(uid), outcome="not_found")
 
     # ---- people -----------------------------------------------------------------------------
 
@@ -484,6 +483,12 @@ EMERGENCY_PERMISSIONS: frozenset[str] = frozenset({"read_clinical", "write_clini
 EMERGENCY_REASON = (10, 500)
 """Characters a stated reason may have."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _id_form(uid: object) -> str | None:
+    """An id as the audit keeps it: only when it has an id's form (what a person typed may be
+    a name or anything else)."""
+    return uid if isinstance(uid, str) and _UUID.fullmatch(uid) else None
 
 
 def _of_site(site: str) -> ColumnElement[bool]:
