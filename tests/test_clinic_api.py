@@ -96,6 +96,7 @@ REGISTRY_ENDPOINTS = [
     ("post", "/api/clinic/patients/{pid}/scores"),
     ("post", "/api/clinic/patients/{pid}/sessions"),
     ("get", "/api/clinic/patients/{pid}/fhir"),
+    ("post", "/api/clinic/patients/{pid}/break-glass"),
     ("get", "/api/clinic/dashboard"),
     ("get", "/api/clinic/audit"),
     ("post", "/api/clinic/logout"),
@@ -347,6 +348,7 @@ def test_break_glass_over_http(tmp_path: Path) -> None:
     registry = Registry.open(f"sqlite:///{tmp_path / 'bg.db'}")
     admin = registry.create_user(None, "admin", "Ada", "admin", PASSWORD)
     registry.create_user(admin, "nurse", "Nat", "nurse", PASSWORD)
+    registry.create_user(admin, "viewer", "Vi", "viewer", PASSWORD)
     north_doc = registry.create_user(admin, "north-doc", "Nor", "prescriber", PASSWORD, site="north")
     north = registry.add_patient(north_doc, STORED_PATIENT).uid
     app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
@@ -360,6 +362,9 @@ def test_break_glass_over_http(tmp_path: Path) -> None:
         r = nurse.post(url, json=body, headers=h)
         assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text)
     assert nurse.post(url, json={"reason": why}).status_code == 403  # no CSRF token
+    for role in ("viewer", "admin"):  # reading-only and account roles may not break the glass
+        other, oh = client(app, role)
+        assert other.post(url, json={"reason": why}, headers=oh).status_code == 403, role
     r = nurse.post(url, json={"reason": why}, headers=h)
     assert r.status_code == 201 and set(r.json()) == {"id", "until"}, r.text
     assert nurse.get(f"/api/clinic/patients/{north}").status_code == 200
