@@ -832,3 +832,11 @@ def test_break_glass_opens_another_sites_patient_for_a_stated_reason_and_audits_
     clinic.r.break_glass(viewer_site_nurse, north, why)  # granted already expired
     with pytest.raises(RecordNotFoundError):
         clinic.r.patient(viewer_site_nurse, north)
+
+
+def test_signing_in_again_ends_the_session_it_replaces(clinic: Clinic) -> None:
+    _, first, _ = clinic.r.login("nurse", PASSWORD)
+    _, second, _ = clinic.r.login("nurse", PASSWORD, replacing=first)
+    assert clinic.r.resume(first) is None and clinic.r.resume(second) is not None
+    _, third, _ = clinic.r.login("nurse", PASSWORD)  # another device: both stay open
+    assert clinic.r.resume(second) is not None and clinic.r.resume(third) is not None

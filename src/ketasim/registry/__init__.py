@@ -39,6 +39,7 @@ from ketasim.registry._exports import rems_form as rems_form
 from ketasim.registry._exports import rems_form_html as rems_form_html
 from ketasim.registry._fhir_import import ImportSummary as ImportSummary
 from ketasim.registry._fhir_import import import_fhir as import_fhir
+from ketasim.registry._inputs import EmergencyIn as EmergencyIn
 from ketasim.registry._inputs import PatientIn as PatientIn
 from ketasim.registry._inputs import QuestionnaireIn as QuestionnaireIn
 from ketasim.registry._inputs import SessionIn as SessionIn
@@ -61,6 +62,7 @@ __all__ = [
     "AuditRow",
     "Dashboard",
     "EmergencyGrant",
+    "EmergencyIn",
     "ImportSummary",
     "PatientIn",
     "PatientRecord",

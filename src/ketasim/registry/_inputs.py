@@ -262,6 +262,14 @@ class QuestionnaireIn(StrictModel):
         return float(sum(self.items)) if self.items is not None else float(self.total or 0.0)
 
 
+class EmergencyIn(StrictModel):
+    """A break-glass request: the patient (of another site) and why the emergency needs the
+    record (printable, on one line)."""
+
+    patient_uid: str = Field(min_length=1, max_length=36)
+    reason: Printable = Field(min_length=10, max_length=500)
+
+
 def parse(model: type[StrictModel], data: Any, under: str = "") -> Any:
     """Validate a mapping into ``model``, refusing with field paths."""
     if not isinstance(data, dict):

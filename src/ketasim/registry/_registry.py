@@ -26,7 +26,7 @@ from ketasim.registry import _auth
 from ketasim.registry._audit import audit
 from ketasim.registry._auth import Actor, Permission, authorize
 from ketasim.registry._db import RecordNotFoundError, RegistryError, connect, is_initialised, migrate, transaction
-from ketasim.registry._inputs import PatientIn, QuestionnaireIn, SessionIn, VitalIn, parse
+from ketasim.registry._inputs import EmergencyIn, PatientIn, QuestionnaireIn, SessionIn, VitalIn, parse
 from ketasim.registry._models import (
     AuditEvent,
     DosingSessionRow,
@@ -151,11 +151,7 @@ class Registry:
         The grant keeps the reason; the audit names the grant at its start and at every use, so
         both sites' administrators see it. Approving plans, discharge and export stay with the
         patient's own site."""
-        text = reason.strip() if isinstance(reason, str) else ""
-        if not (EMERGENCY_REASON[0] <= len(text) <= EMERGENCY_REASON[1] and text.isprintable()):
-            raise RegistryError.one(
-                "reason", f"state why, in {EMERGENCY_REASON[0]}–{EMERGENCY_REASON[1]} printable characters"
-            )
+        request = parse(EmergencyIn, {"patient_uid": patient_uid, "reason": reason})
         with self._unit(actor, "emergency_access", patient_uid) as db:
             authorize(actor, "write_clinical")
             row = current(db, PatientRow, patient_uid)
@@ -170,7 +166,7 @@ class Registry:
                 at=t,
                 user_id=actor.id,
                 patient_uid=patient_uid,
-                reason=text,
+                reason=request.reason,
                 until=t + timedelta(hours=EMERGENCY_HOURS),
             )
             db.add(grant)
@@ -199,13 +195,15 @@ class Registry:
         with self._unit(actor, "user") as db:
             return _auth.change_user(db, actor, username, **change)
 
-    def login(self, username: str, password: str) -> tuple[Actor, str, str]:
+    def login(self, username: str, password: str, replacing: str = "") -> tuple[Actor, str, str]:
         """(actor, session token, CSRF token); refused the same way for a wrong name or
-        password or a locked account (the failure is counted and audited first)."""
+        password or a locked account (the failure is counted and audited first). The session
+        whose token is ``replacing`` (the client's before this sign-in) ends with it."""
         with transaction(self.engine) as db:
             actor = _auth.authenticate(db, username, password)
             if actor is not None:
                 token, csrf = _auth.start_session(db, actor)
+                _auth.end_session(db, replacing)
         if actor is None:
             raise PermissionError(_auth.LOGIN_REFUSED)
         return actor, token, csrf
@@ -480,8 +478,6 @@ EMERGENCY_HOURS = 4.0
 names the procedure, not its length)."""
 EMERGENCY_PERMISSIONS: frozenset[str] = frozenset({"read_clinical", "write_clinical"})
 """What a grant opens beyond the site: reading the record and recording care."""
-EMERGENCY_REASON = (10, 500)
-"""Characters a stated reason may have."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

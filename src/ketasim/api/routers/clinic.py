@@ -116,13 +116,12 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         if throttle.retry_after(request.client.host if request.client else "-"):
             raise _RefusedError(429, "too many sign-in attempts from this address: wait a minute")
         try:
-            who, token, _ = registry.login(username, password)
+            who, token, _ = registry.login(username, password, replacing=request.cookies.get(COOKIE, ""))
         except PermissionError as err:
             fresh = secrets.token_urlsafe(32)
             response = _page("clinic_login.html.j2", 401, csrf=fresh, message=str(err))
             _cookie(response, request, LOGIN_COOKIE, fresh)
             return response
-        registry.logout(request.cookies.get(COOKIE, ""))  # a session this browser had before ends
         done = RedirectResponse("/clinic/audit" if who.role == "admin" else "/clinic", status_code=303)
         _cookie(done, request, COOKIE, token)
         done.delete_cookie(LOGIN_COOKIE, path="/")

@@ -29,6 +29,7 @@ from ketasim.registry import (
     export_fhir,
     patient_status,
 )
+from ketasim.registry._inputs import EmergencyIn, parse
 
 COOKIE = "ks_session"
 PLANNER_FIELDS = (
@@ -158,10 +159,9 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64 or len(password) > 128:
             raise HTTPException(401, "unknown user name or wrong password, or the account is locked")
         try:
-            _, token, csrf = registry.login(username, password)
+            _, token, csrf = registry.login(username, password, replacing=request.cookies.get(COOKIE, ""))
         except PermissionError as err:
             raise HTTPException(401, str(err)) from None
-        registry.logout(request.cookies.get(COOKIE, ""))  # a session this client had before ends
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
         )
@@ -222,14 +222,11 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     def break_glass(patient_id: str, body: Json, actor: Actor = Depends(changing)) -> dict[str, Any]:
         """Emergency access to a patient of another site, for a stated ``reason`` (prescribers
         and nurses; a few hours; audited at the start and at every use)."""
-        unknown = sorted(set(body) - {"reason"})
-        if unknown:
-            raise RegistryError.one(unknown[0], "is not a field here; allowed: reason")
-        reason = body.get("reason")
-        if not isinstance(reason, str):
-            raise RegistryError.one("reason", f"must be text stating why (got {type(reason).__name__})")
+        if "patient_uid" in body and body["patient_uid"] != patient_id:
+            raise InputError.one("patient_uid", "differs from the patient in the path")
+        request = parse(EmergencyIn, {**body, "patient_uid": patient_id})
         with answers():
-            grant = registry.break_glass(actor, patient_id, reason)
+            grant = registry.break_glass(actor, request.patient_uid, request.reason)
         return {"id": grant.uid, "until": grant.until.isoformat()}
 
     @r.post("/patients/{patient_id}/sessions", status_code=201)
