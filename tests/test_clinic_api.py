@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from authenticator import enrol
 from ketasim.api import Limits, create_app
 from ketasim.registry import Registry
 from pg import registry_url
@@ -39,16 +40,20 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     admin = registry.create_user(None, "admin", "Ada", "admin", PASSWORD)
     for role in ROLES[1:]:
         registry.create_user(admin, role, role.title(), role, PASSWORD)
-    yield create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
+    app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
+    app.state.phone = enrol(registry, admin)  # administrators sign in with a second factor
+    yield app
     registry.engine.dispose()
 
 
 def client(app: Any, user: str | None = None) -> tuple[TestClient, dict[str, str]]:
-    """A client signed in as ``user`` (None: not signed in) and its CSRF header."""
+    """A client signed in as ``user`` (None: not signed in; the admin with the code of the
+    app's authenticator, ``app.state.phone``) and its CSRF header."""
     c = TestClient(app, base_url="http://localhost")
     if user is None:
         return c, {}
-    r = c.post("/api/clinic/login", json={"username": user, "password": PASSWORD})
+    code = app.state.phone.code() if user == "admin" else ""
+    r = c.post("/api/clinic/login", json={"username": user, "password": PASSWORD, "code": code})
     assert r.status_code == 200, r.text
     return c, {"X-CSRF-Token": r.json()["csrf_token"]}
 
@@ -99,6 +104,8 @@ REGISTRY_ENDPOINTS = [
     ("post", "/api/clinic/patients/{pid}/break-glass"),
     ("get", "/api/clinic/dashboard"),
     ("get", "/api/clinic/audit"),
+    ("post", "/api/clinic/second-factor"),
+    ("post", "/api/clinic/second-factor/confirm"),
     ("post", "/api/clinic/logout"),
 ]
 
@@ -352,6 +359,7 @@ def test_break_glass_over_http(tmp_path: Path) -> None:
     north_doc = registry.create_user(admin, "north-doc", "Nor", "prescriber", PASSWORD, site="north")
     north = registry.add_patient(north_doc, STORED_PATIENT).uid
     app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
+    app.state.phone = enrol(registry, admin)
     nurse, h = client(app, "nurse")
     assert nurse.get(f"/api/clinic/patients/{north}").status_code == 404
     url = f"/api/clinic/patients/{north}/break-glass"
@@ -368,4 +376,49 @@ def test_break_glass_over_http(tmp_path: Path) -> None:
     r = nurse.post(url, json={"reason": why}, headers=h)
     assert r.status_code == 201 and set(r.json()) == {"id", "until"}, r.text
     assert nurse.get(f"/api/clinic/patients/{north}").status_code == 200
+    registry.engine.dispose()
+
+
+def test_an_administrator_sets_up_a_second_factor_over_http(tmp_path: Path) -> None:
+    """ASVS 4.3.1: an admin's password alone opens only the set-up; then it takes a code,
+    each code once; bad codes are 422 (set-up) or the same 401 as a wrong password."""
+    from authenticator import Authenticator
+
+    registry = Registry.open(f"sqlite:///{tmp_path / 'mfa.db'}")
+    registry.create_user(None, "admin", "Ada", "admin", PASSWORD)
+    app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
+    c = TestClient(app, base_url="http://localhost")
+    r = c.post("/api/clinic/login", json={"username": "admin", "password": PASSWORD})
+    assert r.status_code == 200 and r.json()["set_up_second_factor"] is True, r.text
+    h = {"X-CSRF-Token": r.json()["csrf_token"]}
+    refused = c.get("/api/clinic/audit")
+    assert refused.status_code == 403 and "second factor" in refused.text
+    assert c.post("/api/clinic/second-factor").status_code == 403  # no CSRF token
+    setup = c.post("/api/clinic/second-factor", headers=h).json()
+    assert set(setup) == {"secret", "uri"} and len(setup["secret"]) == 32, setup
+    assert setup["uri"].startswith("otpauth://totp/ketasim:admin%40main?") and "issuer=ketasim" in setup["uri"]
+    assert c.post("/api/clinic/second-factor", headers=h).json() == setup  # the same key until confirmed
+    phone = Authenticator(setup["secret"])
+    wrong = f"{(int(phone.totp.now()) + 1) % 10**6:06d}"
+    for bad in ("", "12345", "abcdef", "１２３４５６", wrong, 123456, None, True, ["123456"]):
+        r = c.post("/api/clinic/second-factor/confirm", json={"code": bad}, headers=h)
+        assert r.status_code == 422 and "code" in r.text, (bad, r.status_code, r.text)
+    r = c.post("/api/clinic/second-factor/confirm", json={"code": phone.code()}, headers=h)
+    assert r.status_code == 200, r.text
+    assert c.get("/api/clinic/audit").status_code == 200  # the same session, now complete
+    again = c.post("/api/clinic/second-factor", headers=h)
+    assert again.status_code == 422 and "already set up" in again.text
+    fresh = TestClient(app, base_url="http://localhost")
+    for code in ("", wrong, 123456, None):
+        r = fresh.post("/api/clinic/login", json={"username": "admin", "password": PASSWORD, "code": code})
+        assert r.status_code == 401 and "code" in r.text, (code, r.text)
+    code = phone.code()
+    r = fresh.post("/api/clinic/login", json={"username": "admin", "password": PASSWORD, "code": code})
+    assert r.status_code == 200 and r.json()["set_up_second_factor"] is False, r.text
+    replayed = TestClient(app, base_url="http://localhost")
+    r = replayed.post("/api/clinic/login", json={"username": "admin", "password": PASSWORD, "code": code})
+    assert r.status_code == 401  # a code is used once
+    rows = fresh.get("/api/clinic/audit").json()
+    assert {"second_factor"} <= {row["action"] for row in rows} and "enrol_only" in {row["outcome"] for row in rows}
+    assert setup["secret"] not in fresh.get("/api/clinic/audit").text
     registry.engine.dispose()

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, expect
 
+from authenticator import Authenticator
 from ketasim.api import Limits, create_app
 from ketasim.registry import Registry
 from test_web_e2e import _free_port, _watch
@@ -81,10 +82,11 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     thread.join(timeout=10)
 
 
-def _sign_in(page: object, url: str, user: str, password: str = PASSWORD) -> None:
+def _sign_in(page: object, url: str, user: str, password: str = PASSWORD, code: str = "") -> None:
     page.goto(f"{url}/clinic")  # type: ignore[attr-defined]
     page.fill("input[name=username]", user)  # type: ignore[attr-defined]
     page.fill("input[name=password]", password)  # type: ignore[attr-defined]
+    page.fill("input[name=code]", code)  # type: ignore[attr-defined]
     page.click("#sign-in")  # type: ignore[attr-defined]
 
 
@@ -194,11 +196,36 @@ def test_a_viewer_reads_but_cannot_edit(browser: Browser, clinic: tuple[str, str
     context.close()
 
 
-def test_an_admin_reads_and_exports_the_audit_and_a_nurse_searches(browser: Browser, clinic: tuple[str, str]) -> None:
+def test_an_admin_sets_up_a_second_factor_then_reads_and_exports_the_audit_and_a_nurse_searches(
+    browser: Browser, clinic: tuple[str, str]
+) -> None:
     url, uid = clinic
     context = browser.new_context()
     page = context.new_page()
-    _sign_in(page, url, "admin")
+    errors: list[str] = []
+    _watch(page, url, errors)
+    _sign_in(page, url, "admin")  # no factor yet: signed in to set one up, nothing else
+    expect(page).to_have_url(f"{url}/clinic/second-factor")
+    expect(page.locator("#second-factor-qr svg")).to_be_visible()
+    page.goto(f"{url}/clinic/audit")
+    expect(page).to_have_url(f"{url}/clinic/second-factor")
+    secret = page.locator("#second-factor-secret").inner_text().replace(" ", "")
+    phone = Authenticator(secret)
+    jar = {c["name"]: c["value"] for c in context.cookies()}
+    forged = httpx.post(f"{url}/clinic/second-factor", data={"code": phone.totp.now()}, cookies=jar)
+    assert forged.status_code == 403  # the set-up form needs its CSRF token too
+    page.screenshot(path="/tmp/s35_second_factor.png", full_page=True)
+    page.fill("#second-factor-code", f"{(int(phone.totp.now()) + 1) % 10**6:06d}")  # a wrong code
+    page.click("#second-factor-confirm")
+    expect(page.locator("#second-factor-message")).to_contain_text("code")
+    assert page.locator("#second-factor-secret").inner_text().replace(" ", "") == secret  # the same key again
+    page.fill("#second-factor-code", phone.code())
+    page.click("#second-factor-confirm")
+    expect(page).to_have_url(f"{url}/clinic/audit")
+    page.click("#logout")
+    _sign_in(page, url, "admin")  # the password alone no longer signs in
+    expect(page.locator(".error")).to_contain_text("wrong password or code")
+    _sign_in(page, url, "admin", code=phone.code())
     expect(page).to_have_url(f"{url}/clinic/audit")
     expect(page.locator("#audit")).to_contain_text("login")
     page.fill("input[name=patient]", uid)
@@ -210,6 +237,7 @@ def test_an_admin_reads_and_exports_the_audit_and_a_nurse_searches(browser: Brow
     assert lines[0] == "at,user,action,entity,record,patient_id,outcome" and len(lines) > 1
     assert "Tester" not in "\n".join(lines)  # identifiers only
     assert page.goto(f"{url}/clinic/patients/{uid}").status == 403  # admins see no clinical record
+    assert not errors, errors
     context.close()
     context = browser.new_context()
     page = context.new_page()

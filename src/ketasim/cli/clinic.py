@@ -1,7 +1,9 @@
 """``ketasim clinic``: the clinic's record (the registry) from the command line.
 
 Every command but ``init`` acts for a signed-in person: ``--as USER`` and the password from
-the ``KETASIM_PASSWORD`` environment variable or a hidden prompt.  Input files are YAML or
+the ``KETASIM_PASSWORD`` environment variable or a hidden prompt, and for an account with a
+second factor (every administrator) the authenticator's current code in ``KETASIM_TOTP``
+(set one up with ``clinic second-factor``).  Input files are YAML or
 JSON (fields: docs/registry.md).  Refused input exits 2 naming the field; a permission
 refused exits 3.  Decision support: it does not replace clinical judgement.
 """
@@ -37,6 +39,7 @@ from ketasim.cli._app import (
 )
 from ketasim.errors import InputError
 from ketasim.io.files import read_document
+from ketasim.registry._auth import ENROL_FIRST
 
 clinic_app = typer.Typer(
     name="clinic",
@@ -54,8 +57,14 @@ DbOption = Annotated[
         "--db", help="Database URL: sqlite:///PATH (default under the user's data folder) or postgresql+psycopg://…"
     ),
 ]
-AsOption = Annotated[str, typer.Option("--as", help="Your user name (password: KETASIM_PASSWORD or a prompt).")]
+AsOption = Annotated[
+    str,
+    typer.Option(
+        "--as", help="Your user name (password: KETASIM_PASSWORD or a prompt; second-factor code: KETASIM_TOTP)."
+    ),
+]
 PASSWORD_ENV = "KETASIM_PASSWORD"
+CODE_ENV = "KETASIM_TOTP"
 NEW_PASSWORD_ENV = "KETASIM_NEW_PASSWORD"
 
 
@@ -73,15 +82,21 @@ def _password(env: str, prompt: str) -> str:
 
 
 @contextmanager
-def acting(db: str | None, username: str) -> Iterator[tuple[Any, Any]]:
+def acting(db: str | None, username: str, *, enrolling: bool = False) -> Iterator[tuple[Any, Any]]:
     """(registry, actor) for the block; the login and the logout are audited; a refused
-    permission exits 3 with its reason."""
+    permission exits 3 with its reason. An administrator without a second factor may only
+    set one up (``enrolling``)."""
     registry = _open(db)
+    password = _password(PASSWORD_ENV, f"password for {username}")
     try:
-        actor, token, _ = registry.login(username, _password(PASSWORD_ENV, f"password for {username}"))
+        actor, token, _ = registry.login(username, password, code=os.environ.get(CODE_ENV, ""))
     except PermissionError as err:
-        console.print(f"refused: {err}")
+        console.print(f"refused: {err} (an account with a second factor gives its code in {CODE_ENV})")
         raise typer.Exit(3) from None
+    if actor.enrol_only and not enrolling:
+        registry.logout(token)
+        console.print(f"refused: {ENROL_FIRST}: ketasim clinic second-factor --as {username}")
+        raise typer.Exit(3)
     try:
         yield registry, actor
     except PermissionError as err:
@@ -138,6 +153,7 @@ def demo_command(db: DbOption = None) -> None:
     shown = (db or os.environ.get("KETASIM_DB") or "").split("@")[-1]
     console.print(f"demo clinic ready{': ' + shown if shown else ''}")
     console.print(f"accounts: {', '.join(made['users'])}; password: {made['password']} (demo only)")
+    console.print("demo-admin sets up a second factor (an authenticator app) at its first sign-in")
     console.print(f"open it: ketasim serve --db {shown or '<URL>'}  then http://127.0.0.1:8000/clinic")
 
 
@@ -209,6 +225,39 @@ def break_glass_command(
     )
 
 
+@clinic_app.command("second-factor")
+def second_factor_command(
+    as_user: AsOption,
+    confirm: Annotated[
+        str | None,
+        typer.Option("--confirm", metavar="CODE", help="The 6 digits the authenticator app shows, to finish."),
+    ] = None,
+    db: DbOption = None,
+    output_format: FormatOption = OutputFormat.table,
+) -> None:
+    """Set up a second factor for your own account (administrators must before anything else;
+    anyone may): without --confirm, print the key and its QR code for an authenticator app;
+    then run again with --confirm CODE. From then on, sign in with KETASIM_TOTP set to the
+    app's current code."""
+    with (
+        acting(db, as_user, enrolling=True) as (registry, actor),
+        refusing("--confirm", {"code": "--confirm", "second_factor": "--as"}),
+    ):
+        if confirm is not None:
+            registry.confirm_second_factor(actor, confirm)
+            console.print(f"second factor set up: sign in with {CODE_ENV} set to the app's current code")
+            return
+        setup = registry.begin_second_factor(actor)
+    if output_format is OutputFormat.json:
+        echo_json(setup)
+        return
+    import segno
+
+    segno.make(setup.uri, error="m").terminal(compact=True)
+    typer.echo(f"key: {setup.secret} (time-based, 6 digits, 30 s)\nuri: {setup.uri}")
+    typer.echo(f"then: ketasim clinic second-factor --as {as_user} --confirm CODE")
+
+
 @clinic_app.command("change-user")
 def change_user_command(
     username: Annotated[str, typer.Argument(metavar="NAME", help="The account's user name.")],
@@ -225,10 +274,17 @@ def change_user_command(
         ),
     ] = False,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the new password from stdin.")] = False,
+    reset_second_factor: Annotated[
+        bool,
+        typer.Option(
+            "--reset-second-factor", help="Forget the account's second factor (a lost phone): set up anew at sign-in."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """An administrator changes an account of their own site: role, enabled or disabled (a
-    person who leaves is disabled, never deleted), or password. Its open sessions end."""
+    person who leaves is disabled, never deleted), password, or second factor. Its open
+    sessions end."""
     password = None
     if new_password or password_stdin:
         if password_stdin:
@@ -237,7 +293,12 @@ def change_user_command(
             password = _password(NEW_PASSWORD_ENV, f"new password for {username}")
     flags = {"username": "NAME", "role": "--role", "password": "--new-password", "change": "NAME"}
     with acting(db, as_user) as (registry, actor), refusing("NAME", flags):
-        given = {"role": role, "active": enable, "password": password}
+        given = {
+            "role": role,
+            "active": enable,
+            "password": password,
+            "reset_second_factor": reset_second_factor or None,
+        }
         changed = registry.change_user(actor, username, **{k: v for k, v in given.items() if v is not None})
     state = "" if enable is None else (", enabled" if enable else ", disabled")
     console.print(f"account {changed.username} ({changed.role}{state}) changed; its open sessions ended")

@@ -47,6 +47,7 @@ from ketasim.registry._inputs import VitalIn as VitalIn
 from ketasim.registry._inputs import instruments as instruments
 from ketasim.registry._registry import Registry as Registry
 from ketasim.registry._research import research_table as research_table
+from ketasim.registry._second_factor import SecondFactorSetup as SecondFactorSetup
 from ketasim.registry._views import AuditRow as AuditRow
 from ketasim.registry._views import EmergencyGrant as EmergencyGrant
 from ketasim.registry._views import PatientRecord as PatientRecord
@@ -73,6 +74,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "RemsForm",
+    "SecondFactorSetup",
     "SessionIn",
     "SessionRecord",
     "StoredPlan",

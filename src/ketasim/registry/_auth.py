@@ -4,7 +4,8 @@ check (deny by default) that every registry function calls before it reads or wr
 
 HIPAA §164.312(a)(2)(i) unique users, (a)(2)(iii) automatic logoff, (d) authentication;
 OWASP ASVS 4.0 level 1: 2.1.1 (passwords of at least 12 characters), 2.2.1 (throttled
-logins), 2.4.1 (argon2), 3.3.1–3.3.2 (logout and idle timeout end the server-side
+logins), 2.4.1 (argon2), 4.3.1 (administrators sign in with a second factor:
+:mod:`ketasim.registry._second_factor`), 3.3.1–3.3.2 (logout and idle timeout end the server-side
 session), 4.1.1–4.1.5 and 4.2.1 (server-side, deny-by-default, per-record checks).
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
+from ketasim.registry import _second_factor
 from ketasim.registry._audit import audit
 from ketasim.registry._db import RegistryError
 from ketasim.registry._models import LoginSession, User
@@ -66,12 +68,18 @@ def _aware(t: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Actor:
-    """The signed-in person a request acts for."""
+    """The signed-in person a request acts for. ``enrol_only``: an administrator signed in
+    with a password alone, who may only set up their second factor."""
 
     id: int
     username: str
     role: str
     site: str
+    enrol_only: bool = False
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user.id, user.username, user.role, user.site, _second_factor.needs_enrolment(user))
 
 
 def check_password_policy(password: str, *about: str) -> None:
@@ -89,9 +97,15 @@ def check_password_policy(password: str, *about: str) -> None:
         raise RegistryError.one("password", f"is too easy to guess ({why.rstrip('.')}): use a few uncommon words")
 
 
+ENROL_FIRST = "an administrator sets up a second factor (an authenticator app) before anything else"
+
+
 def authorize(actor: Actor, permission: Permission, site: str | None = None) -> None:
     """Refuse unless the actor's role grants ``permission`` and, for a record, the record is
-    of the actor's site (no access to another clinic's patients by guessing an id)."""
+    of the actor's site (no access to another clinic's patients by guessing an id). An
+    administrator without a second factor is refused everything until they set one up."""
+    if actor.enrol_only:
+        raise PermissionError(ENROL_FIRST)
     if permission not in PERMISSIONS.get(actor.role, frozenset()):
         raise PermissionError(f"role {actor.role!r} may not {permission.replace('_', ' ')}")
     if site is not None and site != actor.site:
@@ -140,13 +154,15 @@ def create_user(
     return Actor(user.id, user.username, user.role, user.site)
 
 
-LOGIN_REFUSED = "unknown user name or wrong password, or the account is locked"
+LOGIN_REFUSED = "unknown user name, wrong password or code, or the account is locked"
 
 
-def authenticate(db: Session, username: str, password: str) -> Actor | None:
+def authenticate(db: Session, username: str, password: str, code: str = "") -> Actor | None:
     """The account for these credentials, or None (the caller commits the failure count and
-    its audit row, then refuses with :data:`LOGIN_REFUSED` whether the name or the password
-    was wrong; an account locks for 15 min after 5 failures)."""
+    its audit row, then refuses with :data:`LOGIN_REFUSED` whether the name, the password or
+    the second factor's code was wrong; an account locks for 15 min after 5 failures). An
+    account with a second factor needs its current ``code``, once; an administrator without
+    one is signed in to set one up only (``Actor.enrol_only``)."""
     user = db.scalar(select(User).where(User.username == username))
     t = now()
     if user is None or not user.active or (user.locked_until is not None and _aware(user.locked_until) > t):
@@ -160,6 +176,11 @@ def authenticate(db: Session, username: str, password: str) -> Actor | None:
         return None
     try:
         _HASHER.verify(user.password_hash, password)
+        step = None
+        if user.totp_secret is not None:
+            step = _second_factor.accepted_step(user.totp_secret, code, user.totp_last_step, t)
+            if step is None:
+                raise VerificationError("second factor")
     except (VerificationError, InvalidHashError):
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILED_LOGINS:
@@ -169,10 +190,12 @@ def authenticate(db: Session, username: str, password: str) -> Actor | None:
         return None
     user.failed_logins = 0
     user.locked_until = None
+    if step is not None:
+        user.totp_last_step = step
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
-    actor = Actor(user.id, user.username, user.role, user.site)
-    audit(db, actor, "login", "user", str(user.id))
+    actor = _actor(user)
+    audit(db, actor, "login", "user", str(user.id), outcome="enrol_only" if actor.enrol_only else "ok")
     return actor
 
 
@@ -203,7 +226,7 @@ def resume_session(db: Session, token: str) -> tuple[Actor, str] | None:
         row.ended_at = t
         return None
     row.last_seen_at = t
-    return Actor(user.id, user.username, user.role, user.site), row.csrf_token
+    return _actor(user), row.csrf_token
 
 
 def end_session(db: Session, token: str) -> None:
@@ -213,7 +236,7 @@ def end_session(db: Session, token: str) -> None:
         row.ended_at = now()
         user = db.get(User, row.user_id)
         if user is not None:
-            audit(db, Actor(user.id, user.username, user.role, user.site), "logout", "user", str(user.id))
+            audit(db, _actor(user), "logout", "user", str(user.id))
 
 
 class AccountChange(TypedDict, total=False):
@@ -222,23 +245,34 @@ class AccountChange(TypedDict, total=False):
     role: str
     active: bool
     password: str
+    reset_second_factor: bool
 
 
 def change_user(db: Session, actor: Actor, username: str, **change: Unpack[AccountChange]) -> Actor:
     """An administrator changes an account of their own site: its role, whether it may sign in
-    (a departing or compromised account is disabled, never deleted: the audit names it), or
-    its password (a reset also lifts a lock). Every change ends the account's open sessions;
+    (a departing or compromised account is disabled, never deleted: the audit names it), its
+    password (a reset also lifts a lock), or its second factor (reset after a lost device: a
+    new one is set up at the next sign-in). Every change ends the account's open sessions;
     an administrator cannot disable or demote their own account (the site keeps one)."""
     role, active, password = change.get("role"), change.get("active"), change.get("password")
+    reset = change.get("reset_second_factor")
     authorize(actor, "manage_users")
-    for field, value, kind in (("role", role, str), ("active", active, bool), ("password", password, str)):
+    kinds = (
+        ("role", role, str),
+        ("active", active, bool),
+        ("password", password, str),
+        ("reset_second_factor", reset, bool),
+    )
+    for field, value, kind in kinds:
         if value is not None and not isinstance(value, kind):
             raise RegistryError.one(field, f"must be {'true or false' if kind is bool else 'text'}")
     user = db.scalar(select(User).where(User.username == username))
     if user is None or user.site != actor.site:
         raise RegistryError.one("username", f"{username!r} is not an account of site {actor.site!r}")
-    if role is None and active is None and password is None:
-        raise RegistryError.one("change", "nothing to change: give a role, enable or disable, or a new password")
+    if role is None and active is None and password is None and not reset:
+        raise RegistryError.one(
+            "change", "nothing to change: give a role, enable or disable, a new password or a second-factor reset"
+        )
     if role is not None and role not in ROLES:
         raise RegistryError.one("role", f"{role!r} is not a role; allowed: {', '.join(ROLES)}")
     if user.id == actor.id and (active is False or (role is not None and role != "admin")):
@@ -252,8 +286,10 @@ def change_user(db: Session, actor: Actor, username: str, **change: Unpack[Accou
         user.role = role
     if active is not None:
         user.active = active
+    if reset:
+        _second_factor.reset(user)
     t = now()
     for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))):
         row.ended_at = t
     audit(db, actor, "change", "user", str(user.id))
-    return Actor(user.id, user.username, user.role, user.site)
+    return _actor(user)

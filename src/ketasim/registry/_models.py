@@ -35,6 +35,12 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The second factor's TOTP secret (base32), once confirmed."""
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """A secret being set up, not yet confirmed with a code."""
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The 30-s step of the last code accepted (a code is used once)."""
 
 
 class LoginSession(Base):

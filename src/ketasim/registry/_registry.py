@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, Unpack
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from ketasim.errors import DoseError
 from ketasim.pk import load_model
 from ketasim.regimens import Dose
-from ketasim.registry import _auth
+from ketasim.registry import _auth, _second_factor
 from ketasim.registry._audit import audit
 from ketasim.registry._auth import Actor, Permission, authorize
 from ketasim.registry._db import RecordNotFoundError, RegistryError, connect, is_initialised, migrate, transaction
@@ -37,6 +38,7 @@ from ketasim.registry._models import (
     User,
     VitalSignRow,
 )
+from ketasim.registry._second_factor import SecondFactorSetup
 from ketasim.registry._views import (
     AuditRow,
     EmergencyGrant,
@@ -195,18 +197,32 @@ class Registry:
         with self._unit(actor, "user") as db:
             return _auth.change_user(db, actor, username, **change)
 
-    def login(self, username: str, password: str, replacing: str = "") -> tuple[Actor, str, str]:
-        """(actor, session token, CSRF token); refused the same way for a wrong name or
-        password or a locked account (the failure is counted and audited first). The session
-        whose token is ``replacing`` (the client's before this sign-in) ends with it."""
+    def login(self, username: str, password: str, replacing: str = "", code: str = "") -> tuple[Actor, str, str]:
+        """(actor, session token, CSRF token); refused the same way for a wrong name, password
+        or second-factor ``code``, or a locked account (the failure is counted and audited
+        first). An administrator without a second factor gets an ``enrol_only`` actor. The
+        session whose token is ``replacing`` (the client's before this sign-in) ends with it."""
         with transaction(self.engine) as db:
-            actor = _auth.authenticate(db, username, password)
+            actor = _auth.authenticate(db, username, password, code)
             if actor is not None:
                 token, csrf = _auth.start_session(db, actor)
                 _auth.end_session(db, replacing)
         if actor is None:
             raise PermissionError(_auth.LOGIN_REFUSED)
         return actor, token, csrf
+
+    def begin_second_factor(self, actor: Actor) -> SecondFactorSetup:
+        """The secret (and ``otpauth://`` URI) to put in the actor's authenticator app; the
+        one under way if any. Confirm it with :meth:`confirm_second_factor`."""
+        with self._unit(actor, "user") as db:
+            return _second_factor.begin(db, actor)
+
+    def confirm_second_factor(self, actor: Actor, code: str) -> Actor:
+        """Set up the factor under way with a ``code`` the new device shows; the actor that
+        returns (and the session's) may then do what its role allows."""
+        with self._unit(actor, "user") as db:
+            _second_factor.confirm(db, actor, code, datetime.now(UTC))
+        return replace(actor, enrol_only=False)
 
     def resume(self, token: str) -> tuple[Actor, str] | None:
         """The live session's (actor, CSRF token), or None."""

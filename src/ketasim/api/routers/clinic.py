@@ -48,6 +48,9 @@ class _RefusedError(Exception):
         self.status, self.message = status, message
 
 
+SECOND_FACTOR_PAGE = "/clinic/second-factor"
+
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -83,14 +86,21 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     """The clinic pages for one registry (sign-ins throttled per client address)."""
     r = APIRouter(prefix="/clinic", include_in_schema=False)
 
-    def signed_in(request: Request) -> tuple[Actor, str]:
+    def signed_to_enrol(request: Request) -> tuple[Actor, str]:
+        """The session, also one of an administrator who must set up a second factor first."""
         token = request.cookies.get(COOKIE)
         live = registry.resume(token) if token else None
         if live is None:
             raise _RefusedError(401, "sign in")
         return live
 
-    signed = Depends(signed_in)
+    def signed_in(session: tuple[Actor, str] = Depends(signed_to_enrol)) -> tuple[Actor, str]:
+        """The session of someone who may use the pages (others go to set up a second factor)."""
+        if session[0].enrol_only:
+            raise _RefusedError(303, SECOND_FACTOR_PAGE)
+        return session
+
+    signed, enrolling = Depends(signed_in), Depends(signed_to_enrol)
 
     def check_csrf(expected: str, given: str) -> None:
         if not given or not hmac.compare_digest(expected.encode(), given.encode()):
@@ -111,31 +121,72 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         username: Annotated[str, Form(max_length=64)],
         password: Annotated[str, Form(max_length=128)],
         csrf: Annotated[str, Form(max_length=100)] = "",
+        code: Annotated[str, Form(max_length=12)] = "",
     ) -> Response:
         check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
         if throttle.retry_after(request.client.host if request.client else "-"):
             raise _RefusedError(429, "too many sign-in attempts from this address: wait a minute")
         try:
-            who, token, _ = registry.login(username, password, replacing=request.cookies.get(COOKIE, ""))
+            who, token, _ = registry.login(username, password, request.cookies.get(COOKIE, ""), code)
         except PermissionError as err:
             fresh = secrets.token_urlsafe(32)
             response = _page("clinic_login.html.j2", 401, csrf=fresh, message=str(err))
             _cookie(response, request, LOGIN_COOKIE, fresh)
             return response
-        done = RedirectResponse("/clinic/audit" if who.role == "admin" else "/clinic", status_code=303)
+        done = RedirectResponse(SECOND_FACTOR_PAGE if who.enrol_only else _start(who), status_code=303)
         _cookie(done, request, COOKIE, token)
         done.delete_cookie(LOGIN_COOKIE, path="/")
         return done
 
     @r.post("/logout")
     def logout(
-        request: Request, session: tuple[Actor, str] = signed, csrf: Annotated[str, Form(max_length=100)] = ""
+        request: Request, session: tuple[Actor, str] = enrolling, csrf: Annotated[str, Form(max_length=100)] = ""
     ) -> Response:
         check_csrf(session[1], csrf)
         registry.logout(request.cookies.get(COOKIE, ""))
         response = RedirectResponse("/clinic/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
+
+    @r.get("/second-factor", response_class=HTMLResponse)
+    def second_factor_page(session: tuple[Actor, str] = enrolling) -> Response:
+        """Set up a second factor: the secret as a QR code and as text, and a field for the
+        code the authenticator then shows (administrators must; anyone may)."""
+        return _second_factor_page(*session)
+
+    @r.post("/second-factor", response_class=HTMLResponse)
+    def confirm_second_factor(
+        session: tuple[Actor, str] = enrolling,
+        code: Annotated[str, Form(max_length=12)] = "",
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        actor, expected = session
+        check_csrf(expected, csrf)
+        try:
+            done = registry.confirm_second_factor(actor, code)
+        except InputError as err:
+            return _second_factor_page(actor, expected, _message(err), 422)
+        except PermissionError as err:
+            raise _RefusedError(403, str(err)) from None
+        return RedirectResponse(_start(done), status_code=303)
+
+    def _second_factor_page(actor: Actor, csrf: str, message: str | None = None, status: int = 200) -> Response:
+        import segno
+
+        try:
+            setup = registry.begin_second_factor(actor)
+        except InputError as err:  # already set up
+            return _page("clinic_second_factor.html.j2", actor=actor, csrf=csrf, setup=None, message=_message(err))
+        except PermissionError as err:
+            raise _RefusedError(403, str(err)) from None
+        qr = segno.make(setup.uri, error="m").svg_inline(
+            scale=4, title="QR code of the secret", dark="#000", light="#fff"
+        )
+        groups = " ".join(setup.secret[i : i + 4] for i in range(0, len(setup.secret), 4))
+        return _page(
+            "clinic_second_factor.html.j2", status, actor=actor, csrf=csrf, setup=setup, qr=qr, groups=groups,
+            message=message,
+        )  # fmt: skip
 
     # ---- pages ---------------------------------------------------------------------------------
 
@@ -301,6 +352,11 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     return r
 
 
+def _start(actor: Actor) -> str:
+    """Where a signed-in person starts: the audit for an administrator, else the dashboard."""
+    return "/clinic/audit" if actor.role == "admin" else "/clinic"
+
+
 READING_ROWS = 3
 """Rows on the session sheet: before dosing, about 40 min, before discharge (label)."""
 READING_BEFORE_MIN = 120
@@ -367,6 +423,8 @@ def install_errors(app: Any) -> None:
         assert isinstance(exc, _RefusedError)
         if exc.status == 401:
             return RedirectResponse("/clinic/login", status_code=303)
+        if exc.status == 303:
+            return RedirectResponse(exc.message, status_code=303)
         return _page("clinic_refused.html.j2", exc.status, message=exc.message)
 
     app.add_exception_handler(_RefusedError, refused)

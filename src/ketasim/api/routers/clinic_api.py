@@ -1,7 +1,11 @@
 """The registry's JSON API under ``/api/clinic`` (issue 13's contract; keep these names).
 
-``POST /api/clinic/login`` ``{"username", "password"}`` sets the session cookie and returns
-``{"csrf_token"}``, which every state-changing request sends back in ``X-CSRF-Token``.
+``POST /api/clinic/login`` ``{"username", "password"}`` (and ``"code"``, the authenticator's
+6 digits, for an account with a second factor) sets the session cookie and returns
+``{"csrf_token", "set_up_second_factor"}``; the token goes back in ``X-CSRF-Token`` with every
+state-changing request. An administrator without a second factor is signed in to set one up
+only (``set_up_second_factor`` true): ``POST /api/clinic/second-factor`` gives the secret,
+``POST /api/clinic/second-factor/confirm`` ``{"code"}`` confirms it; anything else is 403.
 Without a session: 401; with a role that may not: 403; without the CSRF header: 403; an id
 this user may not see (unknown, or another site's): 404; bad input: 422 naming the field.
 """
@@ -29,6 +33,7 @@ from ketasim.registry import (
     export_fhir,
     patient_status,
 )
+from ketasim.registry._auth import LOGIN_REFUSED
 from ketasim.registry._inputs import EmergencyIn, parse
 
 COOKIE = "ks_session"
@@ -150,22 +155,40 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         return session[0]
 
     @r.post("/login")
-    def login(body: Json, response: Response, request: Request) -> dict[str, str]:
+    def login(body: Json, response: Response, request: Request) -> dict[str, Any]:
         """Sign in; the session cookie is HttpOnly, SameSite=Strict (Secure over HTTPS)."""
         wait = throttle.retry_after(request.client.host if request.client else "-")
         if wait:
             raise HTTPException(429, "too many sign-in attempts from this address", headers={"Retry-After": str(wait)})
-        username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64 or len(password) > 128:
-            raise HTTPException(401, "unknown user name or wrong password, or the account is locked")
+        username, password, code = body.get("username"), body.get("password"), body.get("code", "")
+        if not (
+            isinstance(username, str) and isinstance(password, str) and isinstance(code, str)
+            and len(username) <= 64 and len(password) <= 128 and len(code) <= 12
+        ):  # fmt: skip
+            raise HTTPException(401, LOGIN_REFUSED)
         try:
-            _, token, csrf = registry.login(username, password, replacing=request.cookies.get(COOKIE, ""))
+            who, token, csrf = registry.login(username, password, request.cookies.get(COOKIE, ""), code)
         except PermissionError as err:
             raise HTTPException(401, str(err)) from None
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
         )
-        return {"csrf_token": csrf}
+        return {"csrf_token": csrf, "set_up_second_factor": who.enrol_only}
+
+    @r.post("/second-factor")
+    def begin_second_factor(actor: Actor = Depends(changing)) -> dict[str, str]:
+        """The secret for an authenticator app (``secret``, and ``uri`` for its QR code); the
+        same one until it is confirmed. Refused (422) once a factor is set up."""
+        with answers():
+            return registry.begin_second_factor(actor).model_dump()
+
+    @r.post("/second-factor/confirm")
+    def confirm_second_factor(body: Json, actor: Actor = Depends(changing)) -> dict[str, str]:
+        """Confirm the factor under way with the ``code`` the app shows; the session may then do
+        what its role allows."""
+        with answers():
+            registry.confirm_second_factor(actor, body.get("code", ""))
+        return {"detail": "second factor set up"}
 
     @r.post("/logout")
     def logout(request: Request, response: Response, _: Actor = Depends(changing)) -> dict[str, str]:
