@@ -251,3 +251,44 @@ def test_an_admin_sets_up_a_second_factor_then_reads_and_exports_the_audit_and_a
     page.click("#search button")
     expect(page.locator("#patients")).not_to_contain_text("Tester")
     context.close()
+
+
+def test_a_nurse_of_another_site_breaks_the_glass_in_the_browser(browser: Browser, clinic: tuple[str, str]) -> None:
+    """HIPAA §164.312(a)(2)(ii) on the pages: a reason first, then the other site's record,
+    marked as emergency access; a viewer has no such form."""
+    url, uid = clinic
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    _watch(page, url, errors)
+    _sign_in(page, url, "north")
+    assert page.goto(f"{url}/clinic/patients/{uid}").status == 404  # another site's: as unknown
+    page.goto(f"{url}/clinic/patients")
+    page.click("#break-glass summary")
+    page.fill("#break-glass input[name=patient]", uid)
+    page.fill("#break-glass textarea[name=reason]", "x" * 9)
+    page.evaluate("document.querySelector('#break-glass textarea').removeAttribute('minlength')")
+    page.click("#break-glass-open")
+    expect(page.locator("#form-error")).to_contain_text("reason")  # the server checks it too
+    page.fill("#break-glass input[name=patient]", "not-a-patient")
+    page.fill("#break-glass textarea[name=reason]", "brought to our emergency room tonight")
+    page.click("#break-glass-open")
+    expect(page.locator("#form-error")).to_contain_text("patient_uid")
+    page.fill("#break-glass input[name=patient]", uid)
+    page.fill("#break-glass textarea[name=reason]", "brought to our emergency room tonight")
+    page.click("#break-glass-open")
+    expect(page).to_have_url(f"{url}/clinic/patients/{uid}")
+    expect(page.locator("#emergency-access")).to_contain_text("site main")
+    expect(page.locator("h1")).to_contain_text("Tester, Olive")
+    assert not errors, errors
+    jar = {c["name"]: c["value"] for c in context.cookies()}
+    forged = httpx.post(f"{url}/clinic/break-glass", data={"patient": uid, "reason": "a" * 20}, cookies=jar)
+    assert forged.status_code == 403  # no CSRF token
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, url, "viewer")
+    page.goto(f"{url}/clinic/patients")
+    expect(page.locator("#patients")).to_be_visible()
+    assert page.locator("#break-glass").count() == 0
+    context.close()

@@ -36,6 +36,7 @@ from ketasim.registry import (
 )
 from ketasim.registry._care import hold_limits
 from ketasim.registry._exports import RemsForm
+from ketasim.registry._registry import EMERGENCY_HOURS
 
 COOKIE = "ks_session"
 LOGIN_COOKIE = "ks_login_csrf"
@@ -49,6 +50,8 @@ class _RefusedError(Exception):
 
 
 SECOND_FACTOR_PAGE = "/clinic/second-factor"
+WRITERS = ("prescriber", "nurse")
+"""The roles that record care (and may break the glass)."""
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -213,13 +216,37 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         check_csrf(session[1], csrf)
         return _patients_page(*session, q)
 
-    def _patients_page(actor: Actor, csrf: str, q: str) -> Response:
+    def _patients_page(actor: Actor, csrf: str, q: str, message: str | None = None, status: int = 200) -> Response:
         with refusals():
             found = registry.patients(actor)
         term = q.strip().casefold()
         if term:
             found = [p for p in found if term in f"{p.given_name} {p.family_name} {p.mrn}".casefold()]
-        return _page("clinic_patients.html.j2", actor=actor, csrf=csrf, patients=found, q=q)
+        return _page(
+            "clinic_patients.html.j2", status, actor=actor, csrf=csrf, patients=found, q=q, message=message,
+            can_write=actor.role in WRITERS, emergency_hours=f"{EMERGENCY_HOURS:g}",
+        )  # fmt: skip
+
+    @r.post("/break-glass", response_class=HTMLResponse)
+    def break_glass(
+        session: tuple[Actor, str] = signed,
+        patient: Annotated[str, Form(max_length=64)] = "",
+        reason: Annotated[str, Form(max_length=1000)] = "",
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        """Emergency access to a patient of another site, after stating why (prescribers and
+        nurses; a few hours; the grant and every use are audited for both sites)."""
+        actor, expected = session
+        check_csrf(expected, csrf)
+        try:
+            grant = registry.break_glass(actor, patient.strip(), reason)
+        except RecordNotFoundError as err:
+            return _patients_page(actor, expected, "", _message(err), 404)
+        except InputError as err:
+            return _patients_page(actor, expected, "", _message(err), 422)
+        except PermissionError as err:
+            raise _RefusedError(403, str(err)) from None
+        return RedirectResponse(f"/clinic/patients/{grant.patient_uid}", status_code=303)
 
     @r.get("/audit", response_class=HTMLResponse)
     def audit_page(session: tuple[Actor, str] = signed, patient: str = "", limit: int = 200) -> Response:
@@ -277,7 +304,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
             questionnaires=registry.questionnaires(actor, patient_uid),
             instruments=instruments(),
             message=message,
-            can_write=actor.role in ("prescriber", "nurse"),
+            can_write=actor.role in WRITERS,
             hold=hold_limits(),
             reading_minutes=(-5, 40, 120),
         )
