@@ -336,7 +336,7 @@ def test_a_course_past_the_planners_days_opens_with_a_note_in_the_api_and_the_pa
 
 def test_signing_in_again_ends_the_session_the_client_had(app: Any) -> None:
     """Found by a security audit: a second sign-in left the first session alive until idle."""
-    from ketasim.api.routers.clinic_api import COOKIE
+    from ketasim.api.routers._session import COOKIE
 
     c, _ = client(app, "nurse")
     first = c.cookies.get(COOKIE)

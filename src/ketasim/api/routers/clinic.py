@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ketasim import DISCLAIMER
+from ketasim.api.routers._session import COOKIE, live_session, set_cookie
 from ketasim.api.throttle import LoginThrottle
 from ketasim.errors import InputError
 from ketasim.registry import (
@@ -38,7 +39,6 @@ from ketasim.registry._care import hold_limits
 from ketasim.registry._exports import RemsForm
 from ketasim.registry._registry import EMERGENCY_HOURS
 
-COOKIE = "ks_session"
 LOGIN_COOKIE = "ks_login_csrf"
 _ENV = Environment(loader=PackageLoader("ketasim", "web/templates"), autoescape=True, undefined=StrictUndefined)
 MAX_FORM_ITEMS = 20
@@ -81,18 +81,13 @@ def _page(template: str, http_status: int = 200, **context: Any) -> HTMLResponse
     return HTMLResponse(html, status_code=http_status, headers={"cache-control": "no-store"})
 
 
-def _cookie(response: Response, request: Request, name: str, value: str, path: str = "/") -> None:
-    response.set_cookie(name, value, httponly=True, samesite="strict", secure=request.url.scheme == "https", path=path)
-
-
 def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     """The clinic pages for one registry (sign-ins throttled per client address)."""
     r = APIRouter(prefix="/clinic", include_in_schema=False)
 
     def signed_to_enrol(request: Request) -> tuple[Actor, str]:
         """The session, also one of an administrator who must set up a second factor first."""
-        token = request.cookies.get(COOKIE)
-        live = registry.resume(token) if token else None
+        live = live_session(registry, request)
         if live is None:
             raise _RefusedError(401, "sign in")
         return live
@@ -115,7 +110,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     def login_page(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
         response = _page("clinic_login.html.j2", csrf=token, message=None)
-        _cookie(response, request, LOGIN_COOKIE, token)
+        set_cookie(response, request, token, LOGIN_COOKIE)
         return response
 
     @r.post("/login", response_class=HTMLResponse)
@@ -134,10 +129,10 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         except PermissionError as err:
             fresh = secrets.token_urlsafe(32)
             response = _page("clinic_login.html.j2", 401, csrf=fresh, message=str(err))
-            _cookie(response, request, LOGIN_COOKIE, fresh)
+            set_cookie(response, request, fresh, LOGIN_COOKIE)
             return response
         done = RedirectResponse(SECOND_FACTOR_PAGE if who.enrol_only else _start(who), status_code=303)
-        _cookie(done, request, COOKIE, token)
+        set_cookie(done, request, token)
         done.delete_cookie(LOGIN_COOKIE, path="/")
         return done
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 
 from ketasim import DISCLAIMER
+from ketasim.api.routers._session import COOKIE, live_session, set_cookie
 from ketasim.api.throttle import LoginThrottle
 from ketasim.errors import InputError
 from ketasim.registry import (
@@ -36,7 +37,6 @@ from ketasim.registry import (
 from ketasim.registry._auth import LOGIN_REFUSED
 from ketasim.registry._inputs import EmergencyIn, parse
 
-COOKIE = "ks_session"
 PLANNER_FIELDS = (
     "weight_kg", "height_cm", "diagnoses", "failed_antidepressant_trials", "history", "concomitant_medications",
     "pregnant", "vitals", "baseline_scores", "treatment", "weight_basis",
@@ -139,8 +139,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     r = APIRouter(prefix="/api/clinic", tags=["clinic"])
 
     def signed_in(request: Request) -> tuple[Actor, str]:
-        token = request.cookies.get(COOKIE)
-        live = registry.resume(token) if token else None
+        live = live_session(registry, request)
         if live is None:
             raise HTTPException(401, "sign in: POST /api/clinic/login")
         return live
@@ -170,9 +169,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
             who, token, csrf = registry.login(username, password, request.cookies.get(COOKIE, ""), code)
         except PermissionError as err:
             raise HTTPException(401, str(err)) from None
-        response.set_cookie(
-            COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
-        )
+        set_cookie(response, request, token)
         return {"csrf_token": csrf, "set_up_second_factor": who.enrol_only}
 
     @r.post("/second-factor")
