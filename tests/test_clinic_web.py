@@ -292,3 +292,54 @@ def test_a_nurse_of_another_site_breaks_the_glass_in_the_browser(browser: Browse
     expect(page.locator("#patients")).to_be_visible()
     assert page.locator("#break-glass").count() == 0
     context.close()
+
+
+def test_a_nurse_registers_a_new_patient_in_the_browser(browser: Browser, clinic: tuple[str, str]) -> None:
+    """The new-patient form: the registry's and the planner's checks name the field and keep
+    what was typed; a registered patient opens on their course; a viewer is refused."""
+    url, _ = clinic
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    _watch(page, url, errors)
+    _sign_in(page, url, "nurse")
+    page.goto(f"{url}/clinic/patients")
+    page.click("#new-patient-link")
+    expect(page).to_have_url(f"{url}/clinic/patients/new")
+    fields = {"mrn": "MRN-77", "given_name": "Nell", "family_name": "Newcomer", "birth_date": "2015-02-03",
+              "weight_kg": "61", "height_cm": "158", "failed_antidepressant_trials": "2", "systolic_mmhg": "121",
+              "diastolic_mmhg": "77", "heart_rate_bpm": "70", "spo2_pct": "98", "baseline_score": "31"}  # fmt: skip
+    for name, value in fields.items():
+        page.fill(f"#new-patient [name={name}]", value)
+    page.select_option("#new-patient [name=sex]", "female")
+    page.select_option("#new-patient [name=treatment]", "esketamine intranasal")
+    page.click("#add-patient")
+    expect(page.locator("#form-error")).to_contain_text("birth_date")  # a child: adults only
+    assert page.locator("#new-patient [name=family_name]").input_value() == "Newcomer"  # kept
+    assert page.locator("#new-patient [name=treatment]").input_value() == "esketamine intranasal"
+    page.fill("#new-patient [name=birth_date]", "1984-02-03")
+    page.fill("#new-patient [name=diastolic_mmhg]", "130")
+    page.click("#add-patient")
+    expect(page.locator("#form-error")).to_contain_text("diastolic")  # the planner's rule: below systolic
+    page.fill("#new-patient [name=diastolic_mmhg]", "77")
+    page.select_option("#new-patient [name=scale]", "Y-BOCS")
+    page.click("#add-patient")
+    expect(page.locator("#form-error")).to_contain_text("Y-BOCS")  # not a scale of depression
+    page.select_option("#new-patient [name=scale]", "MADRS")
+    page.click("#add-patient")
+    expect(page.locator("h1")).to_contain_text("Newcomer, Nell")
+    expect(page.locator("#course")).to_contain_text("baseline 31")
+    page.goto(f"{url}/clinic/patients/new")
+    for name, value in {**fields, "birth_date": "1984-02-03"}.items():
+        page.fill(f"#new-patient [name={name}]", value)
+    page.click("#add-patient")
+    expect(page.locator("#form-error")).to_contain_text("mrn")  # already registered at this site
+    assert not errors, errors
+    page.screenshot(path="/tmp/s35_new_patient.png", full_page=True)
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, url, "viewer")
+    assert page.goto(f"{url}/clinic/patients/new").status == 403
+    assert page.locator("#new-patient-link").count() == 0
+    context.close()

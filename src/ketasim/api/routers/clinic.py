@@ -23,7 +23,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ketasim import DISCLAIMER
 from ketasim.api.routers._session import COOKIE, live_session, set_cookie
+from ketasim.api.routers.model import page_vocabulary
 from ketasim.api.throttle import LoginThrottle
+from ketasim.clinic.patient import TREATMENTS
 from ketasim.errors import InputError
 from ketasim.registry import (
     Actor,
@@ -243,6 +245,36 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
             raise _RefusedError(403, str(err)) from None
         return RedirectResponse(f"/clinic/patients/{grant.patient_uid}", status_code=303)
 
+    @r.get("/patients/new", response_class=HTMLResponse)
+    def new_patient_page(session: tuple[Actor, str] = signed) -> Response:
+        """Register a patient: identity, consent and the planner's fields (prescribers, nurses)."""
+        return _new_patient_page(*session, {})
+
+    @r.post("/patients/new", response_class=HTMLResponse)
+    async def add_patient(request: Request, session: tuple[Actor, str] = signed) -> Response:
+        actor, expected = session
+        form = await request.form(max_files=0, max_fields=60)
+        check_csrf(expected, str(form.get("csrf", "")))
+        values = {key: [str(v) for v in form.getlist(key)] for key in form}
+        try:
+            record = registry.add_patient(actor, _patient_from_form(values))
+        except InputError as err:
+            return _new_patient_page(actor, expected, values, _message(err), 422)
+        except PermissionError as err:
+            raise _RefusedError(403, str(err)) from None
+        return RedirectResponse(f"/clinic/patients/{record.uid}", status_code=303)
+
+    def _new_patient_page(
+        actor: Actor, csrf: str, values: dict[str, list[str]], message: str | None = None, status: int = 200
+    ) -> Response:
+        if actor.role not in WRITERS:
+            raise _RefusedError(403, f"role {actor.role!r} may not write clinical")
+        return _page(
+            "clinic_new_patient.html.j2", status, actor=actor, csrf=csrf, message=message, vocabulary=page_vocabulary(),
+            treatments=sorted(TREATMENTS), one=lambda key, default="": (values.get(key) or [default])[0],
+            many=lambda key: values.get(key, []),
+        )  # fmt: skip
+
     @r.get("/audit", response_class=HTMLResponse)
     def audit_page(session: tuple[Actor, str] = signed, patient: str = "", limit: int = 200) -> Response:
         """The audit trail (admins); ``?patient=ID`` narrows it to one patient."""
@@ -415,6 +447,35 @@ def _session_from_form(form: dict[str, str], patient_uid: str) -> tuple[dict[str
 
 
 VITAL_FIELDS = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_pct")
+
+
+def _patient_from_form(form: dict[str, list[str]]) -> dict[str, Any]:
+    """The new-patient form's fields as the registry's patient (``PatientIn``): the number
+    fields parsed here naming their field, the rest checked by the registry and the planner."""
+
+    def one(key: str) -> str:
+        return (form.get(key) or [""])[0].strip()
+
+    diagnoses = [d for d in (one("diagnosis"), *form.get("other_diagnoses", [])) if d]
+    clinical: dict[str, Any] = {
+        "weight_kg": _number("weight_kg", one("weight_kg")),
+        "height_cm": _number("height_cm", one("height_cm")),
+        "diagnoses": list(dict.fromkeys(diagnoses)),
+        "failed_antidepressant_trials": _integer("failed_antidepressant_trials", one("failed_antidepressant_trials")),
+        "history": form.get("history", []),
+        "concomitant_medications": form.get("concomitant_medications", []),
+        "pregnant": one("pregnant") == "yes",
+        "vitals": {f: _number(f, one(f)) for f in VITAL_FIELDS if one(f)},
+        "baseline_scores": {one("scale"): _number("baseline_score", one("baseline_score"))},
+        "weight_basis": one("weight_basis") or "actual",
+    }
+    if one("oral_antidepressant"):
+        clinical["oral_antidepressant"] = one("oral_antidepressant")
+    if one("treatment"):
+        drug, _, route = one("treatment").partition(" ")
+        clinical["treatment"] = {"drug": drug, "route": route}
+    identity = {key: one(key) for key in ("mrn", "given_name", "family_name", "birth_date", "sex")}
+    return {**identity, "consent_off_label": one("consent_off_label") == "yes", "clinical": clinical}
 
 
 def _integer(field: str, text: str) -> int:
