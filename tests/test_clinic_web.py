@@ -68,7 +68,8 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         doc,
         {"patient_uid": uid, "instrument": "MADRS", "taken_at": (start + timedelta(days=1)).isoformat(), "total": 20},
     )
-    app = create_app(Limits(forecast_copies=100, cache_dir=base / "cache"), registry=registry)
+    limits = Limits(forecast_copies=100, cache_dir=base / "cache", sign_ins_per_minute=100)  # one browser, many
+    app = create_app(limits, registry=registry)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

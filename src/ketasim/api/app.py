@@ -79,7 +79,7 @@ def create_app(limits: Limits | None = None, params: ParameterSet | None = None,
         from ketasim.api.routers import clinic, clinic_api
         from ketasim.api.throttle import LoginThrottle
 
-        throttle = LoginThrottle()  # one window for the pages and the API
+        throttle = LoginThrottle(lim.sign_ins_per_minute)  # one window for the pages and the API
         api.include_router(clinic.router(registry, throttle))
         api.include_router(clinic_api.router(registry, throttle))
         clinic.install_errors(api)

@@ -34,5 +34,7 @@ class Limits:
     validation_n: int = 400
     max_validation_n: int = 2000
     forecast_copies: int = 400
+    sign_ins_per_minute: int = 10
+    """Sign-in attempts one client address may make a minute (ASVS 2.2.1), pages and API together."""
     allowed_hosts: tuple[str, ...] = DEFAULT_HOSTS
     cache_dir: Path | None = None
