@@ -34,9 +34,11 @@ class Authenticator:
             time.sleep((now + 1) * STEP_S - t + 0.05)
 
 
-def enrol(registry: object, actor: object) -> Authenticator:
-    """Set up ``actor``'s second factor through the registry's Python API; its authenticator."""
-    setup = registry.begin_second_factor(actor)  # type: ignore[attr-defined]
-    app = Authenticator(setup.secret)
-    registry.confirm_second_factor(actor, app.code())  # type: ignore[attr-defined]
+def enrol(registry: object, username: str, password: str) -> Authenticator:
+    """Set up ``username``'s second factor through the registry's Python API, as its owner
+    would (sign in, ask for a key, confirm a code, sign out); the account's authenticator."""
+    _, token, _ = registry.login(username, password)  # type: ignore[attr-defined]
+    app = Authenticator(registry.begin_second_factor(token).secret)  # type: ignore[attr-defined]
+    _, new_token, _ = registry.confirm_second_factor(token, app.code())  # type: ignore[attr-defined]
+    registry.logout(new_token)  # type: ignore[attr-defined]
     return app

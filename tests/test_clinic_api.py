@@ -41,7 +41,7 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     for role in ROLES[1:]:
         registry.create_user(admin, role, role.title(), role, PASSWORD)
     app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
-    app.state.phone = enrol(registry, admin)  # administrators sign in with a second factor
+    app.state.phone = enrol(registry, "admin", PASSWORD)  # administrators sign in with a second factor
     yield app
     registry.engine.dispose()
 
@@ -359,7 +359,7 @@ def test_break_glass_over_http(tmp_path: Path) -> None:
     north_doc = registry.create_user(admin, "north-doc", "Nor", "prescriber", PASSWORD, site="north")
     north = registry.add_patient(north_doc, STORED_PATIENT).uid
     app = create_app(Limits(forecast_copies=100, cache_dir=tmp_path / "cache"), registry=registry)
-    app.state.phone = enrol(registry, admin)
+    app.state.phone = enrol(registry, "admin", PASSWORD)
     nurse, h = client(app, "nurse")
     assert nurse.get(f"/api/clinic/patients/{north}").status_code == 404
     url = f"/api/clinic/patients/{north}/break-glass"
@@ -383,6 +383,7 @@ def test_an_administrator_sets_up_a_second_factor_over_http(tmp_path: Path) -> N
     """ASVS 4.3.1: an admin's password alone opens only the set-up; then it takes a code,
     each code once; bad codes are 422 (set-up) or the same 401 as a wrong password."""
     from authenticator import Authenticator
+    from ketasim.api.routers._session import COOKIE
 
     registry = Registry.open(f"sqlite:///{tmp_path / 'mfa.db'}")
     registry.create_user(None, "admin", "Ada", "admin", PASSWORD)
@@ -403,9 +404,17 @@ def test_an_administrator_sets_up_a_second_factor_over_http(tmp_path: Path) -> N
     for bad in ("", "12345", "abcdef", "１２３４５６", wrong, 123456, None, True, ["123456"]):
         r = c.post("/api/clinic/second-factor/confirm", json={"code": bad}, headers=h)
         assert r.status_code == 422 and "code" in r.text, (bad, r.status_code, r.text)
+    attacker = TestClient(app, base_url="http://localhost")  # another session, with the password alone
+    ah = {"X-CSRF-Token": attacker.post("/api/clinic/login", json={"username": "admin", "password": PASSWORD})
+          .json()["csrf_token"]}  # fmt: skip
+    assert attacker.post("/api/clinic/second-factor", headers=ah).json()["secret"] != setup["secret"]  # its own
+    old_cookie = c.cookies.get(COOKIE)
     r = c.post("/api/clinic/second-factor/confirm", json={"code": phone.code()}, headers=h)
-    assert r.status_code == 200, r.text
-    assert c.get("/api/clinic/audit").status_code == 200  # the same session, now complete
+    assert r.status_code == 200 and set(r.json()) == {"detail", "csrf_token"}, r.text
+    assert c.cookies.get(COOKIE) != old_cookie  # a new session for this client (ASVS 3.2.1)
+    h = {"X-CSRF-Token": r.json()["csrf_token"]}
+    assert c.get("/api/clinic/audit").status_code == 200
+    assert attacker.get("/api/clinic/audit").status_code == 401  # every other session ended
     again = c.post("/api/clinic/second-factor", headers=h)
     assert again.status_code == 422 and "already set up" in again.text
     fresh = TestClient(app, base_url="http://localhost")
@@ -422,3 +431,15 @@ def test_an_administrator_sets_up_a_second_factor_over_http(tmp_path: Path) -> N
     assert {"second_factor"} <= {row["action"] for row in rows} and "enrol_only" in {row["outcome"] for row in rows}
     assert setup["secret"] not in fresh.get("/api/clinic/audit").text
     registry.engine.dispose()
+
+
+def test_an_over_long_password_is_refused_like_a_wrong_one_and_never_echoed(app: Any) -> None:
+    c = TestClient(app, base_url="http://localhost")
+    c.get("/clinic/login")
+    typed = "Not4Echo-" * 20  # 180 characters
+    for form in ({"username": "nurse", "password": typed}, {"username": typed, "password": PASSWORD},
+                 {"username": "admin", "password": PASSWORD, "code": typed}):  # fmt: skip
+        r = c.post("/clinic/login", data={**form, "csrf": c.cookies.get("ks_login_csrf") or ""})
+        assert r.status_code == 401 and "Not4Echo" not in r.text, r.text[:300]
+        r = c.post("/api/clinic/login", json=form)
+        assert r.status_code == 401 and "Not4Echo" not in r.text, r.text[:300]

@@ -4,6 +4,8 @@ raises an alert, refusals (bad input, a missing CSRF token, another site's patie
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import Browser, expect
 
 from authenticator import Authenticator
@@ -220,9 +224,17 @@ def test_an_admin_sets_up_a_second_factor_then_reads_and_exports_the_audit_and_a
     page.click("#second-factor-confirm")
     expect(page.locator("#second-factor-message")).to_contain_text("code")
     assert page.locator("#second-factor-secret").inner_text().replace(" ", "") == secret  # the same key again
+    other = browser.new_context()  # another browser signed in with the password alone
+    other_page = other.new_page()
+    _sign_in(other_page, url, "admin")
+    expect(other_page).to_have_url(f"{url}/clinic/second-factor")
+    assert other_page.locator("#second-factor-secret").inner_text().replace(" ", "") != secret  # its own key
     page.fill("#second-factor-code", phone.code())
     page.click("#second-factor-confirm")
     expect(page).to_have_url(f"{url}/clinic/audit")
+    other_page.goto(f"{url}/clinic/audit")
+    expect(other_page).to_have_url(f"{url}/clinic/login")  # its session ended: it never becomes complete
+    other.close()
     page.click("#logout")
     _sign_in(page, url, "admin")  # the password alone no longer signs in
     expect(page.locator(".error")).to_contain_text("wrong password or code")
@@ -267,16 +279,17 @@ def test_a_nurse_of_another_site_breaks_the_glass_in_the_browser(browser: Browse
     page.goto(f"{url}/clinic/patients")
     page.click("#break-glass summary")
     page.fill("#break-glass input[name=patient]", uid)
-    page.fill("#break-glass textarea[name=reason]", "x" * 9)
-    page.evaluate("document.querySelector('#break-glass textarea').removeAttribute('minlength')")
+    page.fill("#break-glass input[name=reason]", "x" * 9)
+    page.evaluate("document.querySelector('#break-glass input[name=reason]').removeAttribute('minlength')")
     page.click("#break-glass-open")
     expect(page.locator("#form-error")).to_contain_text("reason")  # the server checks it too
     page.fill("#break-glass input[name=patient]", "not-a-patient")
-    page.fill("#break-glass textarea[name=reason]", "brought to our emergency room tonight")
+    page.fill("#break-glass input[name=reason]", "brought to our emergency room tonight")
     page.click("#break-glass-open")
     expect(page.locator("#form-error")).to_contain_text("patient_uid")
+    assert page.locator("#break-glass input[name=reason]").input_value() == "brought to our emergency room tonight"
     page.fill("#break-glass input[name=patient]", uid)
-    page.fill("#break-glass textarea[name=reason]", "brought to our emergency room tonight")
+    page.fill("#break-glass input[name=reason]", "brought to our emergency room tonight")
     page.click("#break-glass-open")
     expect(page).to_have_url(f"{url}/clinic/patients/{uid}")
     expect(page.locator("#emergency-access")).to_contain_text("site main")
@@ -344,3 +357,21 @@ def test_a_nurse_registers_a_new_patient_in_the_browser(browser: Browser, clinic
     assert page.goto(f"{url}/clinic/patients/new").status == 403
     assert page.locator("#new-patient-link").count() == 0
     context.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=12), st.floats(allow_nan=True, allow_infinity=True).map(repr)))
+def test_a_form_number_is_ascii_decimal_and_finite_or_refused_naming_the_field(text: str) -> None:
+    """The pages' number fields: what ``float`` reads beyond ASCII decimals ('٧٠', '７０',
+    '1_0', 'nan', 'inf') is refused naming the field, as the JSON API refuses non-numbers."""
+    from ketasim.api.routers.clinic import _number
+    from ketasim.errors import InputError
+
+    plain = re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text.strip(), flags=re.ASCII)
+    finite = plain is not None and math.isfinite(float(text))
+    try:
+        value = _number("weight_kg", text)
+    except InputError as err:
+        assert not finite and err.problems[0][0] == "weight_kg"
+    else:
+        assert finite and value == float(text)

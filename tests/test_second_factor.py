@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from authenticator import Authenticator
+from authenticator import Authenticator, enrol
 from ketasim.registry import Registry, RegistryError
 from ketasim.registry._auth import ENROL_FIRST, MAX_FAILED_LOGINS
 from ketasim.registry._models import AuditEvent, User
@@ -91,25 +92,32 @@ def _user(registry: Registry, username: str) -> User:
 
 def test_an_administrator_sets_up_a_second_factor_before_anything_else(registry: Registry) -> None:
     actor, token, _ = registry.login("admin", PASSWORD)
-    assert actor.enrol_only
+    assert actor.enrol_only and registry.resume(token)[0].enrol_only  # type: ignore[index]
     for refused in (lambda: registry.audit_log(actor), lambda: registry.patients(actor),
                     lambda: registry.create_user(actor, "x", "X", "nurse", PASSWORD)):  # fmt: skip
         with pytest.raises(PermissionError, match=re.escape(ENROL_FIRST)):
             refused()
-    setup = registry.begin_second_factor(actor)
-    assert registry.begin_second_factor(actor) == setup  # a reload shows the same key
+    _, other, _ = registry.login("admin", PASSWORD)  # a second session with the password alone
+    setup = registry.begin_second_factor(token)
+    assert registry.begin_second_factor(token) == setup  # a reload shows the same key
+    assert registry.begin_second_factor(other).secret != setup.secret  # another session gets its own
     assert pyotp.parse_uri(setup.uri).secret == setup.secret and len(base64.b32decode(setup.secret)) == 20
     phone = Authenticator(setup.secret)
-    for bad in ("000000" if hotp(setup.secret, 0) != "000000" else "999999", "12345", 123456, None):
+    wrong = f"{(int(phone.totp.now()) + 1) % 10**6:06d}"
+    for bad in (wrong, "12345", 123456, None):
         with pytest.raises(RegistryError) as err:
-            registry.confirm_second_factor(actor, bad)  # type: ignore[arg-type]
+            registry.confirm_second_factor(token, bad)  # type: ignore[arg-type]
         assert err.value.problems[0][0] == "code"
-    done = registry.confirm_second_factor(actor, phone.code())
+    with pytest.raises(RegistryError):  # the other session's key does not confirm this one
+        registry.confirm_second_factor(other, Authenticator(setup.secret).code())
+    done, new_token, _ = registry.confirm_second_factor(token, phone.code())
     assert not done.enrol_only and registry.audit_log(done)
-    resumed = registry.resume(token)
-    assert resumed is not None and not resumed[0].enrol_only  # the same session, now complete
+    assert registry.resume(token) is None and registry.resume(other) is None  # every earlier session ends
+    assert registry.resume(new_token) is not None and not registry.resume(new_token)[0].enrol_only  # type: ignore[index]
     with pytest.raises(RegistryError, match="already set up"):
-        registry.begin_second_factor(done)
+        registry.begin_second_factor(new_token)
+    with pytest.raises(PermissionError):
+        registry.begin_second_factor("not-a-session")
     with registry.engine.connect() as c:
         audit = c.execute(select(AuditEvent.action, AuditEvent.outcome, AuditEvent.entity_uid)).all()
     assert ("login", "enrol_only") in {(a, o) for a, o, _ in audit}
@@ -118,17 +126,17 @@ def test_an_administrator_sets_up_a_second_factor_before_anything_else(registry:
 
 
 def test_a_code_is_needed_at_each_sign_in_once_and_failures_lock(registry: Registry) -> None:
-    admin, _, _ = registry.login("admin", PASSWORD)
-    phone = Authenticator(registry.begin_second_factor(admin).secret)
-    registry.confirm_second_factor(admin, phone.code())
+    phone = enrol(registry, "admin", PASSWORD)
     with pytest.raises(PermissionError, match="code"):
         registry.login("admin", PASSWORD)  # the password alone
     assert _user(registry, "admin").failed_logins == 1
     code = phone.code()
     actor, _, _ = registry.login("admin", PASSWORD, code=code)
     assert not actor.enrol_only and _user(registry, "admin").failed_logins == 0
-    with pytest.raises(PermissionError):
-        registry.login("admin", PASSWORD, code=code)  # replayed
+    for _ in range(MAX_FAILED_LOGINS):
+        with pytest.raises(PermissionError):
+            registry.login("admin", PASSWORD, code=code)  # replayed: refused, but not toward the lock
+    assert _user(registry, "admin").failed_logins == 0 and _user(registry, "admin").locked_until is None
     fresh = phone.code()
     with pytest.raises(PermissionError):
         registry.login("admin", "wrong horse battery", code=fresh)  # a code without the password
@@ -139,18 +147,37 @@ def test_a_code_is_needed_at_each_sign_in_once_and_failures_lock(registry: Regis
     with pytest.raises(PermissionError):
         registry.login("admin", PASSWORD, code=fresh)  # locked: the right, unused code no longer helps
     assert _user(registry, "admin").locked_until is not None
+    with registry.engine.connect() as c:
+        outcomes = [o for (o,) in c.execute(select(AuditEvent.outcome).where(AuditEvent.action == "login"))]
+    assert outcomes.count("code_reused") == MAX_FAILED_LOGINS and "locked" in outcomes
+
+
+def test_racing_sign_ins_with_one_code_let_one_in(registry: Registry) -> None:
+    """ASVS 2.8.4 under concurrency: the step is claimed by a conditional UPDATE."""
+    phone = enrol(registry, "admin", PASSWORD)
+    code = phone.code()
+
+    def attempt(_: int) -> bool:
+        try:
+            registry.login("admin", PASSWORD, code=code)
+        except PermissionError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sum(results) == 1, results
 
 
 def test_a_lost_phone_is_reset_and_anyone_may_add_a_factor(registry: Registry) -> None:
     nurse, _, _ = registry.login("nurse", PASSWORD)
     assert not nurse.enrol_only  # not required of a nurse
-    phone = Authenticator(registry.begin_second_factor(nurse).secret)
-    registry.confirm_second_factor(nurse, phone.code())
+    phone = enrol(registry, "nurse", PASSWORD)
     with pytest.raises(PermissionError):
         registry.login("nurse", PASSWORD)
     nurse, token, _ = registry.login("nurse", PASSWORD, code=phone.code())
-    admin, _, _ = registry.login("admin", PASSWORD)
-    admin = registry.confirm_second_factor(admin, Authenticator(registry.begin_second_factor(admin).secret).code())
+    enrol(registry, "admin", PASSWORD)
+    admin = registry.actor("admin")
     with pytest.raises(RegistryError) as err:
         registry.change_user(admin, "nurse", reset_second_factor="yes")  # type: ignore[typeddict-item]
     assert err.value.problems[0][0] == "reset_second_factor"
@@ -161,6 +188,32 @@ def test_a_lost_phone_is_reset_and_anyone_may_add_a_factor(registry: Registry) -
     registry.change_user(admin, "admin", reset_second_factor=True)  # an admin's own lost phone
     again, _, _ = registry.login("admin", PASSWORD)
     assert again.enrol_only  # back to setting one up
-    registry.change_user(registry.actor("admin"), "nurse", role="admin")  # promoted: now needs one
+    registry.change_user(admin, "nurse", role="admin")  # promoted: now needs one
     promoted, _, _ = registry.login("nurse", PASSWORD)
     assert promoted.enrol_only
+
+
+def test_the_migration_goes_down_and_up_with_accounts_and_sessions(registry: Registry) -> None:
+    """Dropping 0004's columns keeps the accounts that sessions and audit rows point at."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from ketasim.registry._db import MIGRATIONS
+
+    enrol(registry, "admin", PASSWORD)
+    registry.login("nurse", PASSWORD)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with registry.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    columns = {c["name"] for c in inspect(registry.engine).get_columns("users")}
+    assert "totp_secret" not in columns and "totp_last_step" not in columns
+    assert not inspect(registry.engine).has_table("_alembic_tmp_users")
+    with registry.engine.connect() as c:
+        assert sorted(c.execute(select(User.username)).scalars()) == ["admin", "nurse", "ops"]
+    with registry.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    registry.login("admin", PASSWORD)  # its factor is gone with the columns: set up again

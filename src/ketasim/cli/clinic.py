@@ -82,28 +82,38 @@ def _password(env: str, prompt: str) -> str:
 
 
 @contextmanager
-def acting(db: str | None, username: str, *, enrolling: bool = False) -> Iterator[tuple[Any, Any]]:
-    """(registry, actor) for the block; the login and the logout are audited; a refused
-    permission exits 3 with its reason. An administrator without a second factor may only
-    set one up (``enrolling``)."""
+def signed_in(db: str | None, username: str, *, enrolling: bool = False) -> Iterator[tuple[Any, Any, str]]:
+    """(registry, actor, session token) for the block; the sign-in and the sign-out are
+    audited; a refused permission exits 3 with its reason. An administrator without a second
+    factor may only set one up (``enrolling``)."""
     registry = _open(db)
     password = _password(PASSWORD_ENV, f"password for {username}")
     try:
         actor, token, _ = registry.login(username, password, code=os.environ.get(CODE_ENV, ""))
     except PermissionError as err:
-        console.print(f"refused: {err} (an account with a second factor gives its code in {CODE_ENV})")
+        console.print(
+            f"refused: {err} (an account with a second factor gives the app's code in {CODE_ENV}; "
+            "each code signs in once: for another command, wait for the next one)"
+        )
         raise typer.Exit(3) from None
     if actor.enrol_only and not enrolling:
         registry.logout(token)
         console.print(f"refused: {ENROL_FIRST}: ketasim clinic second-factor --as {username}")
         raise typer.Exit(3)
     try:
-        yield registry, actor
+        yield registry, actor, token
     except PermissionError as err:
         console.print(f"refused: {err}")
         raise typer.Exit(3) from None
     finally:
         registry.logout(token)
+
+
+@contextmanager
+def acting(db: str | None, username: str) -> Iterator[tuple[Any, Any]]:
+    """(registry, actor) for the block, as :func:`signed_in`."""
+    with signed_in(db, username) as (registry, actor, _):
+        yield registry, actor
 
 
 def _document(arg: str, path: Path) -> Any:
@@ -228,34 +238,29 @@ def break_glass_command(
 @clinic_app.command("second-factor")
 def second_factor_command(
     as_user: AsOption,
-    confirm: Annotated[
-        str | None,
-        typer.Option("--confirm", metavar="CODE", help="The 6 digits the authenticator app shows, to finish."),
-    ] = None,
     db: DbOption = None,
     output_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Set up a second factor for your own account (administrators must before anything else;
-    anyone may): without --confirm, print the key and its QR code for an authenticator app;
-    then run again with --confirm CODE. From then on, sign in with KETASIM_TOTP set to the
-    app's current code."""
-    with (
-        acting(db, as_user, enrolling=True) as (registry, actor),
-        refusing("--confirm", {"code": "--confirm", "second_factor": "--as"}),
-    ):
-        if confirm is not None:
-            registry.confirm_second_factor(actor, confirm)
-            console.print(f"second factor set up: sign in with {CODE_ENV} set to the app's current code")
-            return
-        setup = registry.begin_second_factor(actor)
-    if output_format is OutputFormat.json:
-        echo_json(setup)
-        return
+    anyone may): prints the key and its QR code for an authenticator app, then asks for the 6
+    digits the app shows (standard input; with --format json the key comes as one JSON line).
+    From then on, sign in with KETASIM_TOTP set to the app's current code."""
     import segno
 
-    segno.make(setup.uri, error="m").terminal(compact=True)
-    typer.echo(f"key: {setup.secret} (time-based, 6 digits, 30 s)\nuri: {setup.uri}")
-    typer.echo(f"then: ketasim clinic second-factor --as {as_user} --confirm CODE")
+    with (
+        signed_in(db, as_user, enrolling=True) as (registry, _, token),
+        refusing("CODE", {"code": "CODE", "second_factor": "--as"}),
+    ):
+        setup = registry.begin_second_factor(token)
+        if output_format is OutputFormat.json:
+            echo_json(setup)
+        else:
+            segno.make(setup.uri, error="m").terminal(compact=True)
+            typer.echo(f"key: {setup.secret} (time-based, 6 digits, 30 s)\nuri: {setup.uri}")
+        code = str(typer.prompt("the 6 digits the app shows", err=True))
+        _, new_token, _ = registry.confirm_second_factor(token, code)
+        registry.logout(new_token)
+    console.print(f"second factor set up: sign in with {CODE_ENV} set to the app's current code")
 
 
 @clinic_app.command("change-user")

@@ -20,7 +20,7 @@ from typing import Literal, TypedDict, Unpack, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
@@ -176,27 +176,44 @@ def authenticate(db: Session, username: str, password: str, code: str = "") -> A
         return None
     try:
         _HASHER.verify(user.password_hash, password)
-        step = None
-        if user.totp_secret is not None:
-            step = _second_factor.accepted_step(user.totp_secret, code, user.totp_last_step, t)
-            if step is None:
-                raise VerificationError("second factor")
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = t + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-        audit(db, None, "login", "user", str(user.id), outcome="refused", username=user.username)
+        _failed(db, user, t)
         return None
+    if user.totp_secret is not None:
+        step = _second_factor.accepted_step(user.totp_secret, code, None, t)
+        if step is None:
+            _failed(db, user, t)
+            return None
+        if not _second_factor.claim_step(db, user.id, step):  # a code used already: refused, not counted
+            audit(db, None, "login", "user", str(user.id), outcome="code_reused", username=user.username)
+            return None
     user.failed_logins = 0
     user.locked_until = None
-    if step is not None:
-        user.totp_last_step = step
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
     actor = _actor(user)
     audit(db, actor, "login", "user", str(user.id), outcome="enrol_only" if actor.enrol_only else "ok")
     return actor
+
+
+def _failed(db: Session, user: User, t: datetime) -> None:
+    """Count a failed sign-in (one UPDATE, so that concurrent failures all count) and lock the
+    account at :data:`MAX_FAILED_LOGINS`."""
+    failures = db.scalar(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    if failures is not None and failures >= MAX_FAILED_LOGINS:
+        db.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, locked_until=t + timedelta(minutes=LOCK_MINUTES))
+            .execution_options(synchronize_session=False)
+        )
+    audit(db, None, "login", "user", str(user.id), outcome="refused", username=user.username)
 
 
 def _digest(token: str) -> str:
@@ -211,10 +228,11 @@ def start_session(db: Session, actor: Actor) -> tuple[str, str]:
     return token, csrf
 
 
-def resume_session(db: Session, token: str) -> tuple[Actor, str] | None:
-    """(actor, CSRF token) of a live session, refreshing its idle clock; None when unknown,
-    ended, idle for 15 min or older than 12 h (and then it is ended)."""
-    row = db.get(LoginSession, _digest(token))
+def _live(db: Session, token: str) -> tuple[LoginSession, User] | None:
+    """The live session of ``token`` and its account, its idle clock refreshed; None when
+    unknown, ended, idle for 15 min or older than 12 h, or of a disabled account (and then it
+    is ended)."""
+    row = db.get(LoginSession, _digest(token)) if isinstance(token, str) and token else None
     if row is None or row.ended_at is not None:
         return None
     t = now()
@@ -226,7 +244,65 @@ def resume_session(db: Session, token: str) -> tuple[Actor, str] | None:
         row.ended_at = t
         return None
     row.last_seen_at = t
-    return _actor(user), row.csrf_token
+    return row, user
+
+
+def resume_session(db: Session, token: str) -> tuple[Actor, str] | None:
+    """(actor, CSRF token) of a live session (:func:`_live`), or None."""
+    live = _live(db, token)
+    return None if live is None else (_actor(live[1]), live[0].csrf_token)
+
+
+def _end_sessions(db: Session, user_id: int) -> None:
+    """End every open session of an account."""
+    t = now()
+    for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))):
+        row.ended_at = t
+
+
+def _setting_up(db: Session, token: str) -> tuple[LoginSession, User]:
+    """The live session setting up a second factor, and its account (which has none yet)."""
+    live = _live(db, token)
+    if live is None:
+        raise PermissionError("sign in first")
+    if live[1].totp_secret is not None:
+        raise RegistryError.one(
+            "second_factor", "is already set up for this account; after a lost device an administrator resets it"
+        )
+    return live
+
+
+def begin_second_factor(db: Session, token: str) -> _second_factor.SecondFactorSetup:
+    """The key for the session's new authenticator: the one this session is already setting
+    up if the person reloads (they may have scanned it), else a new one. Another session of
+    the same account gets a key of its own."""
+    row, user = _setting_up(db, token)
+    if row.totp_pending is None:
+        row.totp_pending = _second_factor.new_secret()
+        audit(db, _actor(user), "second_factor", "user", str(user.id), outcome="started")
+    return _second_factor.setup_for(user, row.totp_pending)
+
+
+def confirm_second_factor(db: Session, token: str, code: str) -> Actor:
+    """Set up the factor the session began once the person types a code their new device
+    shows. Every session of the account ends (one opened with the password alone must not
+    become complete, ASVS 3.2.1): the caller starts a new one for the returned actor."""
+    if not isinstance(code, str):
+        raise RegistryError.one("code", "must be text: the 6 digits the authenticator shows")
+    row, user = _setting_up(db, token)
+    if row.totp_pending is None:
+        raise RegistryError.one("second_factor", "no set-up is under way in this session: start one first")
+    step = _second_factor.accepted_step(row.totp_pending, code, None, now())
+    if step is None:
+        raise RegistryError.one(
+            "code", "is not the code the authenticator shows now: 6 digits; check that the phone's clock is right"
+        )
+    user.totp_secret, user.totp_last_step = row.totp_pending, step
+    row.totp_pending = None
+    _end_sessions(db, user.id)
+    actor = _actor(user)
+    audit(db, actor, "second_factor", "user", str(user.id))
+    return actor
 
 
 def end_session(db: Session, token: str) -> None:
@@ -286,10 +362,8 @@ def change_user(db: Session, actor: Actor, username: str, **change: Unpack[Accou
         user.role = role
     if active is not None:
         user.active = active
-    if reset:
-        _second_factor.reset(user)
-    t = now()
-    for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))):
-        row.ended_at = t
+    if reset:  # a lost device: a new factor is set up at the next sign-in
+        user.totp_secret = user.totp_last_step = None
+    _end_sessions(db, user.id)
     audit(db, actor, "change", "user", str(user.id))
     return _actor(user)

@@ -37,8 +37,6 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The second factor's TOTP secret (base32), once confirmed."""
-    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """A secret being set up, not yet confirmed with a code."""
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The 30-s step of the last code accepted (a code is used once)."""
 
@@ -53,6 +51,8 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """A second factor this session is setting up (shown to it alone), not yet confirmed."""
 
 
 class _Versioned:

@@ -12,7 +12,6 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, Unpack
 
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from ketasim.errors import DoseError
 from ketasim.pk import load_model
 from ketasim.regimens import Dose
-from ketasim.registry import _auth, _second_factor
+from ketasim.registry import _auth
 from ketasim.registry._audit import audit
 from ketasim.registry._auth import Actor, Permission, authorize
 from ketasim.registry._db import RecordNotFoundError, RegistryError, connect, is_initialised, migrate, transaction
@@ -211,18 +210,21 @@ class Registry:
             raise PermissionError(_auth.LOGIN_REFUSED)
         return actor, token, csrf
 
-    def begin_second_factor(self, actor: Actor) -> SecondFactorSetup:
-        """The secret (and ``otpauth://`` URI) to put in the actor's authenticator app; the
-        one under way if any. Confirm it with :meth:`confirm_second_factor`."""
-        with self._unit(actor, "user") as db:
-            return _second_factor.begin(db, actor)
+    def begin_second_factor(self, token: str) -> SecondFactorSetup:
+        """The key (and its ``otpauth://`` URI) for the authenticator app of the person signed
+        in with session ``token``: the same one until this session confirms it with
+        :meth:`confirm_second_factor`; another session gets its own."""
+        with transaction(self.engine) as db:
+            return _auth.begin_second_factor(db, token)
 
-    def confirm_second_factor(self, actor: Actor, code: str) -> Actor:
-        """Set up the factor under way with a ``code`` the new device shows; the actor that
-        returns (and the session's) may then do what its role allows."""
-        with self._unit(actor, "user") as db:
-            _second_factor.confirm(db, actor, code, datetime.now(UTC))
-        return replace(actor, enrol_only=False)
+    def confirm_second_factor(self, token: str, code: str) -> tuple[Actor, str, str]:
+        """Set up the factor session ``token`` began, with a ``code`` the new device shows.
+        Every session of the account ends; the new one returned, (actor, session token, CSRF
+        token), may do what the role allows."""
+        with transaction(self.engine) as db:
+            actor = _auth.confirm_second_factor(db, token, code)
+            new_token, csrf = _auth.start_session(db, actor)
+        return actor, new_token, csrf
 
     def resume(self, token: str) -> tuple[Actor, str] | None:
         """The live session's (actor, CSRF token), or None."""

@@ -7,24 +7,22 @@ yet is signed in for that alone (:attr:`Actor.enrol_only <ketasim.registry.Actor
 other request is refused until a code from the new device is confirmed. Any other account
 may set one up too, and then needs it at every sign-in. A code is accepted once
 (ASVS 2.8.4): the step it was used in is kept, and an older or equal step is refused.
+Setting one up belongs to the session that asked (its key is shown to that session only), and
+confirming it ends every session of the account, so a session opened with the password
+alone never becomes a complete one (the sign-in functions are in ``_auth``).
 """
 
 from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import pyotp
 from pydantic import BaseModel
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from ketasim.registry._audit import audit
-from ketasim.registry._db import RegistryError
 from ketasim.registry._models import User
-
-if TYPE_CHECKING:
-    from ketasim.registry._auth import Actor
 
 REQUIRED_FOR = frozenset({"admin"})
 """The roles that must sign in with a second factor (ASVS 4.3.1: administrative interfaces)."""
@@ -62,53 +60,27 @@ def accepted_step(secret: str, code: str, after_step: int | None, t: datetime) -
     return None
 
 
-def _setup(user: User, secret: str) -> SecondFactorSetup:
+def new_secret() -> str:
+    """A new TOTP secret: 160 random bits in base32 (RFC 4226 §4 recommends 160)."""
+    return pyotp.random_base32(32)
+
+
+def setup_for(user: User, secret: str) -> SecondFactorSetup:
+    """The secret and its ``otpauth://`` URI, named ``user@site`` under the issuer ketasim."""
     uri = pyotp.TOTP(secret, digits=CODE_DIGITS).provisioning_uri(
         name=f"{user.username}@{user.site}", issuer_name=ISSUER
     )
     return SecondFactorSetup(secret=secret, uri=uri)
 
 
-def _account(db: Session, actor: Actor) -> User:
-    user = db.get(User, actor.id)
-    if user is None:
-        raise PermissionError("this account is not active or has changed: sign in again")
-    return user
-
-
-def begin(db: Session, actor: Actor) -> SecondFactorSetup:
-    """The secret for the account's new authenticator: the one already under way if the
-    person reloads (they may have scanned it), else a new one. Refused once one is set up
-    (a lost device is reset by an administrator)."""
-    user = _account(db, actor)
-    if user.totp_secret is not None:
-        raise RegistryError.one(
-            "second_factor", "is already set up for this account; after a lost device an administrator resets it"
-        )
-    if user.totp_pending is None:
-        user.totp_pending = pyotp.random_base32(32)
-        audit(db, actor, "second_factor", "user", str(user.id), outcome="started")
-    return _setup(user, user.totp_pending)
-
-
-def confirm(db: Session, actor: Actor, code: str, t: datetime) -> None:
-    """Set up the factor under way once the person types a code their new device shows."""
-    if not isinstance(code, str):
-        raise RegistryError.one("code", "must be text: the 6 digits the authenticator shows")
-    user = _account(db, actor)
-    if user.totp_secret is not None:
-        raise RegistryError.one("second_factor", "is already set up for this account")
-    if user.totp_pending is None:
-        raise RegistryError.one("second_factor", "no set-up is under way: start one first")
-    step = accepted_step(user.totp_pending, code, None, t)
-    if step is None:
-        raise RegistryError.one(
-            "code", "is not the code the authenticator shows now: 6 digits; check that the phone's clock is right"
-        )
-    user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
-    audit(db, actor, "second_factor", "user", str(user.id))
-
-
-def reset(user: User) -> None:
-    """Forget the account's factor (a lost device): it sets up a new one at its next sign-in."""
-    user.totp_secret = user.totp_pending = user.totp_last_step = None
+def claim_step(db: Session, user_id: int, step: int) -> bool:
+    """Record ``step`` as the account's last code used, unless that step or a later one was
+    used already (a replayed code, or two sign-ins racing with the same code): a conditional
+    UPDATE, so that of concurrent claims one wins (ASVS 2.8.4)."""
+    claimed = db.execute(
+        update(User)
+        .where(User.id == user_id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]

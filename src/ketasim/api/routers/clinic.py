@@ -37,6 +37,7 @@ from ketasim.registry import (
     rems_form,
     save_plan,
 )
+from ketasim.registry._auth import LOGIN_REFUSED
 from ketasim.registry._care import hold_limits
 from ketasim.registry._exports import RemsForm
 from ketasim.registry._registry import EMERGENCY_HOURS
@@ -118,15 +119,19 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
     @r.post("/login", response_class=HTMLResponse)
     def login(
         request: Request,
-        username: Annotated[str, Form(max_length=64)],
-        password: Annotated[str, Form(max_length=128)],
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
         csrf: Annotated[str, Form(max_length=100)] = "",
-        code: Annotated[str, Form(max_length=12)] = "",
+        code: Annotated[str, Form()] = "",
     ) -> Response:
+        """Sign in. Over-long fields are refused like any wrong sign-in, not by the form
+        checks, whose message would echo the start of what was typed (a password)."""
         check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
         if throttle.retry_after(request.client.host if request.client else "-"):
             raise _RefusedError(429, "too many sign-in attempts from this address: wait a minute")
         try:
+            if len(username) > 64 or len(password) > 128 or len(code) > 12:
+                raise PermissionError(LOGIN_REFUSED)
             who, token, _ = registry.login(username, password, request.cookies.get(COOKIE, ""), code)
         except PermissionError as err:
             fresh = secrets.token_urlsafe(32)
@@ -149,32 +154,39 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         return response
 
     @r.get("/second-factor", response_class=HTMLResponse)
-    def second_factor_page(session: tuple[Actor, str] = enrolling) -> Response:
+    def second_factor_page(request: Request, session: tuple[Actor, str] = enrolling) -> Response:
         """Set up a second factor: the secret as a QR code and as text, and a field for the
         code the authenticator then shows (administrators must; anyone may)."""
-        return _second_factor_page(*session)
+        return _second_factor_page(request, *session)
 
     @r.post("/second-factor", response_class=HTMLResponse)
     def confirm_second_factor(
+        request: Request,
         session: tuple[Actor, str] = enrolling,
         code: Annotated[str, Form(max_length=12)] = "",
         csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
+        """Confirm the key with a code: every session of the account ends, and this browser
+        gets a new one (a session opened with the password alone never becomes complete)."""
         actor, expected = session
         check_csrf(expected, csrf)
         try:
-            done = registry.confirm_second_factor(actor, code)
+            done, token, _ = registry.confirm_second_factor(request.cookies.get(COOKIE, ""), code)
         except InputError as err:
-            return _second_factor_page(actor, expected, _message(err), 422)
+            return _second_factor_page(request, actor, expected, _message(err), 422)
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
-        return RedirectResponse(_start(done), status_code=303)
+        response = RedirectResponse(_start(done), status_code=303)
+        set_cookie(response, request, token)
+        return response
 
-    def _second_factor_page(actor: Actor, csrf: str, message: str | None = None, status: int = 200) -> Response:
+    def _second_factor_page(
+        request: Request, actor: Actor, csrf: str, message: str | None = None, status: int = 200
+    ) -> Response:
         import segno
 
         try:
-            setup = registry.begin_second_factor(actor)
+            setup = registry.begin_second_factor(request.cookies.get(COOKIE, ""))
         except InputError as err:  # already set up
             return _page("clinic_second_factor.html.j2", actor=actor, csrf=csrf, setup=None, message=_message(err))
         except PermissionError as err:
@@ -213,7 +225,15 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         check_csrf(session[1], csrf)
         return _patients_page(*session, q)
 
-    def _patients_page(actor: Actor, csrf: str, q: str, message: str | None = None, status: int = 200) -> Response:
+    def _patients_page(
+        actor: Actor,
+        csrf: str,
+        q: str,
+        message: str | None = None,
+        status: int = 200,
+        glass: tuple[str, str] = ("", ""),
+    ) -> Response:
+        """The site's patients; ``glass``: the emergency-access form's patient id and reason."""
         with refusals():
             found = registry.patients(actor)
         term = q.strip().casefold()
@@ -221,7 +241,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
             found = [p for p in found if term in f"{p.given_name} {p.family_name} {p.mrn}".casefold()]
         return _page(
             "clinic_patients.html.j2", status, actor=actor, csrf=csrf, patients=found, q=q, message=message,
-            can_write=actor.role in WRITERS, emergency_hours=f"{EMERGENCY_HOURS:g}",
+            can_write=actor.role in WRITERS, emergency_hours=f"{EMERGENCY_HOURS:g}", glass=glass,
         )  # fmt: skip
 
     @r.post("/break-glass", response_class=HTMLResponse)
@@ -238,9 +258,9 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         try:
             grant = registry.break_glass(actor, patient.strip(), reason)
         except RecordNotFoundError as err:
-            return _patients_page(actor, expected, "", _message(err), 404)
+            return _patients_page(actor, expected, "", _message(err), 404, (patient, reason))
         except InputError as err:
-            return _patients_page(actor, expected, "", _message(err), 422)
+            return _patients_page(actor, expected, "", _message(err), 422, (patient, reason))
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
         return RedirectResponse(f"/clinic/patients/{grant.patient_uid}", status_code=303)
@@ -484,11 +504,14 @@ def _integer(field: str, text: str) -> int:
     return int(text)
 
 
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""A decimal number in ASCII digits (``float`` also reads '٧٠', '７０' and '1_0')."""
+
+
 def _number(field: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError.one(field, f"{text!r} is not a number") from None
+    if not NUMBER.fullmatch(text.strip()):
+        raise InputError.one(field, f"{text!r} is not a number")
+    value = float(text)
     if value != value or value in (float("inf"), float("-inf")):
         raise InputError.one(field, f"{text!r} is not a finite number")
     return value

@@ -173,19 +173,22 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         return {"csrf_token": csrf, "set_up_second_factor": who.enrol_only}
 
     @r.post("/second-factor")
-    def begin_second_factor(actor: Actor = Depends(changing)) -> dict[str, str]:
+    def begin_second_factor(request: Request, _: Actor = Depends(changing)) -> dict[str, str]:
         """The secret for an authenticator app (``secret``, and ``uri`` for its QR code); the
-        same one until it is confirmed. Refused (422) once a factor is set up."""
+        same one until this session confirms it. Refused (422) once a factor is set up."""
         with answers():
-            return registry.begin_second_factor(actor).model_dump()
+            return registry.begin_second_factor(request.cookies.get(COOKIE, "")).model_dump()
 
     @r.post("/second-factor/confirm")
-    def confirm_second_factor(body: Json, actor: Actor = Depends(changing)) -> dict[str, str]:
-        """Confirm the factor under way with the ``code`` the app shows; the session may then do
-        what its role allows."""
+    def confirm_second_factor(
+        body: Json, request: Request, response: Response, _: Actor = Depends(changing)
+    ) -> dict[str, str]:
+        """Confirm the key with the ``code`` the app shows. Every session of the account ends and
+        this client gets a new one, with a new ``csrf_token``, that may do what the role allows."""
         with answers():
-            registry.confirm_second_factor(actor, body.get("code", ""))
-        return {"detail": "second factor set up"}
+            _, token, csrf = registry.confirm_second_factor(request.cookies.get(COOKIE, ""), body.get("code", ""))
+        set_cookie(response, request, token)
+        return {"detail": "second factor set up", "csrf_token": csrf}
 
     @r.post("/logout")
     def logout(request: Request, response: Response, _: Actor = Depends(changing)) -> dict[str, str]:
