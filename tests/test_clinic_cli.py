@@ -230,6 +230,8 @@ def test_second_factors_from_the_command_line(cli: Cli) -> None:
     assert r.returncode == 3 and "second-factor --as ops" in r.stdout, r.stdout
     r = cli("second-factor", "--as", "ops", new="12345")  # a QR code in the terminal and the key; a bad code
     assert r.returncode == 2 and "key: " in r.stdout and "otpauth://totp/" in r.stdout and "CODE" in r.stderr
+    r = cli("second-factor", "--as", "ops", new="")  # no code at all (end of input)
+    assert r.returncode == 2 and "CODE" in r.stderr and "Traceback" not in r.stderr, r.stderr
     cli.phones["nurse"] = _set_up_second_factor(cli, "nurse")  # not required of a nurse, but allowed
     assert cli("dashboard", "--as", "nurse", code="").returncode == 3
     assert cli("dashboard", "--as", "nurse").returncode == 0

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from threading import Barrier
 
 import pyotp
 import pytest
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from authenticator import Authenticator, enrol
 from ketasim.registry import Registry, RegistryError
 from ketasim.registry._auth import ENROL_FIRST, MAX_FAILED_LOGINS
-from ketasim.registry._models import AuditEvent, User
+from ketasim.registry._models import AuditEvent, LoginSession, User
 from ketasim.registry._second_factor import STEPS_EITHER_SIDE, accepted_step
 from pg import registry_url
 
@@ -217,3 +218,60 @@ def test_the_migration_goes_down_and_up_with_accounts_and_sessions(registry: Reg
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     registry.login("admin", PASSWORD)  # its factor is gone with the columns: set up again
+
+
+def test_a_sign_in_under_way_while_the_owner_sets_up_a_factor_stays_incomplete(registry: Registry) -> None:
+    """The race a review found: the password is checked, the owner confirms a factor, then the
+    session is saved. It is void (its credentials were checked before the change)."""
+    from ketasim.registry import _auth
+    from ketasim.registry._db import transaction
+
+    checked_at = _auth.now()
+    with transaction(registry.engine) as db:
+        attacker = _auth.authenticate(db, "admin", PASSWORD)
+    assert attacker is not None and attacker.enrol_only
+    enrol(registry, "admin", PASSWORD)  # the owner, meanwhile
+    with transaction(registry.engine) as db:
+        token, _ = _auth.start_session(db, attacker, checked_at)
+    assert registry.resume(token) is None
+    checked_at = _auth.now()  # the same for a password reset during a sign-in
+    with transaction(registry.engine) as db:
+        nurse = _auth.authenticate(db, "nurse", PASSWORD)
+    assert nurse is not None
+    registry.change_user(registry.actor("admin"), "nurse", password="a brand new passphrase")
+    with transaction(registry.engine) as db:
+        token, _ = _auth.start_session(db, nurse, checked_at)
+    assert registry.resume(token) is None
+
+
+def test_two_sessions_confirming_at_once_set_up_one_factor(registry: Registry) -> None:
+    """Set-ups of one account run one after the other: one confirms, the other is refused
+    (its session ended with the first, or the factor is set up already), never a database
+    error such as a deadlock; the stored key is the winner's."""
+    tokens = [registry.login("ops", PASSWORD)[1] for _ in range(2)]
+    phones = [Authenticator(registry.begin_second_factor(t).secret) for t in tokens]
+    codes = [p.code() for p in phones]
+    start = Barrier(2)
+
+    def confirm(i: int) -> str | None:
+        start.wait()
+        try:
+            registry.confirm_second_factor(tokens[i], codes[i])
+        except (RegistryError, PermissionError):
+            return None
+        return phones[i].totp.secret
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        won = [s for s in pool.map(confirm, range(2)) if s is not None]
+    assert len(won) == 1 and _user(registry, "ops").totp_secret == won[0]
+
+
+def test_odd_sign_in_input_is_refused_and_a_key_is_forgotten_with_its_session(registry: Registry) -> None:
+    for name, password in (("ad\x00min", PASSWORD), ("admin", "pass\x00word horse")):
+        with pytest.raises(PermissionError):
+            registry.login(name, password)
+    _, token, _ = registry.login("admin", PASSWORD)
+    registry.begin_second_factor(token)
+    registry.logout(token)
+    with registry.engine.connect() as c:
+        assert c.execute(select(LoginSession.totp_pending).where(LoginSession.totp_pending.is_not(None))).all() == []

@@ -257,7 +257,10 @@ def second_factor_command(
         else:
             segno.make(setup.uri, error="m").terminal(compact=True)
             typer.echo(f"key: {setup.secret} (time-based, 6 digits, 30 s)\nuri: {setup.uri}")
-        code = str(typer.prompt("the 6 digits the app shows", err=True))
+        try:
+            code = str(typer.prompt("the 6 digits the app shows", err=True))
+        except typer.Abort:  # no code given (end of input): refused below, naming CODE
+            code = ""
         _, new_token, _ = registry.confirm_second_factor(token, code)
         registry.logout(new_token)
     console.print(f"second factor set up: sign in with {CODE_ENV} set to the app's current code")

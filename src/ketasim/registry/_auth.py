@@ -163,7 +163,8 @@ def authenticate(db: Session, username: str, password: str, code: str = "") -> A
     the second factor's code was wrong; an account locks for 15 min after 5 failures). An
     account with a second factor needs its current ``code``, once; an administrator without
     one is signed in to set one up only (``Actor.enrol_only``)."""
-    user = db.scalar(select(User).where(User.username == username))
+    # a NUL cannot be in a user name, and PostgreSQL refuses it in a query
+    user = db.scalar(select(User).where(User.username == username)) if "\x00" not in username else None
     t = now()
     if user is None or not user.active or (user.locked_until is not None and _aware(user.locked_until) > t):
         with suppress(VerificationError):  # spend the same time as a real check
@@ -220,12 +221,22 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(db: Session, actor: Actor) -> tuple[str, str]:
-    """(session token for the cookie, CSRF token for forms); only the token's hash is kept."""
+def start_session(db: Session, actor: Actor, checked_at: datetime) -> tuple[str, str]:
+    """(session token for the cookie, CSRF token for forms); only the token's hash is kept.
+    ``checked_at``: when the credentials were read, before they were checked: a change of
+    the account committed meanwhile (``User.sessions_from``) voids the session."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    t = now()
-    db.add(LoginSession(token_sha256=_digest(token), user_id=actor.id, csrf_token=csrf, created_at=t, last_seen_at=t))
+    db.add(
+        LoginSession(
+            token_sha256=_digest(token), user_id=actor.id, csrf_token=csrf, created_at=checked_at, last_seen_at=now()
+        )
+    )
     return token, csrf
+
+
+def _end(row: LoginSession, t: datetime) -> None:
+    """End a session (and forget a key it was setting up)."""
+    row.ended_at, row.totp_pending = t, None
 
 
 def _live(db: Session, token: str) -> tuple[LoginSession, User] | None:
@@ -237,11 +248,12 @@ def _live(db: Session, token: str) -> tuple[LoginSession, User] | None:
         return None
     t = now()
     if t - _aware(row.last_seen_at) > IDLE_TIMEOUT or t - _aware(row.created_at) > ABSOLUTE_TIMEOUT:
-        row.ended_at = t
+        _end(row, t)
         return None
     user = db.get(User, row.user_id)
-    if user is None or not user.active:
-        row.ended_at = t
+    void = user is not None and user.sessions_from is not None and _aware(row.created_at) < _aware(user.sessions_from)
+    if user is None or not user.active or void:
+        _end(row, t)
         return None
     row.last_seen_at = t
     return row, user
@@ -253,15 +265,20 @@ def resume_session(db: Session, token: str) -> tuple[Actor, str] | None:
     return None if live is None else (_actor(live[1]), live[0].csrf_token)
 
 
-def _end_sessions(db: Session, user_id: int) -> None:
-    """End every open session of an account."""
-    t = now()
-    for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))):
-        row.ended_at = t
+def _end_sessions(db: Session, user: User, t: datetime) -> None:
+    """End every session of an account, and void any whose sign-in is still under way."""
+    user.sessions_from = t
+    for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))):
+        _end(row, t)
 
 
 def _setting_up(db: Session, token: str) -> tuple[LoginSession, User]:
-    """The live session setting up a second factor, and its account (which has none yet)."""
+    """The live session setting up a second factor, and its account (which has none yet),
+    locked first: set-ups of one account run one after the other, and always lock the account
+    before a session (no deadlock between two)."""
+    row = db.get(LoginSession, _digest(token)) if isinstance(token, str) and token else None
+    if row is not None:
+        db.get(User, row.user_id, with_for_update=True)
     live = _live(db, token)
     if live is None:
         raise PermissionError("sign in first")
@@ -297,9 +314,17 @@ def confirm_second_factor(db: Session, token: str, code: str) -> Actor:
         raise RegistryError.one(
             "code", "is not the code the authenticator shows now: 6 digits; check that the phone's clock is right"
         )
-    user.totp_secret, user.totp_last_step = row.totp_pending, step
-    row.totp_pending = None
-    _end_sessions(db, user.id)
+    t = now()
+    claimed = db.execute(  # another session of the account may have set one up meanwhile
+        update(User)
+        .where(User.id == user.id, User.totp_secret.is_(None))
+        .values(totp_secret=row.totp_pending, totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise RegistryError.one("second_factor", "was set up meanwhile by another session of this account")
+    db.refresh(user)
+    _end_sessions(db, user, t)
     actor = _actor(user)
     audit(db, actor, "second_factor", "user", str(user.id))
     return actor
@@ -309,7 +334,7 @@ def end_session(db: Session, token: str) -> None:
     """Log out: the server-side session ends (the cookie alone is worth nothing after)."""
     row = db.get(LoginSession, _digest(token))
     if row is not None and row.ended_at is None:
-        row.ended_at = now()
+        _end(row, now())
         user = db.get(User, row.user_id)
         if user is not None:
             audit(db, _actor(user), "logout", "user", str(user.id))
@@ -364,6 +389,6 @@ def change_user(db: Session, actor: Actor, username: str, **change: Unpack[Accou
         user.active = active
     if reset:  # a lost device: a new factor is set up at the next sign-in
         user.totp_secret = user.totp_last_step = None
-    _end_sessions(db, user.id)
+    _end_sessions(db, user, now())
     audit(db, actor, "change", "user", str(user.id))
     return _actor(user)

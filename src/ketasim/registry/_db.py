@@ -5,6 +5,7 @@ the Alembic migrations shipped with the package, never by ``create_all``."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -29,6 +30,10 @@ class RegistryError(InputError):
 
 class RecordNotFoundError(RegistryError):
     """No such record for this user: an unknown id and another site's id look the same."""
+
+
+MIN_SQLITE = (3, 35)
+"""UPDATE … RETURNING (the failed sign-in count) and ALTER TABLE … DROP COLUMN (migrations)."""
 
 
 def default_url() -> str:
@@ -65,6 +70,10 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
     if parsed.drivername not in SCHEMES:
         raise RegistryError.one("db", f"{parsed.drivername!r} is not supported; allowed: {', '.join(SCHEMES)}")
     if parsed.drivername == "sqlite":
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RegistryError.one(
+                "db", f"SQLite {sqlite3.sqlite_version} is too old: {'.'.join(map(str, MIN_SQLITE))} or later is needed"
+            )
         if not parsed.database or parsed.database == ":memory:":
             raise RegistryError.one("db", "an SQLite registry needs a file path: sqlite:///PATH")
         if not create and not Path(parsed.database).is_file():

@@ -39,6 +39,9 @@ class User(Base):
     """The second factor's TOTP secret (base32), once confirmed."""
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The 30-s step of the last code accepted (a code is used once)."""
+    sessions_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """Sessions whose credentials were checked before this time are void (set when the
+    account's password, role or second factor changes; closes the race with a sign-in under way)."""
 
 
 class LoginSession(Base):

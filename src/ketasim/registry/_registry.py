@@ -201,10 +201,11 @@ class Registry:
         or second-factor ``code``, or a locked account (the failure is counted and audited
         first). An administrator without a second factor gets an ``enrol_only`` actor. The
         session whose token is ``replacing`` (the client's before this sign-in) ends with it."""
+        checked_at = _auth.now()
         with transaction(self.engine) as db:
             actor = _auth.authenticate(db, username, password, code)
             if actor is not None:
-                token, csrf = _auth.start_session(db, actor)
+                token, csrf = _auth.start_session(db, actor, checked_at)
                 _auth.end_session(db, replacing)
         if actor is None:
             raise PermissionError(_auth.LOGIN_REFUSED)
@@ -223,7 +224,7 @@ class Registry:
         token), may do what the role allows."""
         with transaction(self.engine) as db:
             actor = _auth.confirm_second_factor(db, token, code)
-            new_token, csrf = _auth.start_session(db, actor)
+            new_token, csrf = _auth.start_session(db, actor, _auth.now())
         return actor, new_token, csrf
 
     def resume(self, token: str) -> tuple[Actor, str] | None:

@@ -6,7 +6,8 @@ Create Date: 2026-12-08
 
 An account's time-based one-time-password secret and the step of the last code accepted
 (OWASP ASVS 4.3.1: administrators sign in with a second factor; 2.8.4: a code is used once),
-and on a session, the secret it is setting up (shown to that session alone).
+the time before which its sessions are void, and on a session, the secret it is setting up
+(shown to that session alone).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = {
-    "users": (("totp_secret", sa.String(length=64)), ("totp_last_step", sa.Integer())),
+    "users": (
+        ("totp_secret", sa.String(length=64)),
+        ("totp_last_step", sa.Integer()),
+        ("sessions_from", sa.DateTime(timezone=True)),
+    ),
     "login_sessions": (("totp_pending", sa.String(length=64)),),
 }
 
