@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from authenticator import Authenticator
 from ketasim.api import Limits, create_app
@@ -85,6 +85,16 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     yield f"http://127.0.0.1:{port}", uid
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+def _signed_in_page(browser: Browser, url: str, user: str) -> tuple[BrowserContext, Page, list[str]]:
+    """A new browser context signed in as ``user``, its page, and the page's errors (watched)."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    _watch(page, url, errors)
+    _sign_in(page, url, user)
+    return context, page, errors
 
 
 def _sign_in(page: object, url: str, user: str, password: str = PASSWORD, code: str = "") -> None:
@@ -205,11 +215,7 @@ def test_an_admin_sets_up_a_second_factor_then_reads_and_exports_the_audit_and_a
     browser: Browser, clinic: tuple[str, str]
 ) -> None:
     url, uid = clinic
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    _watch(page, url, errors)
-    _sign_in(page, url, "admin")  # no factor yet: signed in to set one up, nothing else
+    context, page, errors = _signed_in_page(browser, url, "admin")  # no factor yet: to set one up only
     expect(page).to_have_url(f"{url}/clinic/second-factor")
     expect(page.locator("#second-factor-qr svg")).to_be_visible()
     page.goto(f"{url}/clinic/audit")
@@ -270,11 +276,7 @@ def test_a_nurse_of_another_site_breaks_the_glass_in_the_browser(browser: Browse
     """HIPAA §164.312(a)(2)(ii) on the pages: a reason first, then the other site's record,
     marked as emergency access; a viewer has no such form."""
     url, uid = clinic
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    _watch(page, url, errors)
-    _sign_in(page, url, "north")
+    context, page, errors = _signed_in_page(browser, url, "north")
     assert page.goto(f"{url}/clinic/patients/{uid}").status == 404  # another site's: as unknown
     page.goto(f"{url}/clinic/patients")
     page.click("#break-glass summary")
@@ -312,11 +314,7 @@ def test_a_nurse_registers_a_new_patient_in_the_browser(browser: Browser, clinic
     """The new-patient form: the registry's and the planner's checks name the field and keep
     what was typed; a registered patient opens on their course; a viewer is refused."""
     url, _ = clinic
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    _watch(page, url, errors)
-    _sign_in(page, url, "nurse")
+    context, page, errors = _signed_in_page(browser, url, "nurse")
     page.goto(f"{url}/clinic/patients")
     page.click("#new-patient-link")
     expect(page).to_have_url(f"{url}/clinic/patients/new")
