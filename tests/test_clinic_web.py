@@ -362,13 +362,13 @@ def test_a_nurse_registers_a_new_patient_in_the_browser(browser: Browser, clinic
 def test_a_form_number_is_ascii_decimal_and_finite_or_refused_naming_the_field(text: str) -> None:
     """The pages' number fields: what ``float`` reads beyond ASCII decimals ('٧٠', '７０',
     '1_0', 'nan', 'inf') is refused naming the field, as the JSON API refuses non-numbers."""
-    from ketasim.api.routers.clinic import _number
+    from ketasim.api.routers._forms import number
     from ketasim.errors import InputError
 
     plain = re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text.strip(), flags=re.ASCII)
     finite = plain is not None and math.isfinite(float(text))
     try:
-        value = _number("weight_kg", text)
+        value = number("weight_kg", text)
     except InputError as err:
         assert not finite and err.problems[0][0] == "weight_kg"
     else:

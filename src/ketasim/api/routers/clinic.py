@@ -10,11 +10,10 @@ audit in :mod:`ketasim.registry`.  Patient data never goes to the logs: URLs car
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -22,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ketasim import DISCLAIMER
+from ketasim.api.routers._forms import number, patient_from_form, problems_text, session_from_form, whole_number
 from ketasim.api.routers._session import COOKIE, live_session, set_cookie
 from ketasim.api.routers.model import page_vocabulary
 from ketasim.api.throttle import LoginThrottle
@@ -74,9 +74,9 @@ def refusals() -> Iterator[None]:
     except PermissionError as err:
         raise _RefusedError(403, str(err)) from None
     except RecordNotFoundError as err:
-        raise _RefusedError(404, _message(err)) from None
+        raise _RefusedError(404, problems_text(err)) from None
     except InputError as err:
-        raise _RefusedError(422, _message(err)) from None
+        raise _RefusedError(422, problems_text(err)) from None
 
 
 def _page(template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
@@ -173,7 +173,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         try:
             done, token, _ = registry.confirm_second_factor(request.cookies.get(COOKIE, ""), code)
         except InputError as err:
-            return _second_factor_page(request, actor, expected, _message(err), 422)
+            return _second_factor_page(request, actor, expected, problems_text(err), 422)
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
         response = RedirectResponse(_start(done), status_code=303)
@@ -188,7 +188,7 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         try:
             setup = registry.begin_second_factor(request.cookies.get(COOKIE, ""))
         except InputError as err:  # already set up
-            return _page("clinic_second_factor.html.j2", actor=actor, csrf=csrf, setup=None, message=_message(err))
+            return _page("clinic_second_factor.html.j2", actor=actor, csrf=csrf, setup=None, message=problems_text(err))
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
         qr = segno.make(setup.uri, error="m").svg_inline(
@@ -258,9 +258,9 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         try:
             grant = registry.break_glass(actor, patient.strip(), reason)
         except RecordNotFoundError as err:
-            return _patients_page(actor, expected, "", _message(err), 404, (patient, reason))
+            return _patients_page(actor, expected, "", problems_text(err), 404, (patient, reason))
         except InputError as err:
-            return _patients_page(actor, expected, "", _message(err), 422, (patient, reason))
+            return _patients_page(actor, expected, "", problems_text(err), 422, (patient, reason))
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
         return RedirectResponse(f"/clinic/patients/{grant.patient_uid}", status_code=303)
@@ -277,9 +277,9 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         check_csrf(expected, str(form.get("csrf", "")))
         values = {key: [str(v) for v in form.getlist(key)] for key in form}
         try:
-            record = registry.add_patient(actor, _patient_from_form(values))
+            record = registry.add_patient(actor, patient_from_form(values))
         except InputError as err:
-            return _new_patient_page(actor, expected, values, _message(err), 422)
+            return _new_patient_page(actor, expected, values, problems_text(err), 422)
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
         return RedirectResponse(f"/clinic/patients/{record.uid}", status_code=303)
@@ -378,13 +378,13 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
                 parts = [p for p in items.replace(",", " ").split() if p]
                 if len(parts) > MAX_FORM_ITEMS:
                     raise InputError.one("items", f"at most {MAX_FORM_ITEMS} answers")
-                data["items"] = [_integer("items", p) for p in parts]
+                data["items"] = [whole_number("items", p) for p in parts]
             if total.strip():
-                data["total"] = _number("total", total)
+                data["total"] = number("total", total)
             registry.record_questionnaire(actor, data)
         except InputError as err:
             with refusals():
-                return _patient_page(actor, expected, patient_uid, _message(err), 422)
+                return _patient_page(actor, expected, patient_uid, problems_text(err), 422)
         except PermissionError as err:
             raise _RefusedError(403, str(err)) from None
         return RedirectResponse(f"/clinic/patients/{patient_uid}", status_code=303)
@@ -396,12 +396,12 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         form = await request.form(max_files=0, max_fields=60)
         check_csrf(expected, str(form.get("csrf", "")))
         try:
-            data, readings = _session_from_form({k: str(v) for k, v in form.items()}, patient_uid)
+            data, readings = session_from_form({k: str(v) for k, v in form.items()}, patient_uid)
             with refusals():
                 registry.record_session(actor, data, readings)
         except InputError as err:
             with refusals():
-                return _patient_page(actor, expected, patient_uid, _message(err), 422)
+                return _patient_page(actor, expected, patient_uid, problems_text(err), 422)
         return RedirectResponse(f"/clinic/patients/{patient_uid}", status_code=303)
 
     @r.post("/patients/{patient_uid}/plan")
@@ -429,96 +429,6 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
 def _start(actor: Actor) -> str:
     """Where a signed-in person starts: the audit for an administrator, else the dashboard."""
     return "/clinic/audit" if actor.role == "admin" else "/clinic"
-
-
-READING_ROWS = 3
-"""Rows on the session sheet: before dosing, about 40 min, before discharge (label)."""
-READING_BEFORE_MIN = 120
-"""How long before the dose a pre-dose reading may be taken (min)."""
-
-
-def _session_from_form(form: dict[str, str], patient_uid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The session sheet's fields as a session and its readings (blank readings skipped)."""
-    minutes_ago = _number("started_minutes_ago", form.get("started_minutes_ago", "0") or "0")
-    if not 0 <= minutes_ago <= 24 * 60:
-        raise InputError.one("started_minutes_ago", f"{minutes_ago:g} is outside 0–1440")
-    start = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    data: dict[str, Any] = {
-        "patient_uid": patient_uid,
-        "started_at": start.isoformat(),
-        "drug": form.get("drug", ""),
-        "route": form.get("route", ""),
-        "dose_mg": _number("dose_mg", form.get("dose_mg", "")),
-    }
-    if form.get("lot_number", "").strip():
-        data["lot_number"] = form["lot_number"].strip()
-    readings = []
-    for i in range(READING_ROWS):
-        values = {f: form.get(f"{f}_{i}", "").strip() for f in VITAL_FIELDS}
-        if not any(values.values()):
-            continue
-        at = _number(f"minute_{i}", form.get(f"minute_{i}", "") or "0")
-        if not -READING_BEFORE_MIN <= at <= 24 * 60:
-            raise InputError.one(f"minute_{i}", f"{at:g} is outside -{READING_BEFORE_MIN}–1440 (minutes from the dose)")
-        reading: dict[str, Any] = {"taken_at": (start + timedelta(minutes=at)).isoformat()}
-        reading.update({f: _number(f"{f}_{i}", v) for f, v in values.items() if v})
-        readings.append(reading)
-    return data, readings
-
-
-VITAL_FIELDS = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_pct")
-
-
-def _patient_from_form(form: dict[str, list[str]]) -> dict[str, Any]:
-    """The new-patient form's fields as the registry's patient (``PatientIn``): the number
-    fields parsed here naming their field, the rest checked by the registry and the planner."""
-
-    def one(key: str) -> str:
-        return (form.get(key) or [""])[0].strip()
-
-    diagnoses = [d for d in (one("diagnosis"), *form.get("other_diagnoses", [])) if d]
-    clinical: dict[str, Any] = {
-        "weight_kg": _number("weight_kg", one("weight_kg")),
-        "height_cm": _number("height_cm", one("height_cm")),
-        "diagnoses": list(dict.fromkeys(diagnoses)),
-        "failed_antidepressant_trials": _integer("failed_antidepressant_trials", one("failed_antidepressant_trials")),
-        "history": form.get("history", []),
-        "concomitant_medications": form.get("concomitant_medications", []),
-        "pregnant": one("pregnant") == "yes",
-        "vitals": {f: _number(f, one(f)) for f in VITAL_FIELDS if one(f)},
-        "baseline_scores": {one("scale"): _number("baseline_score", one("baseline_score"))},
-        "weight_basis": one("weight_basis") or "actual",
-    }
-    if one("oral_antidepressant"):
-        clinical["oral_antidepressant"] = one("oral_antidepressant")
-    if one("treatment"):
-        drug, _, route = one("treatment").partition(" ")
-        clinical["treatment"] = {"drug": drug, "route": route}
-    identity = {key: one(key) for key in ("mrn", "given_name", "family_name", "birth_date", "sex")}
-    return {**identity, "consent_off_label": one("consent_off_label") == "yes", "clinical": clinical}
-
-
-def _integer(field: str, text: str) -> int:
-    if not re.fullmatch(r"-?[0-9]{1,9}", text.strip()):  # ASCII digits only: '²' and '٣' are digits to str.isdigit
-        raise InputError.one(field, f"{text!r} is not a whole number")
-    return int(text)
-
-
-NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-"""A decimal number in ASCII digits (``float`` also reads '٧٠', '７０' and '1_0')."""
-
-
-def _number(field: str, text: str) -> float:
-    if not NUMBER.fullmatch(text.strip()):
-        raise InputError.one(field, f"{text!r} is not a number")
-    value = float(text)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InputError.one(field, f"{text!r} is not a finite number")
-    return value
-
-
-def _message(err: InputError) -> str:
-    return "; ".join(f"{field}: {message}" for field, message in err.problems)
 
 
 def install_errors(app: Any) -> None:
