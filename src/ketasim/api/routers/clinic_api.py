@@ -5,7 +5,8 @@
 ``{"csrf_token", "set_up_second_factor"}``; the token goes back in ``X-CSRF-Token`` with every
 state-changing request. An administrator without a second factor is signed in to set one up
 only (``set_up_second_factor`` true): ``POST /api/clinic/second-factor`` gives the secret,
-``POST /api/clinic/second-factor/confirm`` ``{"code"}`` confirms it; anything else is 403.
+``POST /api/clinic/second-factor/confirm`` ``{"code"}`` confirms it; anything else is refused
+(403, or 422 for a body that is not even valid).
 Without a session: 401; with a role that may not: 403; without the CSRF header: 403; an id
 this user may not see (unknown, or another site's): 404; bad input: 422 naming the field.
 """
