@@ -443,3 +443,36 @@ def test_an_over_long_password_is_refused_like_a_wrong_one_and_never_echoed(app:
         assert r.status_code == 401 and "Not4Echo" not in r.text, r.text[:300]
         r = c.post("/api/clinic/login", json=form)
         assert r.status_code == 401 and "Not4Echo" not in r.text, r.text[:300]
+
+
+CLINIC_PAGES = [
+    ("get", "/clinic"), ("get", "/clinic/patients"), ("post", "/clinic/patients"), ("get", "/clinic/patients/new"),
+    ("post", "/clinic/patients/new"), ("post", "/clinic/break-glass"), ("get", "/clinic/second-factor"),
+    ("post", "/clinic/second-factor"), ("get", "/clinic/audit"), ("get", "/clinic/audit.csv"),
+    ("get", "/clinic/patients/{pid}"), ("post", "/clinic/logout"),
+]  # fmt: skip
+
+
+def test_every_clinic_page_needs_a_session_and_the_new_forms_refuse_other_roles(app: Any) -> None:
+    """The pages' routes without a session go to sign in; the new-patient and emergency forms
+    are refused (403, audited as denied) to viewers and administrators, with a valid token."""
+    doc, h = client(app, "prescriber")
+    pid = doc.post("/api/clinic/patients", json=PATIENT, headers=h).json()["id"]
+    anonymous = TestClient(app, base_url="http://localhost", follow_redirects=False)
+    for method, path in CLINIC_PAGES:
+        r = getattr(anonymous, method)(path.format(pid=pid))
+        assert r.status_code == 303 and r.headers["location"] == "/clinic/login", (method, path, r.status_code)
+    form = {"mrn": "MRN-9", "given_name": "A", "family_name": "B", "birth_date": "1980-01-01", "sex": "female",
+            "weight_kg": "70", "height_cm": "170", "failed_antidepressant_trials": "2", "systolic_mmhg": "120",
+            "diastolic_mmhg": "80", "heart_rate_bpm": "70", "spo2_pct": "98", "baseline_score": "30"}  # fmt: skip
+    for role in ("viewer", "admin"):
+        c, ch = client(app, role)
+        token = ch["X-CSRF-Token"]  # the pages and the API share the session and its token
+        assert c.get("/clinic/patients/new").status_code == 403, role
+        r = c.post("/clinic/patients/new", data={**form, "csrf": token})
+        assert r.status_code == 403 and "may not write" in r.text, (role, r.status_code)
+        r = c.post("/clinic/break-glass", data={"patient": pid, "reason": "an emergency tonight", "csrf": token})
+        assert r.status_code == 403, (role, r.status_code)
+    admin, _ = client(app, "admin")
+    denied = [row for row in admin.get("/api/clinic/audit").json() if row["outcome"] == "denied"]
+    assert {row["user"] for row in denied} >= {"viewer", "admin"}, denied
