@@ -46,6 +46,7 @@ record sessions, vitals and questionnaires; viewers only read. Anything not list
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128
+MAX_USERNAME = 64
 MIN_PASSWORD_SCORE = 3
 """zxcvbn's strength score a password needs (0–4; 3: "safely unguessable", Wheeler 2016)."""
 MAX_FAILED_LOGINS = 5
@@ -129,7 +130,8 @@ def create_user(
             raise PermissionError("an administrator manages the accounts of their own site")
     if role not in ROLES:
         raise RegistryError.one("role", f"{role!r} is not a role; allowed: {', '.join(ROLES)}")
-    if not (1 <= len(username) <= 64 and username.replace(".", "").replace("-", "").replace("_", "").isalnum()):
+    plain = username.replace(".", "").replace("-", "").replace("_", "")
+    if not (1 <= len(username) <= MAX_USERNAME and plain.isalnum()):
         raise RegistryError.one("username", "1–64 letters, digits, '.', '-' or '_'")
     if not 1 <= len(full_name.strip()) <= 200:
         raise RegistryError.one("full_name", "1–200 characters")
@@ -154,6 +156,8 @@ def create_user(
     return Actor(user.id, user.username, user.role, user.site)
 
 
+CODE_MAX = 12
+"""The longest code field taken (6 digits, with spaces a person may type)."""
 LOGIN_REFUSED = "unknown user name, wrong password or code, or the account is locked"
 
 
@@ -163,8 +167,13 @@ def authenticate(db: Session, username: str, password: str, code: str = "") -> A
     the second factor's code was wrong; an account locks for 15 min after 5 failures). An
     account with a second factor needs its current ``code``, once; an administrator without
     one is signed in to set one up only (``Actor.enrol_only``)."""
-    # a NUL cannot be in a user name, and PostgreSQL refuses it in a query
-    user = db.scalar(select(User).where(User.username == username)) if "\x00" not in username else None
+    # what no account can have is refused as an unknown name, before any query or hash: text
+    # of the allowed lengths, no NUL (PostgreSQL refuses it in a query)
+    limits = ((username, MAX_USERNAME), (password, MAX_PASSWORD), (code, CODE_MAX))
+    well_formed = all(isinstance(v, str) and len(v) <= n for v, n in limits) and "\x00" not in username
+    if not well_formed:
+        username, password = "", ""
+    user = db.scalar(select(User).where(User.username == username)) if well_formed else None
     t = now()
     if user is None or not user.active or (user.locked_until is not None and _aware(user.locked_until) > t):
         with suppress(VerificationError):  # spend the same time as a real check
@@ -239,11 +248,16 @@ def _end(row: LoginSession, t: datetime) -> None:
     row.ended_at, row.totp_pending = t, None
 
 
+def _session_row(db: Session, token: str) -> LoginSession | None:
+    """The session row of a token (None for anything that is not one)."""
+    return db.get(LoginSession, _digest(token)) if isinstance(token, str) and token else None
+
+
 def _live(db: Session, token: str) -> tuple[LoginSession, User] | None:
     """The live session of ``token`` and its account, its idle clock refreshed; None when
     unknown, ended, idle for 15 min or older than 12 h, or of a disabled account (and then it
     is ended)."""
-    row = db.get(LoginSession, _digest(token)) if isinstance(token, str) and token else None
+    row = _session_row(db, token)
     if row is None or row.ended_at is not None:
         return None
     t = now()
@@ -276,7 +290,7 @@ def _setting_up(db: Session, token: str) -> tuple[LoginSession, User]:
     """The live session setting up a second factor, and its account (which has none yet),
     locked first: set-ups of one account run one after the other, and always lock the account
     before a session (no deadlock between two)."""
-    row = db.get(LoginSession, _digest(token)) if isinstance(token, str) and token else None
+    row = _session_row(db, token)
     if row is not None:
         db.get(User, row.user_id, with_for_update=True)
     live = _live(db, token)

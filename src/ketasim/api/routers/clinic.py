@@ -37,7 +37,6 @@ from ketasim.registry import (
     rems_form,
     save_plan,
 )
-from ketasim.registry._auth import LOGIN_REFUSED
 from ketasim.registry._care import hold_limits
 from ketasim.registry._exports import RemsForm
 from ketasim.registry._registry import EMERGENCY_HOURS
@@ -124,14 +123,12 @@ def router(registry: Registry, throttle: LoginThrottle) -> APIRouter:
         csrf: Annotated[str, Form(max_length=100)] = "",
         code: Annotated[str, Form()] = "",
     ) -> Response:
-        """Sign in. Over-long fields are refused like any wrong sign-in, not by the form
-        checks, whose message would echo the start of what was typed (a password)."""
+        """Sign in. The fields' lengths are checked by the registry, which refuses an over-long
+        one like any wrong sign-in (a form check's message would echo what was typed)."""
         check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
         if throttle.retry_after(request.client.host if request.client else "-"):
             raise _RefusedError(429, "too many sign-in attempts from this address: wait a minute")
         try:
-            if len(username) > 64 or len(password) > 128 or len(code) > 12:
-                raise PermissionError(LOGIN_REFUSED)
             who, token, _ = registry.login(username, password, request.cookies.get(COOKIE, ""), code)
         except PermissionError as err:
             fresh = secrets.token_urlsafe(32)
